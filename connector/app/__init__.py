@@ -1,0 +1,52 @@
+"""Flask application factory: tracking, ops, webhooks, reports and dashboard blueprints."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from connector.app import errors, ops
+from connector.app.openapi import blueprint as openapi_blueprint
+from connector.config import Settings
+from connector.runs import RunService
+from connector.runtime import Runtime
+
+EXTENSION = "closedloop"
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, upgrade: bool = True
+) -> Flask:
+    """Build the app for ``settings`` (or around an existing runtime, as tests and serve do)."""
+    if runtime is None:
+        runtime = Runtime.from_settings(settings or Settings(), upgrade=upgrade)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = runtime
+    app.extensions["closedloop.runs"] = RunService(runtime)
+    errors.init_app(app)
+    app.register_blueprint(ops.blueprint)
+    app.register_blueprint(openapi_blueprint)
+    for register in _optional_blueprints():
+        register(app)
+    return app
+
+
+def _optional_blueprints() -> list:
+    """Blueprints of the other parts (tracking, webhooks, reports, dashboard), when present."""
+    registrars = []
+    for module_name in (
+        "connector.tracking.routes",
+        "connector.sync.webhook",
+        "connector.reports.routes",
+        "connector.dashboard.routes",
+        "connector.metrics",
+    ):
+        try:
+            module = __import__(module_name, fromlist=["init_app"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        registrars.append(module.init_app)
+    return registrars

@@ -1,0 +1,12 @@
+"""Attribution: pure functions that spread a deal's revenue over its journey's touchpoints.
+
+``weights`` gives each touch its exact share (``Fraction``, summing to 1); ``split_amount``
+turns weights into money that sums to the amount to the cent (largest remainder).
+"""
+
+from __future__ import annotations
+
+from connector.attribution.models import MODELS, attribute, weights
+from connector.attribution.shares import Share, split_amount
+
+__all__ = ["MODELS", "Share", "attribute", "split_amount", "weights"]

@@ -1,0 +1,111 @@
+"""Service commands: serve, worker, sync, config check, db upgrade."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+
+import click
+import yaml
+
+from connector.cli.common import EXIT_FAILURES, EXIT_OK, Obj, pass_obj
+from connector.config import redacted
+from connector.errors import LeaseHeld
+from connector.runs import SUCCEEDED, RunService, get_run, run_as_dict
+from connector.storage import migrate
+
+
+@click.command()
+@click.option("--host", help="Override server.host.")
+@click.option("--port", type=int, help="Override server.port.")
+@click.option("--no-scheduler", is_flag=True, help="Serve HTTP only (run `worker` elsewhere).")
+@pass_obj
+def serve(obj: Obj, host: str | None, port: int | None, no_scheduler: bool) -> None:
+    """Run the HTTP service (gunicorn) and the scheduler."""
+    from connector.server import serve_forever
+
+    settings = obj.settings()
+    if host:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    obj.runtime().close()  # migrate once in the parent, before workers fork
+    serve_forever(settings, with_scheduler=settings.schedule.enabled and not no_scheduler)
+
+
+@click.command()
+@pass_obj
+def worker(obj: Obj) -> None:
+    """Run the scheduler only: periodic syncs and outbox delivery, no HTTP."""
+    from connector.scheduler import build_scheduler
+
+    runtime = obj.runtime()
+    click.echo(f"closedloop worker {runtime.holder}: scheduler running, Ctrl-C to stop", err=True)
+    scheduler = build_scheduler(runtime, blocking=True)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
+
+
+@click.command()
+@click.option("--once", is_flag=True, default=True, help="Run one sync and exit (the default).")
+@click.option(
+    "--dry-run", is_flag=True, help="Use the platforms' validate-only modes; send nothing."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@pass_obj
+def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
+    """Pull deals, plan conversions and deliver them, once."""
+    runtime = obj.runtime()
+    try:
+        run_id, status = RunService(runtime).run_now("cli", dry_run=dry_run)
+    except LeaseHeld as held:
+        click.echo(f"not started: {held}", err=True)
+        sys.exit(EXIT_FAILURES)
+    run = get_run(runtime, run_id)
+    assert run is not None
+    if as_json:
+        click.echo(json.dumps(run_as_dict(run), indent=2, default=str))
+    else:
+        click.echo(f"run {run_id}: {status}")
+        for key, value in (run.counts or {}).items():
+            click.echo(f"  {key}: {value}")
+        if run.error:
+            click.echo(f"  error: {run.error}")
+    sys.exit(EXIT_OK if status == SUCCEEDED else EXIT_FAILURES)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@pass_obj
+def config_check(obj: Obj) -> None:
+    """Validate the config; print enabled platforms and the settings with secrets redacted."""
+    settings = obj.settings()
+    from connector.mapping import load_profile
+
+    profile = load_profile(settings)
+    enabled = settings.platforms.enabled()
+    click.echo(f"config ok: {obj.config_path or 'defaults'}")
+    click.echo(f"enabled platforms: {', '.join(enabled) if enabled else 'none'}")
+    click.echo(f"mapping profile: {settings.mapping.profile} ({len(profile.events)} event rules)")
+    click.echo(yaml.safe_dump(redacted(settings), sort_keys=False, default_flow_style=False))
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@pass_obj
+def db_upgrade(obj: Obj) -> None:
+    """Apply pending migrations (also done automatically at start)."""
+    runtime = obj.runtime(upgrade=False)
+    before = migrate.current_revision(runtime.engine)
+    migrate.upgrade(runtime.engine)
+    after = migrate.current_revision(runtime.engine)
+    click.echo(f"database at revision {after} (was {before or 'empty'})")

@@ -1,0 +1,186 @@
+"""Load ``closedloop.yaml``: interpolate env vars and secret files, validate, explain errors."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from connector.config.interpolate import interpolate_env, read_secret_files
+from connector.config.models import (
+    AttributionSettings,
+    DatabaseSettings,
+    GA4Settings,
+    GoogleAdsSettings,
+    HubSpotSettings,
+    InlineGoogleCredentials,
+    MetaSettings,
+    Settings,
+)
+from connector.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_PATH",
+    "AttributionSettings",
+    "DatabaseSettings",
+    "GA4Settings",
+    "GoogleAdsSettings",
+    "HubSpotSettings",
+    "InlineGoogleCredentials",
+    "MetaSettings",
+    "Settings",
+    "config_path",
+    "load_config",
+    "parse_config",
+    "redacted",
+]
+
+DEFAULT_PATH = "closedloop.yaml"
+ENV_PATH = "CLOSEDLOOP_CONFIG"
+
+
+def config_path(explicit: str | None = None) -> Path:
+    """The file to read: ``-c PATH``, else ``$CLOSEDLOOP_CONFIG``, else ``./closedloop.yaml``."""
+    return Path(explicit or os.environ.get(ENV_PATH) or DEFAULT_PATH)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a config file.
+
+    A missing default file yields all defaults (SQLite, nothing enabled), so that ``closedloop
+    db upgrade`` works out of the box; a missing explicit file is an error.
+    """
+    explicit = path is not None or bool(os.environ.get(ENV_PATH))
+    file = config_path(str(path) if path is not None else None)
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"config file {file} does not exist")
+        return parse_config({}, env=env)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of sections")
+    return parse_config(raw, env=env)
+
+
+def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Validate an already-parsed YAML tree."""
+    tree = interpolate_env(dict(raw), env)
+    tree = read_secret_files(tree, _secret_field_names(Settings))
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, tree)) from None
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret replaced by ``***``."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return "***" if value.get_secret_value() else ""
+        if isinstance(value, BaseModel):
+            return {k: walk(getattr(value, k)) for k in type(value).model_fields}
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, Decimal):
+            return str(value)
+        return value
+
+    return walk(settings)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret string in the settings, for the log redaction filter."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            if secret := value.get_secret_value():
+                found.append(secret)
+        elif isinstance(value, BaseModel):
+            for key in type(value).model_fields:
+                walk(getattr(value, key))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(settings)
+    return found
+
+
+def _secret_field_names(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        for arg in _flatten(field.annotation):
+            if arg is SecretStr:
+                names.add(name)
+            elif isinstance(arg, type) and issubclass(arg, BaseModel):
+                names |= _secret_field_names(arg)
+    return names
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return [a for arg in typing.get_args(annotation) for a in _flatten(arg)]
+    return [annotation]
+
+
+def _explain(exc: ValidationError, tree: Mapping[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
+        path = ".".join(loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            hint = _suggest(loc)
+            lines.append(f"{path}: unknown key{hint}")
+        elif err["type"] == "missing":
+            lines.append(f"{path}: required")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{path}: {msg}")
+    unique = list(dict.fromkeys(lines))
+    header = "invalid configuration" if len(unique) == 1 else f"{len(unique)} configuration errors"
+    return header + ":\n  " + "\n  ".join(unique)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic names union branches in error locations (e.g. 'InlineGoogleCredentials', 'str').
+    return str(part) in {"str", "InlineGoogleCredentials"} or str(part).startswith("function-")
+
+
+def _suggest(loc: list[str]) -> str:
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return ""
+        nested = [
+            a
+            for a in _flatten(field.annotation)
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        if not nested:
+            return ""
+        model = nested[0]
+    valid = list(model.model_fields) + [f.alias for f in model.model_fields.values() if f.alias]
+    close = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.6)
+    prefix = ".".join(loc[:-1])
+    if close:
+        return f" (did you mean {prefix + '.' if prefix else ''}{close[0]}?)"
+    return f" (valid keys here: {', '.join(sorted(valid))})"

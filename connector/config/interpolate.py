@@ -1,0 +1,100 @@
+"""Environment and secret-file substitution over the raw YAML tree, before validation.
+
+Done on the raw tree (not on models) so that every error can name the YAML key path the user
+wrote, e.g. ``platforms.hubspot.access_token``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from connector.errors import ConfigError
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+FILE_SUFFIX = "_file"
+
+
+def interpolate_env(tree: Any, env: Mapping[str, str] | None = None, path: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of ``tree``.
+
+    Raises:
+        ConfigError: a referenced variable is unset and has no default; names both.
+    """
+    env = os.environ if env is None else env
+    if isinstance(tree, dict):
+        return {k: interpolate_env(v, env, _join(path, str(k))) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [interpolate_env(v, env, f"{path}[{i}]") for i, v in enumerate(tree)]
+    if not isinstance(tree, str):
+        return tree
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"environment variable {name} is not set (use ${{{name}:-default}} for a default)",
+            path=path,
+        )
+
+    whole = _ENV_PATTERN.fullmatch(tree)
+    result = _ENV_PATTERN.sub(substitute, tree)
+    # "${PORT}" alone may stand for a number or boolean: let YAML typing apply to it.
+    if whole and result != "" and not whole.group(0).startswith("$${"):
+        return _yaml_scalar(result)
+    return result
+
+
+def read_secret_files(tree: Any, secret_keys: set[str], path: str = "") -> Any:
+    """Turn ``<secret>_file: /path`` into ``<secret>: <file contents>`` (Docker/K8s secrets).
+
+    Only keys listed in ``secret_keys`` (bare names like ``access_token``) take a ``_file``
+    variant; giving both the key and its ``_file`` variant is an error.
+    """
+    if isinstance(tree, list):
+        return [read_secret_files(v, secret_keys, f"{path}[{i}]") for i, v in enumerate(tree)]
+    if not isinstance(tree, dict):
+        return tree
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        key = str(key)
+        key_path = _join(path, key)
+        base = key[: -len(FILE_SUFFIX)] if key.endswith(FILE_SUFFIX) else None
+        if base and base in secret_keys:
+            if base in tree:
+                raise ConfigError(f"give either {base} or {key}, not both", path=key_path)
+            out[base] = _read_file(value, key_path)
+        else:
+            out[key] = read_secret_files(value, secret_keys, key_path)
+    return out
+
+
+def _read_file(value: Any, key_path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError("must be a file path", path=key_path)
+    try:
+        return Path(value).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read secret file {value!r}: {exc.strerror}", path=key_path
+        ) from exc
+
+
+def _yaml_scalar(text: str) -> Any:
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (int, float, bool)) else text
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

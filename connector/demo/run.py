@@ -1,0 +1,435 @@
+"""``closedloop demo``: the whole loop against the sandbox, in one process, in seconds.
+
+1. Start the emulators of HubSpot, Google Ads, GA4 and Meta on free local ports.
+2. Write a real config pointing at them (kept in a temp folder, reusable with ``-c``).
+3. Serve closedloop over HTTP and drive the generated visitors' page views and form fills
+   through its real ``/collect`` and ``/identify`` endpoints.
+4. Write leads back to HubSpot, create deals there, run a sync (pull, match, attribute,
+   plan, deliver), then re-price and reopen some deals and sync again.
+5. Print what each platform accepted, skipped or rejected (with reasons) and the source report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from werkzeug.serving import make_server
+
+import platforms
+from connector.config import parse_config
+from connector.demo.generator import STAGES, World, generate
+from connector.runs import RunService, get_run
+from connector.runtime import Runtime
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    """What the demo did, for the printout and for tests."""
+
+    workdir: Path
+    config_path: Path
+    base_url: str
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    accepted: dict[str, int] = field(default_factory=dict)
+    hits: int = 0
+    leads: int = 0
+    deals: int = 0
+
+
+@contextlib.contextmanager
+def sandboxes(now: Callable[[], datetime] | None = None) -> Iterator[dict[str, Any]]:
+    """Start every platform emulator; stop them all on exit."""
+    started: dict[str, Any] = {}
+    try:
+        for name, path in platforms.SANDBOXES.items():
+            kwargs: dict[str, Any] = {}
+            if name == "hubspot":
+                # A Professional portal's limit: the demo writes every lead back.
+                kwargs["requests_per_10s"] = 190
+            started[name] = platforms.load(path)(**kwargs).start()
+        yield started
+    finally:
+        for box in started.values():
+            box.stop()
+
+
+def demo_config(workdir: Path, boxes: dict[str, Any], port: int) -> dict[str, Any]:
+    """A config for closedloop pointing every platform at its emulator."""
+    platform_sections = {name: box.platform_config() for name, box in boxes.items()}
+    platform_sections["hubspot"]["requests_per_10s"] = 190
+    return {
+        "database": {"url": f"sqlite:///{workdir / 'closedloop.db'}"},
+        "server": {
+            "host": "127.0.0.1",
+            "port": port,
+            "trigger_token": secrets.token_urlsafe(16),
+            "allowed_origins": ["https://www.acme-analytics.example"],
+            "rate_limit_per_minute": 1_000_000,
+        },
+        "schedule": {"enabled": False},
+        # The demo replays weeks of history, so it lets the site's clock date the hits.
+        "tracking": {"accept_client_time_hours": 24 * 130},
+        "dashboard": {"token": secrets.token_urlsafe(12)},
+        "reports": {"fx_rates": {"GBP": "1.27", "EUR": "1.08"}},
+        "currency": "USD",
+        "platforms": platform_sections,
+    }
+
+
+def run_demo(
+    visitors: int = 300,
+    seed: int = 7,
+    echo: Echo = print,
+    keep_running: bool = False,
+    on_finish: Callable[[dict[str, Any], Runtime, World], None] | None = None,
+) -> DemoResult:
+    """Run the full loop and print its results.
+
+    ``on_finish`` sees the live emulators, runtime and world before they shut down (tests use
+    it to check what each platform kept).
+    """
+    world = generate(visitors, seed)
+    workdir = Path(tempfile.mkdtemp(prefix="closedloop-demo-"))
+    port = _free_port()
+    with sandboxes() as boxes:
+        _seed_platforms(boxes, world)
+        raw = demo_config(workdir, boxes, port)
+        config_path = workdir / "closedloop.yaml"
+        config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        settings = parse_config(raw, env={})
+        runtime = Runtime.from_settings(settings)
+        from connector.app import create_app
+
+        app = create_app(runtime=runtime)
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        result = DemoResult(workdir, config_path, f"http://127.0.0.1:{port}")
+        try:
+            _drive(result, world, raw, echo)
+            _writeback(app, runtime, echo)
+            deal_ids = _seed_deals(boxes["hubspot"], world, echo)
+            result.deals = len(deal_ids)
+            service = RunService(runtime)
+            result.runs.append(_sync(service, runtime, "first sync", echo))
+            changed = _change_deals(boxes["hubspot"], world, deal_ids)
+            echo(
+                f"→ changed {changed['repriced']} deal amounts and reopened "
+                f"{changed['reopened']} deals in HubSpot"
+            )
+            result.runs.append(_sync(service, runtime, "second sync", echo))
+            _backfill_spend(runtime, world, echo)
+            result.accepted = _platform_counts(boxes)
+            _print_platforms(boxes, result, echo)
+            _print_report(runtime, echo)
+            if on_finish is not None:
+                on_finish(boxes, runtime, world)
+            if keep_running:
+                _wait(result, raw, echo)
+        finally:
+            server.shutdown()
+            app.extensions["closedloop.runs"].wait_idle(30)
+            runtime.close()
+    return result
+
+
+# -- steps -------------------------------------------------------------------------------------
+def _seed_platforms(boxes: dict[str, Any], world: World) -> None:
+    google = boxes.get("google_ads")
+    for click in world.clicks:
+        if click.platform == "google_ads" and google is not None:
+            google.add_click(click.value, click.ts, kind=click.kind)
+    meta = boxes.get("meta")
+    ads_api = getattr(google, "ads_api", None)
+    for row in world.spend:
+        if row.platform == "meta" and meta is not None:
+            meta.add_insight(
+                row.day,
+                row.campaign_id,
+                row.campaign,
+                row.cost,
+                row.clicks,
+                row.impressions,
+                adset_id=f"{row.campaign_id}-1",
+                adset_name=row.group,
+            )
+        elif row.platform == "google_ads" and ads_api is not None:
+            _add_google_spend(ads_api, google.customer_id, row)
+    ga4 = boxes.get("ga4")
+    if ga4 is not None:
+        for row in world.spend:
+            if row.platform == "google_ads":
+                ga4.add_sessions(
+                    row.day, "google", "cpc", row.campaign, row.clicks, row.clicks // 2, 0.41
+                )
+
+
+def _add_google_spend(ads_api: Any, customer_id: str, row: Any) -> None:
+    ads_api.add_spend(
+        row.day,
+        customer_id=customer_id,
+        campaign_id=row.campaign_id,
+        campaign=row.campaign,
+        ad_group_id=f"{row.campaign_id}1",
+        ad_group=f"{row.campaign} ad group",
+        keyword_id=str(300000 + sum(map(ord, row.group))),
+        keyword=row.group,
+        cost=row.cost,
+        clicks=row.clicks,
+        impressions=row.impressions,
+    )
+
+
+def _drive(result: DemoResult, world: World, raw: dict[str, Any], echo: Echo) -> None:
+    """Replay every visitor's page views (in order per visitor, visitors in parallel)."""
+    started = time.monotonic()
+    headers = {"Origin": "https://www.acme-analytics.example", "User-Agent": "closedloop-demo"}
+    call_headers = {**headers, "Authorization": f"Bearer {raw['server']['trigger_token']}"}
+    local = threading.local()
+
+    def session() -> requests.Session:
+        if not hasattr(local, "http"):
+            local.http = requests.Session()
+        return local.http
+
+    def replay(visitor: Any) -> int:
+        for page_view in visitor.page_views:
+            body = {
+                "visitor_id": visitor.id,
+                "url": page_view.url,
+                "referrer": page_view.referrer,
+                "title": page_view.title,
+                "ts": int(page_view.ts.timestamp() * 1000),
+                "ga_client_id": page_view.ga_client_id,
+                "ga_session_id": page_view.ga_session_id,
+                "fbp": page_view.fbp,
+            }
+            if page_view.fbc:
+                body["fbc"] = page_view.fbc
+            _post(session(), f"{result.base_url}/collect", body, headers)
+        return len(visitor.page_views)
+
+    def convert(lead: Any) -> None:
+        for visitor_id in lead.visitor_ids:
+            body = {
+                "kind": lead.kind,
+                "visitor_id": visitor_id,
+                "email": lead.email_typed,
+                "phone": lead.phone,
+                "ts": int(lead.ts.timestamp() * 1000),
+            }
+            chosen = call_headers if lead.kind == "call" else headers
+            _post(session(), f"{result.base_url}/identify", body, chosen)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        result.hits = sum(pool.map(replay, world.visitors))
+        list(pool.map(convert, world.leads))
+    result.leads = len(world.leads)
+    echo(
+        f"→ tracked {result.hits} page views of {len(world.visitors)} visitors and "
+        f"{result.leads} leads through /collect and /identify "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+
+
+def _post(http: requests.Session, url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
+    response = http.post(url, json=body, headers=headers, timeout=30)
+    if response.status_code >= 300:
+        raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:300]}")
+
+
+def _writeback(app: Any, runtime: Runtime, echo: Echo) -> None:
+    """Wait for the app's own write-back thread (it was woken by every /identify)."""
+    from sqlalchemy import func, select
+
+    from connector.storage.models import Lead
+    from connector.tracking.routes import WORKER
+    from connector.tracking.worker import drain
+
+    started = time.monotonic()
+    worker = app.extensions[WORKER]
+    worker.wake()
+    if not worker.wait_idle(300):
+        echo("  (write-back still running after 300 s)")
+    worker.stop()
+    drain(runtime, _crm(runtime))  # anything the thread left for a retry
+    with runtime.sessions() as session:
+        statuses = dict(
+            session.execute(select(Lead.crm_status, func.count()).group_by(Lead.crm_status)).all()
+        )
+    echo(
+        f"→ wrote first/last touch onto the HubSpot contacts of {statuses.get('done', 0)} leads "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+
+
+def _crm(runtime: Runtime) -> Any:
+    from connector.tracking.worker import crm_source
+
+    return crm_source(runtime)
+
+
+def _seed_deals(hubspot: Any, world: World, echo: Echo) -> dict[str, str]:
+    by_email = {
+        (props.get("email") or "").lower(): contact_id
+        for contact_id, props in hubspot.contacts.items()
+    }
+    for email, first, last in world.untracked_contacts:
+        by_email[email] = hubspot.add_contact(
+            {"email": email, "firstname": first, "lastname": last}
+        )
+    stage_ids = {s[0] for s in STAGES}
+    deal_ids: dict[str, str] = {}
+    for deal in world.deals:
+        contacts = [by_email[e] for e in deal.contact_emails if e in by_email]
+        final_stage, close = deal.stages[-1]
+        assert final_stage in stage_ids
+        deal_ids[deal.name] = hubspot.add_deal(
+            {
+                "dealname": deal.name,
+                "amount": str(deal.amount),
+                "deal_currency_code": deal.currency,
+                "dealstage": final_stage,
+                "pipeline": "default",
+                "closedate": close.isoformat().replace("+00:00", "Z"),
+                "createdate": deal.created.isoformat().replace("+00:00", "Z"),
+            },
+            contacts,
+        )
+    won = sum(1 for d in world.deals if d.won)
+    echo(f"→ created {len(deal_ids)} deals in HubSpot ({won} closed-won)")
+    return deal_ids
+
+
+def _change_deals(hubspot: Any, world: World, deal_ids: dict[str, str]) -> dict[str, int]:
+    repriced = reopened = 0
+    for deal in world.deals:
+        deal_id = deal_ids.get(deal.name)
+        if deal_id is None:
+            continue
+        if deal.reprice_to is not None:
+            hubspot.update_deal(deal_id, amount=str(deal.reprice_to))
+            repriced += 1
+        elif deal.reopen:
+            hubspot.update_deal(deal_id, dealstage="contractsent")
+            reopened += 1
+    return {"repriced": repriced, "reopened": reopened}
+
+
+def _sync(service: RunService, runtime: Runtime, label: str, echo: Echo) -> dict[str, Any]:
+    started = time.monotonic()
+    run_id, status = service.run_now("demo")
+    run = get_run(runtime, run_id)
+    assert run is not None
+    counts = ", ".join(f"{k}={v}" for k, v in (run.counts or {}).items())
+    echo(f"→ {label}: run {run_id} {status} in {time.monotonic() - started:.1f}s ({counts})")
+    if run.error:
+        echo(f"  error: {run.error}")
+    return {"id": run_id, "status": status, "counts": run.counts, "summary": run.summary}
+
+
+def _backfill_spend(runtime: Runtime, world: World, echo: Echo) -> None:
+    from connector.spend import pull_spend
+
+    first = min(row.day for row in world.spend)
+    results = pull_spend(runtime, first, world.now.date())
+    pulled = ", ".join(f"{name} {r.get('rows', r)}" for name, r in results.items())
+    echo(f"→ pulled spend and sessions since {first}: {pulled}")
+
+
+def _platform_counts(boxes: dict[str, Any]) -> dict[str, int]:
+    return {
+        name: len(box.accepted)
+        for name, box in boxes.items()
+        if name != "hubspot" and hasattr(box, "accepted")
+    }
+
+
+def _print_platforms(boxes: dict[str, Any], result: DemoResult, echo: Echo) -> None:
+    from connector.storage.models import Conversion
+
+    echo("")
+    echo("What each platform received:")
+    runtime_db = Runtime.from_settings(
+        parse_config(yaml.safe_load(result.config_path.read_text()), env={}), upgrade=False
+    )
+    with runtime_db.sessions() as session:
+        rows = session.query(
+            Conversion.destination, Conversion.kind, Conversion.status, Conversion.reason_code
+        ).all()
+    runtime_db.close()
+    for name in ("google_ads", "ga4", "meta"):
+        statuses = Counter((kind, status) for dest, kind, status, _ in rows if dest == name)
+        reasons = Counter(code for dest, _, status, code in rows if dest == name and code)
+        summary = ", ".join(
+            f"{kind} {status}: {n}" for (kind, status), n in sorted(statuses.items())
+        )
+        kept = result.accepted.get(name, 0)
+        echo(f"  {name:<10} kept by the platform: {kept:>4}   outbox: {summary or 'nothing'}")
+        for code, count in reasons.most_common(4):
+            echo(f"  {'':<10}   {count:>4} x {code}")
+
+
+def _print_report(runtime: Runtime, echo: Echo) -> None:
+    from connector.cli.report import render_table
+    from connector.reports import default_range, source_report
+    from connector.reports.kpis import display
+    from connector.storage.models import utcnow
+
+    settings = runtime.settings
+    with runtime.sessions() as session:
+        data = source_report(
+            session,
+            default_range(utcnow().date(), 60),
+            model=settings.attribution.model,
+            currency=settings.currency,
+            fx_rates=settings.reports.fx_rates,
+        )
+    table = [
+        {
+            "channel": row["group"],
+            "visits": display(row["visits"]),
+            "leads": display(row["leads"]),
+            "won": display(row["won_deals"]),
+            f"revenue {data['currency']}": display(row["revenue"], "money"),
+            "spend": display(row["spend"], "money"),
+            "ROI": display(row["kpis"]["roi"], "percent"),
+            "lead value": display(row["kpis"]["lead_value"], "money"),
+        }
+        for row in [*data["rows"], data["totals"]]
+    ]
+    echo("")
+    echo(f"Source report, last 60 days, {data['model'].replace('_', ' ')} attribution:")
+    echo(render_table(table))
+
+
+def _wait(result: DemoResult, raw: dict[str, Any], echo: Echo) -> None:
+    echo("")
+    echo(f"closedloop is running at {result.base_url} (Ctrl-C to stop)")
+    echo(f"  dashboard: {result.base_url}/dashboard/  (token: {raw['dashboard']['token']})")
+    echo(f"  config:    {result.config_path}")
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,143 @@
+"""Mapping profiles: which CRM fields and stages become which conversion events.
+
+Profiles are YAML files in the ``mappings`` package (or a path); ``mapping.overrides`` in the
+config is deep-merged on top. Validated so a typo'd key fails with its path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.config import Settings
+from connector.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DealFields(_Strict):
+    """CRM deal property names."""
+
+    name: str = "dealname"
+    amount: str = "amount"
+    currency: str = "deal_currency_code"
+    close_date: str = "closedate"
+    stage: str = "dealstage"
+    pipeline: str = "pipeline"
+    is_closed_won: str | None = "hs_is_closed_won"
+    is_closed: str | None = "hs_is_closed"
+    modified: str = "hs_lastmodifieddate"
+    created: str = "createdate"
+
+
+class ContactFields(_Strict):
+    """CRM contact property names."""
+
+    email: str = "email"
+    phone: str | None = "phone"
+    hubspotutk: str | None = "hubspotutk"
+    visitor_id: str | None = "closedloop_visitor_id"
+    gclid: str | None = "hs_google_click_id"
+    fbclid: str | None = "hs_facebook_click_id"
+    lifecycle_stage: str | None = "lifecyclestage"
+
+
+class EventRule(_Strict):
+    """When a deal or contact reaches a moment, send this event with this value."""
+
+    name: str
+    when: dict[str, Any]
+    value: Literal["deal_amount"] | Decimal = "deal_amount"
+    currency: str | None = None
+    platforms: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def is_deal_won(self) -> bool:
+        """The rule fires on closed-won (valued at the deal amount by default)."""
+        return self.when.get("deal_won") is True
+
+
+class Writeback(_Strict):
+    """Contact properties that receive first/last touch data."""
+
+    group_name: str = "closedloop"
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
+class MappingProfile(_Strict):
+    """A whole profile."""
+
+    crm: str = "hubspot"
+    deal: DealFields = Field(default_factory=DealFields)
+    contact: ContactFields = Field(default_factory=ContactFields)
+    won_stages: dict[str, list[str]] = Field(default_factory=dict)
+    events: list[EventRule] = Field(default_factory=list)
+    writeback: Writeback = Field(default_factory=Writeback)
+
+    def deal_properties(self) -> list[str]:
+        """Every deal property the sync must request."""
+        fields = self.deal.model_dump().values()
+        return sorted({f for f in fields if f})
+
+    def contact_properties(self) -> list[str]:
+        """Every contact property the sync must request."""
+        fields = self.contact.model_dump().values()
+        return sorted({f for f in fields if f})
+
+    def won_event(self) -> EventRule | None:
+        """The closed-won rule, if the profile sends one."""
+        return next((e for e in self.events if e.is_deal_won()), None)
+
+
+def load_profile(settings: Settings) -> MappingProfile:
+    """The profile named by ``mapping.profile`` with ``mapping.overrides`` merged in."""
+    name = settings.mapping.profile
+    raw = _read_profile(name)
+    merged = deep_merge(raw, settings.mapping.overrides)
+    try:
+        return MappingProfile.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"mapping.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"mapping profile {name!r} is invalid: {problems}") from None
+
+
+def _read_profile(name: str) -> dict[str, Any]:
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        text = path.read_text(encoding="utf-8")
+    else:
+        try:
+            text = resources.files("mappings").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            available = sorted(
+                p.name.removesuffix(".yaml")
+                for p in resources.files("mappings").iterdir()
+                if p.name.endswith(".yaml")
+            )
+            raise ConfigError(
+                f"no mapping profile {name!r} (built in: {', '.join(available)}; or a .yaml path)",
+                path="mapping.profile",
+            ) from None
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"mapping profile {name!r} must be a mapping", path="mapping.profile")
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; nested mappings merge, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,109 @@
+"""Per-run, per-platform tallies of what delivery did (or, in a dry run, would have done)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Outcome labels, in the order the summary and the log line show them.
+ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING = (
+    "accepted",
+    "skipped",
+    "rejected",
+    "retrying",
+    "dead",
+    "waiting",
+)
+LABELS = (ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING)
+
+
+@dataclass
+class PlatformSummary:
+    """What happened to one platform's conversions in one delivery pass."""
+
+    platform: str
+    dry_run: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+    reasons: dict[str, Counter[str]] = field(default_factory=dict)
+    requests: int = 0
+    error: str | None = None
+    #: Whole-request retryable failures (429, 5xx, timeouts) seen during the pass.
+    request_failures: int = 0
+    #: The last whole-request failure's message, for ``PlatformStatus.last_error``.
+    last_failure: str | None = None
+
+    def add(self, label: str, code: str | None = None) -> None:
+        """Count one conversion under ``label``, and its reason code when it has one."""
+        self.counts[label] += 1
+        if code and label != ACCEPTED:
+            self.reasons.setdefault(label, Counter())[code] += 1
+
+    def merge(self, other: PlatformSummary) -> None:
+        """Fold another pass's tallies into this one (the scheduler may run several)."""
+        self.counts.update(other.counts)
+        for label, codes in other.reasons.items():
+            self.reasons.setdefault(label, Counter()).update(codes)
+        self.requests += other.requests
+        self.request_failures += other.request_failures
+        self.error = other.error or self.error
+        self.last_failure = other.last_failure or self.last_failure
+
+    @property
+    def total(self) -> int:
+        """Conversions handled in this pass."""
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape stored on the run (``SyncRun.summary[platform]``)."""
+        out: dict[str, Any] = {label: self.counts.get(label, 0) for label in LABELS}
+        out["requests"] = self.requests
+        out["reasons"] = {
+            label: dict(self.reasons[label].most_common())
+            for label in LABELS
+            if self.reasons.get(label)
+        }
+        out["dry_run"] = self.dry_run
+        out["error"] = self.error
+        return out
+
+    def log_line(self) -> str:
+        """One line for the log: every non-zero count with its reasons."""
+        parts = []
+        for label in LABELS:
+            count = self.counts.get(label, 0)
+            if not count:
+                continue
+            codes = self.reasons.get(label)
+            detail = (
+                " (" + ", ".join(f"{code}:{n}" for code, n in codes.most_common(5)) + ")"
+                if codes
+                else ""
+            )
+            parts.append(f"{label}={count}{detail}")
+        text = " ".join(parts) or "nothing due"
+        prefix = "dry run " if self.dry_run else ""
+        tail = f" error: {self.error}" if self.error else ""
+        return f"{prefix}deliver {self.platform}: {text}; requests={self.requests}{tail}"
+
+
+@dataclass
+class DeliverySummary:
+    """All platforms of one delivery pass."""
+
+    platforms: dict[str, PlatformSummary] = field(default_factory=dict)
+
+    def for_platform(self, name: str, *, dry_run: bool = False) -> PlatformSummary:
+        """The summary of ``name``, created on first use."""
+        if name not in self.platforms:
+            self.platforms[name] = PlatformSummary(name, dry_run=dry_run)
+        return self.platforms[name]
+
+    @property
+    def failures(self) -> int:
+        """Platforms that stopped on an error a human must fix."""
+        return sum(1 for p in self.platforms.values() if p.error)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape: platform name -> its summary."""
+        return {name: p.as_dict() for name, p in self.platforms.items()}

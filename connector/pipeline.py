@@ -1,0 +1,28 @@
+"""The steps of a sync run, in order: pull + plan from the CRM, deliver the outbox, pull spend.
+
+Imports are local so that a process that never syncs (a tracking-only web replica) never loads
+the platform SDKs.
+"""
+
+from __future__ import annotations
+
+from connector.config import Settings
+from connector.runs import Step
+
+
+def default_steps(settings: Settings) -> list[Step]:
+    """The pipeline for these settings (steps with nothing to do are left out)."""
+    steps: list[Step] = []
+    enabled = settings.platforms.enabled()
+    destinations = [name for name in enabled if name != "hubspot"]
+    if "hubspot" in enabled:
+        from connector.sync.step import SyncStep
+
+        steps.append(SyncStep())
+    if destinations:
+        from connector.outbox.step import DeliverStep
+        from connector.spend import SpendStep
+
+        steps.append(DeliverStep())
+        steps.append(SpendStep())
+    return steps

@@ -1,0 +1,44 @@
+"""Reports: source, opportunity, delivery and model comparison; same numbers everywhere."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from connector.reports.compare import model_comparison
+from connector.reports.delivery import delivery_report
+from connector.reports.opportunities import opportunity_report
+from connector.reports.sources import DIMENSIONS, MODELS, ReportRange, source_report
+
+__all__ = [
+    "DIMENSIONS",
+    "MODELS",
+    "ReportRange",
+    "default_range",
+    "delivery_report",
+    "jsonable",
+    "model_comparison",
+    "opportunity_report",
+    "source_report",
+]
+
+
+def default_range(today: date, days: int = 30) -> ReportRange:
+    """The last ``days`` days up to and including ``today``."""
+    return ReportRange(today - timedelta(days=days - 1), today)
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals become JSON numbers (money is already rounded to cents)."""
+    if isinstance(value, Decimal):
+        return (
+            int(value)
+            if value == value.to_integral_value() and value.as_tuple().exponent >= 0
+            else float(value)
+        )
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value

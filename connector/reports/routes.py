@@ -1,0 +1,148 @@
+"""``/api/reports/...``: the reports as JSON for scripts and the dashboard."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Flask, jsonify, request
+
+from connector.app.context import runtime
+from connector.app.errors import ApiError
+from connector.app.openapi import error_responses, register
+from connector.reports import (
+    DIMENSIONS,
+    MODELS,
+    ReportRange,
+    default_range,
+    delivery_report,
+    jsonable,
+    model_comparison,
+    opportunity_report,
+    source_report,
+)
+from connector.reports.auth import require_reader
+from connector.storage.models import utcnow
+
+blueprint = Blueprint("reports", __name__, url_prefix="/api/reports")
+
+
+def _range() -> ReportRange:
+    fallback = default_range(utcnow().date())
+    start = _date("from", fallback.start)
+    end = _date("to", fallback.end)
+    if end < start:
+        raise ApiError(400, "invalid_request", "to: must not be before from")
+    if (end - start).days > 3660:
+        raise ApiError(400, "invalid_request", "to: a range may span at most 10 years")
+    return ReportRange(start, end)
+
+
+def _date(name: str, default: date) -> date:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(
+            400, "invalid_request", f"{name}: {raw[:40]!r} is not a date (use YYYY-MM-DD)"
+        ) from None
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = request.args.get(name, default)
+    if value not in allowed:
+        raise ApiError(400, "invalid_request", f"{name}: must be one of {', '.join(allowed)}")
+    return value
+
+
+def _money_args() -> dict:
+    settings = runtime().settings
+    return {"currency": settings.currency, "fx_rates": settings.reports.fx_rates}
+
+
+@blueprint.get("/sources")
+def sources():
+    """The source report for a range, grouping and model."""
+    require_reader()
+    rng = _range()
+    by = _choice("by", DIMENSIONS, "channel")
+    model = _choice("model", MODELS, runtime().settings.attribution.model)
+    with runtime().sessions() as session:
+        report = source_report(session, rng, by=by, model=model, **_money_args())
+    return jsonify(jsonable(report))
+
+
+@blueprint.get("/opportunities")
+def opportunities():
+    """Deals by stage and first/last-touch source, with stage-to-stage conversion."""
+    require_reader()
+    rng = _range()
+    touch = _choice("touch", ("first", "last"), "first")
+    by = _choice("by", ("channel", "source"), "channel")
+    with runtime().sessions() as session:
+        report = opportunity_report(session, rng, touch=touch, by=by)
+    return jsonify(jsonable(report))
+
+
+@blueprint.get("/delivery")
+def delivery():
+    """Per-platform delivery status, reasons, daily counts and match rates."""
+    require_reader()
+    rng = _range()
+    with runtime().sessions() as session:
+        report = delivery_report(session, rng, **_money_args())
+    return jsonify(jsonable(report))
+
+
+@blueprint.get("/models")
+def models():
+    """Revenue per group under every attribution model side by side."""
+    require_reader()
+    rng = _range()
+    by = _choice("by", DIMENSIONS, "channel")
+    with runtime().sessions() as session:
+        report = model_comparison(session, rng, by=by, **_money_args())
+    return jsonify(jsonable(report))
+
+
+def _params(*extra: dict) -> list[dict]:
+    date_param = {"type": "string", "format": "date"}
+    base = [
+        {"name": "from", "in": "query", "schema": date_param},
+        {"name": "to", "in": "query", "schema": date_param},
+    ]
+    return base + list(extra)
+
+
+def _enum(name: str, values: tuple[str, ...]) -> dict:
+    return {"name": name, "in": "query", "schema": {"type": "string", "enum": list(values)}}
+
+
+def _op(summary: str, params: list[dict]) -> dict:
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "parameters": params,
+            "responses": {"200": {"description": "the report"}, **error_responses(400, 401)},
+        }
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and its OpenAPI paths."""
+    app.register_blueprint(blueprint)
+    register(
+        {
+            "/api/reports/sources": _op(
+                "Source report", _params(_enum("by", DIMENSIONS), _enum("model", MODELS))
+            ),
+            "/api/reports/opportunities": _op(
+                "Opportunity report",
+                _params(_enum("touch", ("first", "last")), _enum("by", ("channel", "source"))),
+            ),
+            "/api/reports/delivery": _op("Delivery report", _params()),
+            "/api/reports/models": _op("Model comparison", _params(_enum("by", DIMENSIONS))),
+        }
+    )

@@ -1,0 +1,46 @@
+"""Everything a process needs, built once from the settings: engine, sessions, identity."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.config import Settings
+from connector.storage import migrate
+from connector.storage.db import make_engine, session_factory
+
+
+def process_identity() -> str:
+    """A holder name that tells ops which host and process holds a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Runtime:
+    """Shared state of one closedloop process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    holder: str = field(default_factory=process_identity)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, upgrade: bool = True) -> Runtime:
+        """Connect to the database and, by default, apply pending migrations."""
+        engine = make_engine(
+            settings.database.url,
+            pool_size=settings.database.pool_size,
+            echo=settings.database.echo,
+        )
+        if upgrade:
+            migrate.upgrade(engine)
+        return cls(settings=settings, engine=engine, sessions=session_factory(engine))
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()

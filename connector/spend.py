@@ -1,0 +1,118 @@
+"""Pull spend (Google Ads, Meta) and sessions (GA4) into the store, for the reports.
+
+Each run re-pulls the last ``reports.spend_lookback_days`` days, because platforms restate
+recent days. A pull replaces that platform's rows for the pulled days in one transaction, so
+re-pulls are idempotent and a failed pull leaves the previous figures in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+
+import platforms
+from connector.runs import RunContext
+from connector.runtime import Runtime
+from connector.storage.models import SessionsDaily, SpendDaily, utcnow
+from platforms.reporting import SessionsRow, SpendRow
+
+log = logging.getLogger(__name__)
+
+#: How each ad platform's traffic shows up in tracking (source / medium / channel), so spend
+#: lines up with visits and revenue on every report grouping.
+PLATFORM_TRAFFIC = {
+    "google_ads": ("google", "cpc", "Paid Search"),
+    "meta": ("facebook", "paid_social", "Paid Social"),
+}
+
+
+def pull_spend(runtime: Runtime, start: date, end: date) -> dict[str, Any]:
+    """Pull every enabled platform's spend/sessions for [start, end]; per-platform counts."""
+    settings = runtime.settings
+    results: dict[str, Any] = {}
+    for name, path in platforms.SPEND_SOURCES.items():
+        platform_settings = getattr(settings.platforms, name)
+        if not platform_settings.enabled:
+            continue
+        if name == "ga4" and not (platform_settings.property_id and platform_settings.credentials):
+            continue  # the Data API is optional for GA4; conversions still flow
+        if name == "google_ads" and not platform_settings.developer_token:
+            results[name] = {"skipped": "spend needs platforms.google_ads.developer_token"}
+            continue
+        if name == "meta" and not platform_settings.ad_account_id:
+            continue
+        try:
+            rows = list(platforms.load(path)(platform_settings).pull(start, end))
+        except Exception as exc:  # one platform failing must not stop the others or the run
+            log.warning("spend pull from %s failed: %s", name, exc)
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        results[name] = {"rows": _store(runtime, name, rows, start, end)}
+    return results
+
+
+def _store(runtime: Runtime, name: str, rows: list, start: date, end: date) -> int:
+    days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    with runtime.sessions.begin() as session:
+        if name == "ga4":
+            session.execute(delete(SessionsDaily).where(SessionsDaily.day.in_(days)))
+            session.add_all(_sessions_row(r) for r in rows if isinstance(r, SessionsRow))
+        else:
+            session.execute(
+                delete(SpendDaily).where(SpendDaily.platform == name, SpendDaily.day.in_(days))
+            )
+            session.add_all(_spend_row(r) for r in rows if isinstance(r, SpendRow))
+    return len(rows)
+
+
+def _spend_row(row: SpendRow) -> SpendDaily:
+    source, medium, channel = PLATFORM_TRAFFIC.get(row.platform, (row.platform, "paid", None))
+    return SpendDaily(
+        platform=row.platform,
+        day=row.day.isoformat(),
+        campaign_id=row.campaign_id or "",
+        campaign=row.campaign,
+        ad_group_id=row.ad_group_id or "",
+        ad_group=row.ad_group,
+        keyword_id=row.keyword_id or "",
+        keyword=row.keyword,
+        source=source,
+        medium=medium,
+        channel=channel or "Paid Other",
+        currency=row.currency,
+        cost=row.cost,
+        clicks=row.clicks,
+        impressions=row.impressions,
+    )
+
+
+def _sessions_row(row: SessionsRow) -> SessionsDaily:
+    return SessionsDaily(
+        day=row.day.isoformat(),
+        source=row.source,
+        medium=row.medium,
+        campaign=row.campaign,
+        sessions=row.sessions,
+        engaged_sessions=row.engaged_sessions,
+        bounce_rate=row.bounce_rate,
+    )
+
+
+class SpendStep:
+    """Pipeline step: refresh recent spend and sessions (skipped in dry runs)."""
+
+    name = "spend"
+
+    def __call__(self, ctx: RunContext) -> None:
+        """Pull the lookback window and record per-platform results on the run."""
+        if ctx.dry_run:
+            return
+        today = utcnow().date()
+        days = ctx.runtime.settings.reports.spend_lookback_days
+        results = pull_spend(ctx.runtime, today - timedelta(days=days - 1), today)
+        if results:
+            ctx.summary["spend"] = results
+            ctx.counts["spend_rows"] = sum(r.get("rows", 0) for r in results.values())

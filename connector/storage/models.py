@@ -1,0 +1,408 @@
+"""SQLAlchemy models: everything closedloop knows, in one schema for SQLite and PostgreSQL.
+
+Money is ``Numeric(18, 4)`` (never float); times are timezone-aware UTC. Every lookup the sync
+makes has an index, named so migrations stay readable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(18, 4)
+# BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always gives them back aware.
+
+    SQLite has no timezone type; without this, values come back naive and comparisons with
+    aware times raise.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Refuse naive times; store aware ones as UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Give back an aware UTC datetime whatever the backend stored."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Person(Base):
+    """A lead or customer, keyed by the SHA-256 of their normalised email (or phone)."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    crm_contact_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Visitor(Base):
+    """One browser (first-party cookie); several may belong to one person."""
+
+    __tablename__ = "visitors"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ga_client_id: Mapped[str | None] = mapped_column(String(64))
+    ga_session_id: Mapped[str | None] = mapped_column(String(32))
+    fbp: Mapped[str | None] = mapped_column(String(128))
+    fbc: Mapped[str | None] = mapped_column(String(512))
+    hubspotutk: Mapped[str | None] = mapped_column(String(64), index=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    consent_ad_user_data: Mapped[bool | None] = mapped_column(Boolean)
+    consent_ad_personalization: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Touchpoint(Base):
+    """One page view with its parsed source; the unit attribution spreads revenue over."""
+
+    __tablename__ = "touchpoints"
+    __table_args__ = (
+        Index("ix_touchpoints_visitor_time", "visitor_id", "occurred_at"),
+        Index("ix_touchpoints_occurred_at", "occurred_at"),
+        Index("ix_touchpoints_channel_time", "channel", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    url: Mapped[str] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(String(2048))
+    referrer: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(String(512))
+    source: Mapped[str | None] = mapped_column(String(255))
+    medium: Mapped[str | None] = mapped_column(String(255))
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    term: Mapped[str | None] = mapped_column(String(255))
+    content: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(64), default="Direct")
+    is_new_session: Mapped[bool] = mapped_column(Boolean, default=True)
+    click_ids: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    ga_client_id: Mapped[str | None] = mapped_column(String(64))
+    ga_session_id: Mapped[str | None] = mapped_column(String(32))
+    fbp: Mapped[str | None] = mapped_column(String(128))
+    fbc: Mapped[str | None] = mapped_column(String(512))
+    consent_ad_user_data: Mapped[bool | None] = mapped_column(Boolean)
+    consent_ad_personalization: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class ClickId(Base):
+    """An ad click ID with the time it was first seen: platforms need the click time."""
+
+    __tablename__ = "click_ids"
+    __table_args__ = (
+        UniqueConstraint("kind", "value", name="uq_click_ids_kind_value"),
+        Index("ix_click_ids_visitor", "visitor_id", "first_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(512))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    touchpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("touchpoints.id", ondelete="SET NULL")
+    )
+
+
+class Lead(Base):
+    """A conversion on the website (form) or phone (call) that tied a visitor to a person."""
+
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_occurred_at", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    visitor_id: Mapped[str | None] = mapped_column(
+        ForeignKey("visitors.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="form")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    page_url: Mapped[str | None] = mapped_column(Text)
+    crm_status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    crm_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    crm_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crm_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Deal(Base):
+    """A CRM deal as last seen, so the next sync can tell what changed."""
+
+    __tablename__ = "deals"
+    __table_args__ = (
+        Index("ix_deals_close_time", "close_time"),
+        Index("ix_deals_stage", "pipeline", "stage"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(512))
+    pipeline: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    is_won: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    close_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    modified_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    first_touch_channel: Mapped[str | None] = mapped_column(String(64))
+    first_touch_source: Mapped[str | None] = mapped_column(String(255))
+    last_touch_channel: Mapped[str | None] = mapped_column(String(64))
+    last_touch_source: Mapped[str | None] = mapped_column(String(255))
+    match_status: Mapped[str | None] = mapped_column(String(32))
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    sent_amount: Mapped[Decimal | None] = mapped_column(Money)
+    sent_currency: Mapped[str | None] = mapped_column(String(3))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DealStageEvent(Base):
+    """A stage the deal was seen entering, for the opportunity (funnel) report."""
+
+    __tablename__ = "deal_stage_events"
+    __table_args__ = (UniqueConstraint("deal_id", "stage", name="uq_deal_stage_events_deal_stage"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    pipeline: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attribution(Base):
+    """A deal's revenue share per touchpoint under one model, for reports."""
+
+    __tablename__ = "attributions"
+    __table_args__ = (
+        UniqueConstraint("deal_id", "model", "touchpoint_id", name="uq_attributions_deal_model_tp"),
+        Index("ix_attributions_model_deal", "model", "deal_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(32))
+    touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoints.id", ondelete="CASCADE"))
+    weight: Mapped[Decimal] = mapped_column(Numeric(12, 10))
+    revenue: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class Conversion(Base):
+    """The outbox: one row per (deal, destination, kind, key), written before anything is sent.
+
+    ``dedup_key`` is the platform's own dedup key (Google ``order_id``/``transaction_id``, Meta
+    ``event_id``, GA4 ``transaction_id``), derived from the deal, so a resend after an unknown
+    outcome is harmless and a re-plan can never double.
+    """
+
+    __tablename__ = "conversions"
+    __table_args__ = (
+        UniqueConstraint("destination", "kind", "dedup_key", name="uq_conversions_dest_kind_key"),
+        Index("ix_conversions_due", "status", "next_attempt_at"),
+        Index("ix_conversions_deal", "deal_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16), default="conversion")
+    event_name: Mapped[str] = mapped_column(String(64))
+    dedup_key: Mapped[str] = mapped_column(String(128))
+    adjusts_key: Mapped[str | None] = mapped_column(String(128))
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    value: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    identifiers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason_code: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    platform_ref: Mapped[str | None] = mapped_column(String(256))
+    diagnostics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncRun(Base):
+    """One sync: who started it, how it went, and its per-platform summary."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Cursor(Base):
+    """Where an incremental pull stopped (e.g. HubSpot deals' last-modified time)."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Lease(Base):
+    """A named lock with an expiry: only one holder at a time across processes and hosts."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlatformStatus(Base):
+    """Last outcome per platform, for /readyz and the dashboard."""
+
+    __tablename__ = "platform_status"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SpendDaily(Base):
+    """Cost and clicks per day and campaign/ad group/keyword from an ad platform."""
+
+    __tablename__ = "spend_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "platform",
+            "day",
+            "campaign_id",
+            "ad_group_id",
+            "keyword_id",
+            name="uq_spend_daily_key",
+        ),
+        Index("ix_spend_daily_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    day: Mapped[str] = mapped_column(String(10))
+    campaign_id: Mapped[str] = mapped_column(String(64), default="")
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    ad_group_id: Mapped[str] = mapped_column(String(64), default="")
+    ad_group: Mapped[str | None] = mapped_column(String(255))
+    keyword_id: Mapped[str] = mapped_column(String(64), default="")
+    keyword: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str | None] = mapped_column(String(255))
+    medium: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SessionsDaily(Base):
+    """GA4 sessions per day and source/medium/campaign from the Data API."""
+
+    __tablename__ = "sessions_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "source", "medium", "campaign", name="uq_sessions_daily_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(255), default="")
+    medium: Mapped[str] = mapped_column(String(255), default="")
+    campaign: Mapped[str] = mapped_column(String(255), default="")
+    sessions: Mapped[int] = mapped_column(BigInteger, default=0)
+    engaged_sessions: Mapped[int] = mapped_column(BigInteger, default=0)
+    bounce_rate: Mapped[Decimal | None] = mapped_column(Numeric(8, 6))
+
+
+class CrmStage(Base):
+    """Pipeline stages in their display order, from the CRM's pipelines API."""
+
+    __tablename__ = "crm_stages"
+
+    pipeline: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str | None] = mapped_column(String(255))
+    display_order: Mapped[int] = mapped_column(Integer, default=0)
+    probability: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
+    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_won: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,377 @@
+"""The sync step: pull changed deals page by page, match, attribute, plan into the outbox.
+
+Each page is one transaction: deal states, stage events, attributions, outbox rows, the
+forgotten webhook IDs and the advanced cursor commit together, so a crash anywhere resumes at
+the first uncommitted page and re-plans the same dedup keys. A dry run does all the work and
+reports what it would plan, then rolls each page back: nothing persistent changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connector.config import Settings
+from connector.errors import RetryableSourceError
+from connector.mapping import MappingProfile, load_profile
+from connector.runs import RunContext
+from connector.storage.models import DealStageEvent, utcnow
+from connector.sync import pull, store
+from connector.sync.attributions import attribution_rows, touch_summary
+from connector.sync.deals import (
+    NEW_WON,
+    NO_CONTACTS,
+    RESTATE,
+    RETRACT,
+    CheckedDeal,
+    PriorState,
+    check_deal,
+    won_change,
+)
+from connector.sync.match import DealToMatch, Journey, Matcher
+from connector.sync.plan import (
+    Plan,
+    PlanSettings,
+    plan_conversions,
+    plan_restatements,
+    plan_retractions,
+    rule_fires,
+)
+from connector.sync.stages import StageBook, store_pipelines
+from platforms.base import CONVERSION, RESTATEMENT, RETRACTION
+from platforms.crm import CrmDeal, CrmSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncTotals:
+    """Figures of one sync, copied into the run's counts and summary."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    match: Counter[str] = field(default_factory=Counter)
+    not_planned: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def note(self, destination: str, reason: str) -> None:
+        """Count a conversion not planned for ``destination`` with its reason."""
+        self.not_planned.setdefault(destination, Counter())[reason] += 1
+
+
+class SyncStep:
+    """Pull → match → attribute → plan, under the run's lease."""
+
+    name = "sync"
+
+    def __init__(
+        self,
+        *,
+        source_factory: pull.SourceFactory | None = None,
+        now: Callable[[], datetime] | None = None,
+        profile: MappingProfile | None = None,
+    ) -> None:
+        self.source_factory = source_factory or pull.default_source
+        self.now = now or utcnow
+        self.profile = profile
+
+    def __call__(self, ctx: RunContext) -> None:
+        """Run the sync; figures go to ``ctx.counts`` and ``ctx.summary['sync']``."""
+        settings = ctx.runtime.settings
+        profile = self.profile or load_profile(settings)
+        source = self.source_factory(settings, profile)
+        totals = SyncTotals()
+        cfg = PlanSettings(
+            settings,
+            tuple(n for n in settings.platforms.enabled() if n != profile.crm),
+            self.now(),
+        )
+        summary: dict[str, Any] = {"dry_run": ctx.dry_run, "destinations": list(cfg.destinations)}
+        try:
+            pipelines = source.pipelines()
+            book = StageBook.build(profile, pipelines)
+            if not ctx.dry_run:
+                with ctx.runtime.sessions.begin() as session:
+                    store_pipelines(session, profile, pipelines)
+            for page, advance, pending in self._pages(ctx, source, profile):
+                self._page(ctx, page, advance, pending, profile, book, cfg, totals)
+                ctx.heartbeat()
+        except RetryableSourceError as exc:
+            # Rate limit or outage: committed pages stay, the cursor resumes here next run.
+            ctx.failures += 1
+            summary["stopped"] = f"{profile.crm}: {exc}"
+            log.warning("sync stopped early: %s", exc)
+        finally:
+            totals.counts["hubspot_requests"] += pull.requests_made(source)
+            for key in (
+                "deals_pulled",
+                "deals_won",
+                "deals_skipped",
+                "conversions_planned",
+                "restatements_planned",
+                "retractions_planned",
+            ):
+                totals.counts.setdefault(key, 0)
+            for key, value in totals.counts.items():
+                ctx.counts[key] = ctx.counts.get(key, 0) + value
+            summary["skipped"] = dict(totals.skipped)
+            summary["match"] = dict(totals.match)
+            summary["not_planned"] = {d: dict(c) for d, c in totals.not_planned.items()}
+            ctx.summary["sync"] = summary
+
+    # -- paging ---------------------------------------------------------------------------
+    def _pages(
+        self, ctx: RunContext, source: CrmSource, profile: MappingProfile
+    ) -> Iterator[tuple[list[CrmDeal], bool, list[str]]]:
+        """(page, advances the cursor, remembered IDs it settles)."""
+        prefix = pull.pending_prefix(profile)
+        with ctx.runtime.sessions() as session:
+            remembered = store.pending_ids(session, prefix)
+            cursor = store.read_cursor(session, pull.cursor_name(profile))
+        if ctx.deal_ids is not None:
+            wanted = sorted(set(ctx.deal_ids) | set(remembered))
+            for page in pull.pages_by_id(source, wanted):
+                yield page, False, [d for d in remembered if d in {p.id for p in page}] or []
+            if remembered:
+                yield [], False, remembered  # settle remembered IDs the CRM no longer has
+            return
+        if remembered:
+            for page in pull.pages_by_id(source, remembered):
+                yield page, False, []
+            yield [], False, remembered
+        since = ctx.since if ctx.since is not None else pull.since_from_cursor(cursor)
+        report = None
+        if ctx.progress is not None:
+            progress = ctx.progress
+
+            def report(done: int, total: int | None) -> None:
+                progress("sync", done, total)
+
+        for page in source.deals_changed_since(since, progress=report):
+            yield page, True, []
+
+    def _page(
+        self,
+        ctx: RunContext,
+        page: list[CrmDeal],
+        advance: bool,
+        settled: list[str],
+        profile: MappingProfile,
+        book: StageBook,
+        cfg: PlanSettings,
+        totals: SyncTotals,
+    ) -> None:
+        session = ctx.runtime.sessions()
+        try:
+            session.begin()
+            rows, deal_rows, attr_rows, attr_deals, prior_ids = self._plan_page(
+                session, page, profile, book, cfg, totals
+            )
+            store.upsert(session, _deals_table(), deal_rows, ["id"])
+            events = [
+                {
+                    "deal_id": d.id,
+                    "pipeline": d.pipeline,
+                    "stage": d.stage,
+                    "entered_at": d.modified_time,
+                }
+                for d in page
+                if d.stage
+            ]
+            store.insert_new(session, DealStageEvent.__table__, events, ["deal_id", "stage"])
+            # Deals never stored before have no attribution rows to replace.
+            seen_before = [d for d in attr_deals if d in prior_ids]
+            store.replace_attributions(session, seen_before, attr_rows)
+            inserted = store.insert_conversions(session, rows, ctx.run_id)
+            kinds = Counter(r["kind"] for r in inserted)
+            totals.counts["conversions_planned"] += kinds[CONVERSION]
+            totals.counts["restatements_planned"] += kinds[RESTATEMENT]
+            totals.counts["retractions_planned"] += kinds[RETRACTION]
+            store.forget_ids(session, pull.pending_prefix(profile), settled)
+            if advance and page:
+                newest = max(d.modified_time for d in page)
+                name = pull.cursor_name(profile)
+                current = pull.since_from_cursor(store.read_cursor(session, name))
+                if current is None or newest > current + pull.OVERLAP:
+                    store.write_cursor(session, name, newest.isoformat())
+            if ctx.dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def _plan_page(
+        self,
+        session: Any,
+        page: list[CrmDeal],
+        profile: MappingProfile,
+        book: StageBook,
+        cfg: PlanSettings,
+        totals: SyncTotals,
+    ) -> tuple[
+        list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[str], set[str]
+    ]:
+        settings: Settings = cfg.settings
+        won_rule = profile.won_event()
+        other_rules = [r for r in profile.events if not r.is_deal_won()]
+        checked = [
+            check_deal(
+                d,
+                is_won=book.is_won(d),
+                default_currency=settings.currency,
+                minimum_value=settings.minimum_value,
+            )
+            for d in _unique(page)
+        ]
+        prior = store.prior_deals(session, [d.id for d in checked])
+        changes: dict[str, str] = {}
+        firing: dict[str, list[Any]] = {}
+        for deal in checked:
+            p = prior.get(deal.id)
+            state = PriorState(p[1], p[2], p[3], p[4]) if p else None
+            changes[deal.id] = won_change(deal, state) if won_rule else "unchanged"
+            rules = [r for r in other_rules if rule_fires(r, deal)]
+            if rules:
+                firing[deal.id] = rules
+        totals.counts["deals_pulled"] += len(checked)
+        totals.counts["deals_won"] += sum(1 for d in checked if d.is_won)
+        blocked = {
+            d.id
+            for d in checked
+            if (changes[d.id] == NEW_WON and d.problem is not None)
+            or (d.id in firing and not d.raw.contacts)
+            or (d.is_won and d.problem is not None)
+        }
+        for deal in checked:
+            if deal.id in blocked and deal.problem is not None:
+                totals.counts["deals_skipped"] += 1
+                totals.skipped[deal.problem.code] += 1
+        to_match = [
+            d
+            for d in checked
+            if d.id not in blocked and (changes[d.id] in (NEW_WON, RESTATE) or d.id in firing)
+        ]
+        journeys = Matcher(session, settings.attribution.lookback_days).match(
+            [
+                DealToMatch(d.id, d.close_time or d.raw.modified_time, d.raw.contacts)
+                for d in to_match
+            ]
+        )
+        for journey in journeys.values():
+            totals.match[journey.status] += 1
+        needs_existing = [
+            d.id
+            for d in checked
+            if d.id in prior and (changes[d.id] in (NEW_WON, RESTATE, RETRACT) or d.id in firing)
+        ]
+        existing = store.existing_rows(session, needs_existing)
+        rows: list[dict[str, Any]] = []
+        deal_rows: list[dict[str, Any]] = []
+        attr_rows: list[dict[str, Any]] = []
+        attr_deals: list[str] = []
+        for deal in checked:
+            p = prior.get(deal.id)
+            change = changes[deal.id]
+            journey = journeys.get(deal.id)
+            mine = existing.get(deal.id, [])
+            sent = (p[3], p[4]) if p else (None, None)
+            plans: list[Plan] = []
+            if deal.id not in blocked and won_rule is not None:
+                if change == NEW_WON and journey is not None and deal.close_time is not None:
+                    plans.append(
+                        plan_conversions(
+                            deal, journey, won_rule, cfg, mine, event_time=deal.close_time
+                        )
+                    )
+                    sent = (deal.amount, deal.currency)
+                elif change == RESTATE:
+                    plans.append(plan_restatements(deal, won_rule.name, mine, cfg))
+                    sent = (deal.amount, deal.currency)
+                elif change == RETRACT:
+                    plans.append(plan_retractions(deal.id, won_rule.name, mine, cfg))
+                    sent = (None, None)
+            if deal.id not in blocked and journey is not None:
+                for rule in firing.get(deal.id, []):
+                    plans.append(
+                        plan_conversions(
+                            deal, journey, rule, cfg, mine, event_time=deal.raw.modified_time
+                        )
+                    )
+            for plan in plans:
+                rows.extend(plan.rows)
+                for dest, reason in plan.not_planned:
+                    totals.note(dest, reason)
+            if journey is not None and deal.is_won and deal.amount is not None and deal.currency:
+                attr_deals.append(deal.id)
+                attr_rows.extend(attribution_rows(deal, journey, settings))
+            deal_rows.append(_deal_row(deal, p, journey, deal.id in blocked, sent))
+        return rows, deal_rows, attr_rows, attr_deals, set(prior)
+
+
+def _unique(page: Iterable[CrmDeal]) -> list[CrmDeal]:
+    """One entry per deal (the newest), so a page never upserts the same row twice."""
+    newest: dict[str, CrmDeal] = {}
+    for deal in page:
+        old = newest.get(deal.id)
+        if old is None or deal.modified_time >= old.modified_time:
+            newest[deal.id] = deal
+    return list(newest.values())
+
+
+def _deals_table() -> Any:
+    from connector.storage.models import Deal
+
+    return Deal.__table__
+
+
+def _deal_row(
+    deal: CheckedDeal,
+    prior: Any,
+    journey: Journey | None,
+    blocked: bool,
+    sent: tuple[Any, Any],
+) -> dict[str, Any]:
+    raw = deal.raw
+    touches = (
+        touch_summary(journey)
+        if journey is not None
+        else ((prior[6], prior[7], prior[8], prior[9]) if prior else (None, None, None, None))
+    )
+    if journey is not None:
+        match_status = journey.status
+    elif blocked and deal.problem is not None and deal.problem.code == NO_CONTACTS:
+        match_status = "no_contact"
+    else:
+        match_status = prior[5] if prior else None
+    now = utcnow()
+    return {
+        "id": raw.id,
+        "name": raw.name[:512] if raw.name else None,
+        "pipeline": raw.pipeline,
+        "stage": raw.stage,
+        "is_won": deal.is_won,
+        "is_closed": bool(raw.is_closed) or deal.is_won,
+        "amount": deal.amount,
+        "currency": deal.currency if deal.amount is not None else None,
+        "close_time": deal.close_time,
+        "created_time": raw.created_time,
+        "modified_time": raw.modified_time,
+        "contact_ids": [c.id for c in raw.contacts],
+        "first_touch_channel": touches[0],
+        "first_touch_source": touches[1],
+        "last_touch_channel": touches[2],
+        "last_touch_source": touches[3],
+        "match_status": match_status,
+        "skip_reason": str(deal.problem) if blocked and deal.problem else None,
+        "sent_amount": sent[0],
+        "sent_currency": sent[1],
+        "first_seen_at": prior[10] if prior else now,
+        "updated_at": now,
+    }

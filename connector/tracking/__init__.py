@@ -1,0 +1,1 @@
+"""First-party tracking: the snippet, page views, identity, channel grouping, CRM write-back."""

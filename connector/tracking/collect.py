@@ -1,0 +1,296 @@
+"""Store page views: visitors, touchpoints and click IDs, a batch of hits per transaction.
+
+This is the hot path (every page view of every site). A batch costs four statements whatever
+its size: one read of each visitor's last touch (for sessions), one upsert of the visitors, one
+insert of the touchpoints, one insert of the click IDs. Statements are built once per dialect
+and run with bound parameters, so SQLAlchemy's compiled cache always hits. Upserts instead of
+read-modify-write mean two workers storing the same new visitor cannot collide, and a click ID
+keeps the time it was *first* seen. A batch is one transaction: all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import ARRAY, Engine, Integer, String, and_, bindparam, func, select
+
+from connector.storage.models import ClickId, Touchpoint, Visitor
+from connector.tracking.channels import Source, click_ids_in, parse_source, query_params
+from connector.tracking.schemas import PageView
+
+SESSION_GAP = timedelta(minutes=30)
+#: Client clocks are trusted within this window; outside it the server's time is used.
+CLOCK_PAST, CLOCK_FUTURE = timedelta(days=1), timedelta(minutes=5)
+
+_visitors, _touchpoints, _click_ids = Visitor.__table__, Touchpoint.__table__, ClickId.__table__
+#: Visitor columns a page view updates when it carries a value (else the stored one stays).
+_MERGED = (
+    "ga_client_id",
+    "ga_session_id",
+    "fbp",
+    "fbc",
+    "hubspotutk",
+    "user_agent",
+    "consent_ad_user_data",
+    "consent_ad_personalization",
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A validated page view with what the request adds: receive time and user agent."""
+
+    page_view: PageView
+    received_at: datetime
+    user_agent: str | None = None
+    max_past: timedelta = CLOCK_PAST
+
+
+def event_time(ts_ms: int | None, now: datetime, max_past: timedelta = CLOCK_PAST) -> datetime:
+    """The client's timestamp if within ``max_past`` (config) of ``now``, else ``now``."""
+    if ts_ms is None:
+        return now
+    when = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    return when if now - max_past <= when <= now + CLOCK_FUTURE else now
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The statements of a batch, built once per dialect.
+
+    On PostgreSQL the visitor IDs go in as one array parameter and touchpoint IDs are taken
+    from the sequence first, so every statement has a handful of parameters and psycopg can
+    prepare and cache it (a multi-row ``INSERT ... RETURNING`` would be parsed anew each time).
+    """
+
+    last_touches: Any
+    upsert_visitors: Any
+    insert_touchpoints: Any
+    insert_click_ids: Any
+    next_ids: Any = None
+
+
+@functools.cache
+def _statements(dialect_name: str) -> _Statements:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    pg = dialect_name == "postgresql"
+    dialect = postgresql if pg else sqlite
+    greatest = func.greatest if pg else func.max
+    upsert = dialect.insert(_visitors)
+    merged = {name: func.coalesce(upsert.excluded[name], _visitors.c[name]) for name in _MERGED}
+    wanted = (
+        _touchpoints.c.visitor_id == func.any(bindparam("visitor_ids", type_=ARRAY(String)))
+        if pg
+        else _touchpoints.c.visitor_id.in_(bindparam("visitor_ids", expanding=True))
+    )
+    latest = (
+        select(_touchpoints.c.visitor_id, func.max(_touchpoints.c.occurred_at).label("at"))
+        .where(wanted)
+        .group_by(_touchpoints.c.visitor_id)
+        .subquery()
+    )
+    tp = _touchpoints.c
+    next_ids = (
+        select(func.nextval(func.pg_get_serial_sequence("touchpoints", "id"))).select_from(
+            func.generate_series(1, bindparam("n", type_=Integer))
+        )
+        if pg
+        else None
+    )
+    return _Statements(
+        next_ids=next_ids,
+        last_touches=select(tp.id, tp.visitor_id, tp.occurred_at, tp.source, tp.medium, tp.campaign)
+        .add_columns(tp.term, tp.content, tp.channel)
+        .join_from(
+            _touchpoints,
+            latest,
+            and_(tp.visitor_id == latest.c.visitor_id, tp.occurred_at == latest.c.at),
+        ),
+        upsert_visitors=upsert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "last_seen_at": greatest(upsert.excluded.last_seen_at, _visitors.c.last_seen_at),
+                "first_seen_at": func.min(upsert.excluded.first_seen_at, _visitors.c.first_seen_at)
+                if dialect_name == "sqlite"
+                else func.least(upsert.excluded.first_seen_at, _visitors.c.first_seen_at),
+                **merged,
+            },
+        ),
+        insert_touchpoints=_touchpoints.insert()
+        if pg
+        else _touchpoints.insert().returning(_touchpoints.c.id, sort_by_parameter_order=True),
+        insert_click_ids=dialect.insert(_click_ids).on_conflict_do_nothing(
+            index_elements=["kind", "value"]
+        ),
+    )
+
+
+def record_page_view(
+    engine: Engine, hit: PageView, *, now: datetime, user_agent: str | None = None
+) -> int:
+    """Store one page view on its own; the touchpoint's ID."""
+    return record_page_views(engine, [Hit(hit, now, user_agent)])[0]
+
+
+def record_page_views(engine: Engine, hits: list[Hit]) -> list[int]:
+    """Store ``hits`` (in order) in one transaction; their touchpoint IDs."""
+    sql = _statements(engine.dialect.name)
+    prepared = [_prepare(hit) for hit in hits]
+    with engine.begin() as conn:
+        visitor_ids = sorted({p["visitor"]["id"] for p in prepared})
+        last: dict[str, Any] = {}
+        for row in conn.execute(sql.last_touches, {"visitor_ids": visitor_ids}):
+            if row.visitor_id not in last or row.id > last[row.visitor_id].id:
+                last[row.visitor_id] = row
+        touch_rows = []
+        for p in prepared:
+            source, new_session = _session_source(p["parsed"], last.get(p["visitor_id"]), p["at"])
+            row = {
+                **p["touchpoint"],
+                "source": source.source,
+                "medium": source.medium,
+                "campaign": source.campaign,
+                "term": source.term,
+                "content": source.content,
+                "channel": source.channel,
+                "is_new_session": new_session,
+            }
+            touch_rows.append(row)
+            last[p["visitor_id"]] = _LastTouch(p["at"], source)
+        conn.execute(sql.upsert_visitors, _merge_visitors([p["visitor"] for p in prepared]))
+        if sql.next_ids is not None:
+            ids = list(conn.execute(sql.next_ids, {"n": len(touch_rows)}).scalars())
+            for row, touchpoint_id in zip(touch_rows, ids, strict=True):
+                row["id"] = touchpoint_id
+            conn.execute(sql.insert_touchpoints, touch_rows)
+        else:
+            ids = list(conn.execute(sql.insert_touchpoints, touch_rows).scalars())
+        clicks: dict[tuple[str, str], dict[str, Any]] = {}
+        for p, touchpoint_id in zip(prepared, ids, strict=True):
+            for kind, value in p["click_ids"].items():
+                clicks.setdefault(
+                    (kind, value),
+                    {
+                        "visitor_id": p["visitor_id"],
+                        "kind": kind,
+                        "value": value,
+                        "first_seen_at": p["at"],
+                        "touchpoint_id": touchpoint_id,
+                    },
+                )
+        if clicks:
+            conn.execute(sql.insert_click_ids, list(clicks.values()))
+    return ids
+
+
+@dataclass(frozen=True)
+class _LastTouch:
+    """The previous touch of a visitor within the batch, shaped like a last-touch row."""
+
+    occurred_at: datetime
+    src: Source
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.src, name)
+
+
+def _prepare(hit: Hit) -> dict[str, Any]:
+    """Everything about one hit that needs no database."""
+    view, now = hit.page_view, hit.received_at
+    occurred = event_time(view.ts, now, hit.max_past)
+    click_ids = view.click_ids.model_dump(exclude_none=True) if view.click_ids else {}
+    click_ids.update(click_ids_in(query_params(view.url)))
+    utm = view.utm.model_dump() if view.utm else {}
+    consent = view.consent
+    ad_user_data = consent.ad_user_data if consent else None
+    ad_personalization = consent.ad_personalization if consent else None
+    fbc = view.fbc
+    if not fbc and "fbclid" in click_ids and ad_user_data is not False:
+        # Meta's format, with the click time: what the site's pixel would have set.
+        fbc = f"fb.1.{int(occurred.timestamp() * 1000)}.{click_ids['fbclid']}"
+    visitor = {
+        "id": view.visitor_id,
+        "first_seen_at": occurred,
+        "last_seen_at": occurred,
+        "ga_client_id": view.ga_client_id,
+        "ga_session_id": view.ga_session_id,
+        "fbp": view.fbp,
+        "fbc": fbc,
+        "hubspotutk": view.hubspotutk,
+        "user_agent": (hit.user_agent or None) and hit.user_agent[:512],
+        "consent_ad_user_data": ad_user_data,
+        "consent_ad_personalization": ad_personalization,
+    }
+    touchpoint = {
+        "visitor_id": view.visitor_id,
+        "occurred_at": occurred,
+        "received_at": now,
+        "url": view.url,
+        "path": (urlsplit(view.url).path or "/")[:2048],
+        "referrer": view.referrer,
+        "title": view.title,
+        "click_ids": click_ids or None,
+        "ga_client_id": view.ga_client_id,
+        "ga_session_id": view.ga_session_id,
+        "fbp": view.fbp,
+        "fbc": fbc,
+        "consent_ad_user_data": ad_user_data,
+        "consent_ad_personalization": ad_personalization,
+    }
+    return {
+        "visitor_id": view.visitor_id,
+        "at": occurred,
+        "parsed": parse_source(view.url, view.referrer, utm, click_ids),
+        "click_ids": click_ids,
+        "visitor": visitor,
+        "touchpoint": touchpoint,
+    }
+
+
+def _merge_visitors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per visitor (an upsert may not touch a row twice): later values win."""
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen = merged.get(row["id"])
+        if seen is None:
+            merged[row["id"]] = dict(row)
+            continue
+        seen["first_seen_at"] = min(seen["first_seen_at"], row["first_seen_at"])
+        seen["last_seen_at"] = max(seen["last_seen_at"], row["last_seen_at"])
+        for name in _MERGED:
+            if row[name] is not None:
+                seen[name] = row[name]
+    return [merged[key] for key in sorted(merged)]  # fixed order: no upsert deadlocks
+
+
+def _session_source(parsed: Source, last: Any, occurred: datetime) -> tuple[Source, bool]:
+    """The page view's source and whether it starts a session (GA-style 30-minute sessions).
+
+    A direct or internal page view inside a running session keeps the session's source, so
+    that a click from an ad followed by three internal pages is one paid visit, not one paid
+    and three direct ones.
+    """
+    in_session = last is not None and abs(occurred - last.occurred_at) <= SESSION_GAP
+    if not in_session:
+        return parsed, True
+    if not parsed.explicit:
+        inherited = Source(
+            last.source or "(direct)",
+            last.medium or "(none)",
+            last.campaign,
+            last.term,
+            last.content,
+            last.channel,
+        )
+        return inherited, False
+    same = (parsed.source, parsed.medium, parsed.campaign) == (
+        last.source,
+        last.medium,
+        last.campaign,
+    )
+    return parsed, not same

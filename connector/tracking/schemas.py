@@ -1,0 +1,161 @@
+"""Request bodies of /collect and /identify: strict, bounded, URLs must be http(s).
+
+Unknown fields are errors (a typo in a site's integration should fail loudly), every string has
+a length cap (the database columns have one too), and URLs are checked for scheme and host so
+that ``javascript:`` or ``data:`` values never reach storage.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CLICK_ID_KINDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "li_fat_id")
+UTM_KEYS = ("source", "medium", "campaign", "term", "content")
+MAX_URL = 4096
+
+
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _http_url(value: str) -> str:
+    """Accept only absolute http(s) URLs with a host and no whitespace or control characters."""
+    if _UNSAFE.search(value):
+        raise ValueError("must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+def _empty_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+HttpUrl = Annotated[
+    str,
+    Field(min_length=8, max_length=MAX_URL, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"),
+    AfterValidator(_http_url),
+]
+Text255 = Annotated[str, Field(max_length=255)]
+Token = Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")]
+VisitorId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+EpochMillis = Annotated[int, Field(ge=0, le=32503680000000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Utm(_Strict):
+    """UTM tags the snippet read from the landing URL (the server also parses the URL)."""
+
+    source: Text255 | None = None
+    medium: Text255 | None = None
+    campaign: Text255 | None = None
+    term: Text255 | None = None
+    content: Text255 | None = None
+
+
+class ClickIds(_Strict):
+    """Ad click IDs found on the URL."""
+
+    gclid: Token | None = None
+    gbraid: Token | None = None
+    wbraid: Token | None = None
+    fbclid: Token | None = None
+    msclkid: Token | None = None
+    ttclid: Token | None = None
+    li_fat_id: Token | None = None
+
+
+class Consent(_Strict):
+    """The visitor's consent for ad measurement (Google's consent mode signals)."""
+
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
+
+
+class PageView(_Strict):
+    """One page view from the snippet."""
+
+    visitor_id: VisitorId
+    url: HttpUrl
+    referrer: HttpUrl | None = None
+    title: Annotated[str, Field(max_length=512)] | None = None
+    ts: EpochMillis | None = Field(default=None, description="client time, ms since epoch")
+    utm: Utm | None = None
+    click_ids: ClickIds | None = None
+    ga_client_id: Annotated[str, Field(max_length=64, pattern=r"^[0-9.]+$")] | None = None
+    ga_session_id: Annotated[str, Field(max_length=32, pattern=r"^[0-9]+$")] | None = None
+    fbp: Annotated[str, Field(max_length=128, pattern=r"^[\x21-\x7e]+$")] | None = None
+    fbc: Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")] | None = None
+    hubspotutk: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9]+$")] | None = None
+    consent: Consent | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_referrer(cls, data: Any) -> Any:
+        """Browsers send an empty referrer for direct visits; treat it as absent."""
+        if isinstance(data, dict) and "referrer" in data:
+            data = {**data, "referrer": _empty_to_none(data["referrer"])}
+        return data
+
+
+class Identify(_Strict):
+    """A visitor became a lead (form) or called (telephony webhook, token-protected)."""
+
+    kind: Literal["form", "call"] = "form"
+    visitor_id: VisitorId | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Annotated[str, Field(max_length=64)] | None = None
+    page_url: HttpUrl | None = None
+    ts: EpochMillis | None = None
+
+    def problems(self) -> list[dict[str, str]]:
+        """Cross-field rules, reported against the field to fix."""
+        if not self.email and not self.phone:
+            return [{"field": "email", "message": "give email or phone"}]
+        if self.kind == "form" and not self.visitor_id:
+            return [{"field": "visitor_id", "message": "required for kind=form"}]
+        return []
+
+
+class Forget(_Strict):
+    """Whom to erase: by email, or by visitor ID (and the person it belongs to)."""
+
+    email: Annotated[str, Field(max_length=320)] | None = None
+    visitor_id: VisitorId | None = None
+
+    def problems(self) -> list[dict[str, str]]:
+        """Exactly one of the two keys."""
+        if bool(self.email) == bool(self.visitor_id):
+            return [{"field": "email", "message": "give exactly one of email or visitor_id"}]
+        return []
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic errors as ``[{"field": "click_ids.gclid", "message": ...}]`` (no input echo)."""
+    out = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        message = error["msg"].removeprefix("Value error, ")
+        out.append({"field": field, "message": message})
+    return out
+
+
+def openapi_schemas() -> dict[str, Any]:
+    """JSON schemas of the bodies, as OpenAPI components (refs point at components)."""
+    schemas: dict[str, Any] = {}
+    for model in (PageView, Identify, Forget):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas

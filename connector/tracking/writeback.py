@@ -1,0 +1,215 @@
+"""CRM write-back: first/last touch, latest click IDs and visitor ID onto the CRM contact.
+
+Runs after the response, never inside it. A lead is claimed with a conditional UPDATE
+(``pending`` and due → ``sending`` with a lease until ``crm_next_attempt_at``), so several
+threads, gunicorn workers or hosts write each lead once; a claim whose holder died is due
+again when its lease runs out. Failures retry with the outbox's backoff policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from connector.errors import Permanent
+from connector.mapping import MappingProfile, load_profile
+from connector.outbox.backoff import RetryPolicy
+from connector.runtime import Runtime
+from connector.storage.models import ClickId, Lead, Person, Touchpoint, Visitor
+from connector.tracking.schemas import CLICK_ID_KINDS
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, DONE, FAILED = "pending", "sending", "done", "failed"
+CLAIM_SECONDS = 300
+TOUCH_FIELDS = {
+    "source": "source",
+    "medium": "medium",
+    "campaign": "campaign",
+    "keyword": "term",
+    "landing_page": "url",
+    "channel": "channel",
+}
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(
+            Lead.crm_status == PENDING,
+            or_(Lead.crm_next_attempt_at.is_(None), Lead.crm_next_attempt_at <= now),
+        ),
+        and_(Lead.crm_status == SENDING, Lead.crm_next_attempt_at <= now),
+    )
+
+
+def claim(runtime: Runtime, now: datetime, limit: int) -> list[int]:
+    """Claim up to ``limit`` due leads; each ID is returned to exactly one caller."""
+    with runtime.sessions() as session:
+        candidates = list(
+            session.scalars(select(Lead.id).where(_due(now)).order_by(Lead.id).limit(limit))
+        )
+    claimed = []
+    for lead_id in candidates:
+        with runtime.sessions.begin() as session:
+            result = session.execute(
+                update(Lead)
+                .where(Lead.id == lead_id, _due(now))
+                .values(
+                    crm_status=SENDING,
+                    crm_attempts=Lead.crm_attempts + 1,
+                    crm_next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                claimed.append(lead_id)
+    return claimed
+
+
+def process_pending(
+    runtime: Runtime, source: Any, now: datetime, *, limit: int = 50
+) -> dict[str, int]:
+    """Write back the due leads (one CRM upsert per person); counts by outcome."""
+    counts = {"claimed": 0, "written": 0, "retry": 0, "failed": 0}
+    lead_ids = claim(runtime, now, limit)
+    counts["claimed"] = len(lead_ids)
+    if not lead_ids:
+        return counts
+    profile = load_profile(runtime.settings)
+    by_person: dict[int, list[int]] = defaultdict(list)
+    with runtime.sessions() as session:
+        for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids))):
+            by_person[lead.person_id].append(lead.id)
+    policy = RetryPolicy.from_settings(runtime.settings.delivery)
+    for person_id, ids in by_person.items():
+        outcome = _write_person(runtime, source, profile, person_id, ids, now, policy)
+        counts[outcome] += len(ids)
+    return counts
+
+
+def _write_person(
+    runtime: Runtime,
+    source: Any,
+    profile: MappingProfile,
+    person_id: int,
+    lead_ids: list[int],
+    now: datetime,
+    policy: RetryPolicy,
+) -> str:
+    with runtime.sessions() as session:
+        person = session.get(Person, person_id)
+        if person is None:  # erased meanwhile
+            return "failed"
+        if not person.email and not person.phone_e164:
+            _finish(runtime, lead_ids, FAILED, "no email or phone kept to find the contact")
+            return "failed"
+        properties = contact_properties(session, profile, person_id, lead_ids)
+        email, phone = person.email, person.phone_e164
+    try:
+        _ensure_properties(source, profile)
+        contact_id = source.upsert_contact(email, phone, properties)
+    except Exception as exc:  # any CRM failure: retry or give up, never crash the worker
+        with runtime.sessions.begin() as session:
+            attempts = max(
+                session.scalars(select(Lead.crm_attempts).where(Lead.id.in_(lead_ids))),
+                default=1,
+            )
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        if isinstance(exc, Permanent) or policy.exhausted(attempts):
+            _finish(runtime, lead_ids, FAILED, message)
+            log.warning("CRM write-back failed for person %s: %s", person_id, message)
+            return "failed"
+        delay = policy.delay(attempts, getattr(exc, "retry_after", None))
+        _finish(runtime, lead_ids, PENDING, message, next_at=now + timedelta(seconds=delay))
+        log.info("CRM write-back for person %s retries in %.0fs: %s", person_id, delay, message)
+        return "retry"
+    with runtime.sessions.begin() as session:
+        person = session.get(Person, person_id)
+        if person is not None:
+            person.crm_contact_id = str(contact_id)
+            if not runtime.settings.tracking.store_plain_email:
+                person.email = None  # kept only until the CRM had it
+    _finish(runtime, lead_ids, DONE, None)
+    return "written"
+
+
+def _ensure_properties(source: Any, profile: MappingProfile) -> None:
+    """Create the custom contact properties (the source skips the ones it has seen)."""
+    source.ensure_contact_properties(
+        dict(profile.writeback.properties), profile.writeback.group_name
+    )
+
+
+def _finish(
+    runtime: Runtime,
+    lead_ids: Iterable[int],
+    status: str,
+    error: str | None,
+    *,
+    next_at: datetime | None = None,
+) -> None:
+    with runtime.sessions.begin() as session:
+        session.execute(
+            update(Lead)
+            .where(Lead.id.in_(list(lead_ids)), Lead.crm_status == SENDING)
+            .values(crm_status=status, crm_error=error, crm_next_attempt_at=next_at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def contact_properties(
+    session: Session, profile: MappingProfile, person_id: int, lead_ids: list[int]
+) -> dict[str, str]:
+    """The mapped CRM properties for a person's journey (empty values are left out)."""
+    visitor_ids = list(session.scalars(select(Visitor.id).where(Visitor.person_id == person_id)))
+    values: dict[str, str | None] = {}
+    if visitor_ids:
+        first = session.scalars(
+            select(Touchpoint)
+            .where(Touchpoint.visitor_id.in_(visitor_ids))
+            .order_by(Touchpoint.occurred_at, Touchpoint.id)
+            .limit(1)
+        ).first()
+        last = (
+            session.scalars(
+                select(Touchpoint)
+                .where(
+                    Touchpoint.visitor_id.in_(visitor_ids),
+                    Touchpoint.is_new_session.is_(True),
+                    Touchpoint.channel != "Direct",
+                )
+                .order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc())
+                .limit(1)
+            ).first()
+            or session.scalars(
+                select(Touchpoint)
+                .where(Touchpoint.visitor_id.in_(visitor_ids), Touchpoint.is_new_session.is_(True))
+                .order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc())
+                .limit(1)
+            ).first()
+        )
+        for prefix, touch in (("first_touch", first), ("last_touch", last)):
+            for name, column in TOUCH_FIELDS.items():
+                values[f"{prefix}_{name}"] = getattr(touch, column) if touch else None
+        for kind in CLICK_ID_KINDS:
+            values[kind] = session.scalar(
+                select(ClickId.value)
+                .where(ClickId.visitor_id.in_(visitor_ids), ClickId.kind == kind)
+                .order_by(ClickId.first_seen_at.desc(), ClickId.id.desc())
+                .limit(1)
+            )
+    lead_visitor = session.scalar(
+        select(Lead.visitor_id)
+        .where(Lead.id.in_(lead_ids), Lead.visitor_id.is_not(None))
+        .order_by(Lead.occurred_at.desc())
+        .limit(1)
+    )
+    values["visitor_id"] = lead_visitor or (visitor_ids[0] if visitor_ids else None)
+    mapping = profile.writeback.properties
+    return {mapping[k]: str(v) for k, v in values.items() if k in mapping and v not in (None, "")}

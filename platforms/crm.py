@@ -1,0 +1,96 @@
+"""What a CRM source hands the sync: deals with their contacts, and pipelines.
+
+Values stay as the CRM gave them (strings); the sync validates and parses them, so that bad
+data becomes a skipped deal with a reason instead of an exception in the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CrmContact:
+    """A contact associated with a deal, with the properties named by the mapping profile."""
+
+    id: str
+    email: str | None = None
+    phone: str | None = None
+    hubspotutk: str | None = None
+    visitor_id: str | None = None
+    gclid: str | None = None
+    fbclid: str | None = None
+    lifecycle_stage: str | None = None
+    created_time: datetime | None = None
+    properties: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrmDeal:
+    """A deal as the CRM holds it now."""
+
+    id: str
+    modified_time: datetime
+    name: str | None = None
+    pipeline: str | None = None
+    stage: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    close_date: str | None = None
+    created_time: datetime | None = None
+    is_closed_won: bool | None = None
+    is_closed: bool | None = None
+    contacts: tuple[CrmContact, ...] = ()
+    properties: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrmStage:
+    """One pipeline stage in display order."""
+
+    id: str
+    label: str
+    display_order: int
+    probability: float | None
+    is_closed: bool
+    is_won: bool
+
+
+@dataclass(frozen=True)
+class CrmPipeline:
+    """A deal pipeline and its stages."""
+
+    id: str
+    label: str
+    stages: tuple[CrmStage, ...]
+
+
+class CrmSource(Protocol):
+    """The CRM side of the loop (HubSpot today)."""
+
+    def deals_changed_since(
+        self, since: datetime | None, *, progress: object | None = None
+    ) -> Iterator[list[CrmDeal]]:
+        """Pages of deals modified at or after ``since`` (oldest first), contacts included."""
+        ...
+
+    def deals_by_id(self, ids: list[str]) -> list[CrmDeal]:
+        """Specific deals (webhook fast path), contacts included."""
+        ...
+
+    def pipelines(self) -> list[CrmPipeline]:
+        """Every deal pipeline with its stages."""
+        ...
+
+    def ensure_contact_properties(self, properties: dict[str, str], group_name: str) -> None:
+        """Create the custom contact properties closedloop writes, if missing."""
+        ...
+
+    def upsert_contact(
+        self, email: str | None, phone: str | None, properties: dict[str, str]
+    ) -> str:
+        """Find the contact by email (create it if missing), write ``properties``; its ID."""
+        ...

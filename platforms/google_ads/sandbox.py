@@ -1,0 +1,209 @@
+"""The Google Ads sandbox: Data Manager API, Google Ads API (when built) and an OAuth endpoint.
+
+The SDKs reach it unmodified: ``data_manager_endpoint`` and ``endpoint`` point at local gRPC
+servers over TLS, and the credentials' ``token_uri`` at a local Google-style token endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from platforms.google_ads.sandbox_datamanager import DataManagerServer
+from platforms.sandbox_kit.faults import FaultPlan
+from platforms.sandbox_kit.http import HttpEmulator
+from platforms.sandbox_kit.oauth import TOKEN_PATH, TokenIssuer
+from platforms.sandbox_kit.tls import shared_certificate
+
+DATAMANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
+ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
+
+
+class TokenEndpoint(HttpEmulator):
+    """Google's OAuth token endpoint, served over plain HTTP on localhost."""
+
+    name = "google_oauth"
+
+    def __init__(self, issuer: TokenIssuer) -> None:
+        super().__init__(FaultPlan.none())
+        self.issuer = issuer
+
+    def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """``POST /token``; anything else is 404."""
+        request = Request(environ)
+        if request.path != TOKEN_PATH:
+            return Response("not found", status=404)(environ, start_response)
+        return self.issuer.handle(request)(environ, start_response)
+
+    @property
+    def token_uri(self) -> str:
+        """What the credentials' ``token_uri`` must be."""
+        return f"{self.url}{TOKEN_PATH}"
+
+
+class GoogleAdsSandbox:
+    """Data Manager emulator + token endpoint (+ Google Ads API emulator when available).
+
+    Faults apply to the API servers, not to the token endpoint. ``clock`` is the sandboxes'
+    now, so that click-age rules are exact in tests. ``allowlisted`` (default: ``api ==
+    "google_ads"``) decides whether the Google Ads API still takes click conversions from the
+    customer; adjustments and spend work either way.
+    """
+
+    def __init__(
+        self,
+        faults: FaultPlan | None = None,
+        *,
+        api: str = "data_manager",
+        customer_id: str = "1234567890",
+        conversion_action_id: str = "700000001",
+        click_window_days: int = 90,
+        developer_token: str | None = "sandbox-developer-token",
+        granted_scopes: set[str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        requests_per_minute: int = 300,
+        allowlisted: bool | None = None,
+        unknown_clicks: bool = True,
+    ) -> None:
+        shared_certificate()  # before any gRPC channel exists in this process
+        self.api = api
+        self.customer_id = customer_id
+        self.conversion_action_id = conversion_action_id
+        self.developer_token = developer_token
+        self.client_id = "sandbox-client.apps.googleusercontent.com"
+        self.client_secret = "sandbox-client-secret"
+        self.refresh_token = "1//sandbox-refresh-token"
+        self.issuer = TokenIssuer()
+        self.issuer.add_refresh_token(
+            self.refresh_token,
+            self.client_id,
+            self.client_secret,
+            granted_scopes if granted_scopes is not None else {DATAMANAGER_SCOPE, ADWORDS_SCOPE},
+        )
+        self.token_endpoint = TokenEndpoint(self.issuer)
+        self.datamanager = DataManagerServer(
+            faults,
+            issuer=self.issuer,
+            clock=clock,
+            requests_per_minute=requests_per_minute,
+            unknown_clicks=unknown_clicks,
+        )
+        self.datamanager.add_conversion_action(
+            customer_id, conversion_action_id, click_window_days=click_window_days
+        )
+        self.ads_api = _ads_api_server(
+            faults,
+            issuer=self.issuer,
+            clock=clock,
+            developer_token=developer_token or "sandbox-developer-token",
+            customer_id=customer_id,
+            allowlisted=api == "google_ads" if allowlisted is None else allowlisted,
+        )
+        if self.ads_api is not None:
+            self.ads_api.add_conversion_action(customer_id, conversion_action_id, click_window_days)
+            # One Google Ads account behind both APIs: adjustments through the Google Ads API
+            # must find conversions uploaded through Data Manager.
+            self.datamanager.on_accept = getattr(self.ads_api, "record_conversion", None)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> GoogleAdsSandbox:
+        """Start the token endpoint and the API servers."""
+        self.token_endpoint.start()
+        self.datamanager.start()
+        if self.ads_api is not None:
+            self.ads_api.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop everything."""
+        if self.ads_api is not None:
+            self.ads_api.stop()
+        self.datamanager.stop()
+        self.token_endpoint.stop()
+
+    def __enter__(self) -> GoogleAdsSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- config and seed -----------------------------------------------------------------------
+    def platform_config(self) -> dict[str, Any]:
+        """The ``platforms.google_ads`` section pointing at this sandbox."""
+        config: dict[str, Any] = {
+            "enabled": True,
+            "api": self.api,
+            "customer_id": self.customer_id,
+            "conversion_action_id": self.conversion_action_id,
+            "credentials": {
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "refresh_token": self.refresh_token,
+                "token_uri": self.token_endpoint.token_uri,
+            },
+            "data_manager_endpoint": self.datamanager.endpoint,
+        }
+        if self.developer_token:
+            config["developer_token"] = self.developer_token
+        if self.ads_api is not None:
+            config["endpoint"] = self.ads_api.endpoint
+        return config
+
+    def add_click(self, click_id: str, click_time: datetime, *, kind: str = "gclid") -> None:
+        """A click Google knows (``kind``: gclid, gbraid or wbraid), for click-age rules."""
+        self.datamanager.add_click(click_id, click_time)
+        if self.ads_api is not None:
+            self.ads_api.add_click(click_id, click_time, kind=kind, customer_id=self.customer_id)
+
+    def add_conversion_action(
+        self, action_id: str, *, click_window_days: int = 90, created_at: datetime | None = None
+    ) -> None:
+        """Another conversion action of the sandbox customer."""
+        self.datamanager.add_conversion_action(
+            self.customer_id, action_id, click_window_days=click_window_days, created_at=created_at
+        )
+        if self.ads_api is not None:
+            self.ads_api.add_conversion_action(
+                self.customer_id, action_id, click_window_days, created_at=created_at
+            )
+
+    @property
+    def accepted(self) -> list[dict[str, Any]]:
+        """What Google kept, after its own dedup: Data Manager, then Google Ads API uploads.
+
+        A Data Manager conversion that the Google Ads API emulator also holds (shared so that
+        adjustments find it) is listed once, with the adjusted state (value, restated,
+        retracted) from the Google Ads API side. Every entry has ``transaction_id``.
+        """
+        kept = [dict(item, api="data_manager") for item in self.datamanager.accepted]
+        if self.ads_api is None:
+            return kept
+        by_key = {(k["conversion_action_id"], k["transaction_id"]): k for k in kept}
+        for item in self.ads_api.accepted:
+            order_id = item.get("transaction_id") or item.get("order_id")
+            shared = by_key.get((item.get("conversion_action_id"), order_id))
+            if shared is not None and order_id is not None:
+                shared.update({k: v for k, v in item.items() if k not in shared or k == "value"})
+            else:
+                kept.append(dict(item, api="google_ads", transaction_id=order_id))
+        return kept
+
+    @property
+    def requests(self) -> int:
+        """API requests received (token refreshes not counted)."""
+        total = self.datamanager.requests
+        if self.ads_api is not None:
+            total += self.ads_api.requests
+        return total
+
+
+def _ads_api_server(faults: FaultPlan | None, **options: Any) -> Any:
+    """The Google Ads API emulator sharing our token issuer, if ``sandbox_ads`` is present."""
+    try:
+        from platforms.google_ads.sandbox_ads import GoogleAdsApiServer
+    except ImportError:
+        return None
+    return GoogleAdsApiServer(faults, **options)

@@ -1,0 +1,471 @@
+"""HubSpot as closedloop's CRM source: deals changed since a cursor, pipelines, write-back.
+
+Request economy matters more than anything here (HubSpot allows 100-190 requests per 10 s and
+5 searches/s): per page of 200 deals there is one search, one v4 association batch and one
+contact batch read per 100 distinct contacts, never a call per deal. Property names all come
+from the mapping profile.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.contacts import (
+    BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectId,
+    SimplePublicObjectInput,
+    SimplePublicObjectInputForCreate,
+)
+from hubspot.crm.contacts import PublicObjectSearchRequest as ContactSearchRequest
+from hubspot.crm.deals import BatchReadInputSimplePublicObjectId as DealBatchRead
+from hubspot.crm.deals import PublicObjectSearchRequest as DealSearchRequest
+from hubspot.crm.deals import SimplePublicObjectId as DealId
+from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+
+from connector.config.models import HubSpotSettings
+from connector.errors import PermanentSourceError
+from connector.mapping import MappingProfile
+from platforms.crm import CrmContact, CrmDeal, CrmPipeline, CrmStage
+from platforms.hubspot.client import HubSpotApiError, HubSpotClient
+
+PAGE_SIZE = 200  # search maximum
+BATCH_SIZE = 100  # batch read/update maximum
+ASSOCIATIONS_BATCH = 1_000  # v4 association batch read maximum
+SEARCH_CAP = 10_000  # results reachable by paging one search query
+OBJECT_ID = "hs_object_id"  # HubSpot's own ID property, used to break ties on a timestamp
+_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
+
+Progress = Callable[[int, int | None], None]
+
+
+class HubSpotSource:
+    """The ``CrmSource`` for HubSpot, through the official SDK."""
+
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        profile: MappingProfile,
+        *,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = 4,
+    ) -> None:
+        self.profile = profile
+        self.client = HubSpotClient(
+            settings, timeout=timeout, clock=clock, sleep=sleep, max_attempts=max_attempts
+        )
+        self._ensured: set[str] = set()
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far (retries included), for the request-economy benchmark."""
+        return self.client.requests_made
+
+    # -- deals ---------------------------------------------------------------------------------
+    def deals_changed_since(
+        self, since: datetime | None, *, progress: object | None = None
+    ) -> Iterator[list[CrmDeal]]:
+        """Pages of deals modified at or after ``since``, oldest first, contacts included.
+
+        Each page is a fresh search from the last modified time seen (keyset paging), skipping
+        the deals already yielded at that exact time; so deals modified during the pull cannot
+        push unchanged ones out of sight, and the 10,000-results cap of one query never
+        applies. When a page or more of deals share one time, they are drained by ID instead,
+        which also gets past 10,000 deals modified in the same millisecond.
+        """
+        report: Progress | None = progress if callable(progress) else None  # type: ignore[assignment]
+        modified = self.profile.deal.modified
+        low = None if since is None else str(_epoch_ms(since))
+        operator = "GTE"
+        after: str | None = None
+        boundary_ms: int | None = None
+        boundary_ids: set[str] = set()
+        done = 0
+        base = 0
+        while True:
+            page = self._search_deals(self._modified_filter(operator, low), after)
+            total = base + (page.total or 0)
+            fresh = []
+            for record in page.results:
+                ms = _epoch_ms(_parse_time(record.properties.get(modified)) or record.updated_at)
+                if ms == boundary_ms and record.id in boundary_ids:
+                    continue
+                if ms != boundary_ms:
+                    boundary_ms, boundary_ids = ms, set()
+                boundary_ids.add(record.id)
+                fresh.append(record)
+            if fresh:
+                deals = self._with_contacts(fresh)
+                done += len(deals)
+                yield deals
+                if report is not None:
+                    report(done, total)
+            next_after = page.paging.next.after if page.paging and page.paging.next else None
+            if next_after is None or boundary_ms is None:
+                return
+            # Keyset paging: every page restarts from the last modified time seen instead of
+            # following `after`. With offsets, a deal modified mid-pull moves to the end of the
+            # result set and shifts an unchanged deal past the page boundary, so it would never
+            # be read; restarting from the timestamp cannot skip anything, and no query ever
+            # comes near the 10,000-result cap.
+            if len(boundary_ids) >= PAGE_SIZE or (operator == "GTE" and low == str(boundary_ms)):
+                # Re-querying from this timestamp would re-read at least a page of deals already
+                # seen (or, past 10,000, never get further): drain it by ID, then move past it.
+                for deals in self._drain_timestamp(boundary_ms, boundary_ids):
+                    done += len(deals)
+                    yield deals
+                    if report is not None:
+                        report(done, None)
+                operator = "GT"
+            else:
+                operator = "GTE"
+            low, after = str(boundary_ms), None
+            base = done - (len(boundary_ids) if operator == "GTE" else 0)
+
+    def deals_by_id(self, ids: list[str]) -> list[CrmDeal]:
+        """The deals with these IDs (missing ones are left out), contacts included."""
+        records: list[Any] = []
+        for chunk in _chunks(list(dict.fromkeys(ids)), BATCH_SIZE):
+            answer = self.client.call(
+                "deal_batch_read",
+                self.client.deals_batch.read,
+                DealBatchRead(
+                    inputs=[DealId(id=i) for i in chunk],
+                    properties=self.profile.deal_properties(),
+                    properties_with_history=[],
+                ),
+            )
+            records.extend(answer.results or [])
+        return self._with_contacts(records)
+
+    def _modified_filter(self, operator: str, value: str | None) -> list[dict[str, Any]]:
+        if value is None:
+            return []
+        filters = [
+            {"propertyName": self.profile.deal.modified, "operator": operator, "value": value}
+        ]
+        return [{"filters": filters}]
+
+    def _search_deals(
+        self,
+        filter_groups: list[dict[str, Any]],
+        after: str | None,
+        sort_by: str | None = None,
+    ) -> Any:
+        request = DealSearchRequest(
+            filter_groups=filter_groups,
+            sorts=[
+                {"propertyName": sort_by or self.profile.deal.modified, "direction": "ASCENDING"}
+            ],
+            properties=self.profile.deal_properties(),
+            limit=PAGE_SIZE,
+            after=after,
+        )
+        return self.client.call(
+            "deal_search", self.client.deals_search.do_search, public_object_search_request=request
+        )
+
+    def _drain_timestamp(self, ms: int, seen: set[str]) -> Iterator[list[CrmDeal]]:
+        """Every deal modified exactly at ``ms``, keyed by ID so the 10,000 cap never bites."""
+        last_id = last_id_seen = "0"
+        after: str | None = None
+        while True:
+            filters = [
+                {"propertyName": self.profile.deal.modified, "operator": "EQ", "value": str(ms)},
+                {"propertyName": OBJECT_ID, "operator": "GT", "value": last_id},
+            ]
+            page = self._search_deals([{"filters": filters}], after, sort_by=OBJECT_ID)
+            fresh = [r for r in page.results if r.id not in seen]
+            seen.update(r.id for r in fresh)
+            if page.results:
+                last_id_seen = page.results[-1].id
+            if fresh:
+                yield self._with_contacts(fresh)
+            next_after = page.paging.next.after if page.paging and page.paging.next else None
+            if next_after is None:
+                return
+            if int(next_after) + PAGE_SIZE <= SEARCH_CAP:
+                after = next_after
+            else:
+                last_id, after = last_id_seen, None
+
+    # -- contacts of deals ---------------------------------------------------------------------
+    def _with_contacts(self, records: Sequence[Any]) -> list[CrmDeal]:
+        """CrmDeals for SDK deal records, with one association batch and few contact reads."""
+        if not records:
+            return []
+        links = self._contact_ids([r.id for r in records])
+        wanted = list(dict.fromkeys(c for r in records for c in links.get(r.id, [])))
+        contacts = self._read_contacts(wanted)
+        return [
+            self._deal(r, tuple(contacts[c] for c in links.get(r.id, []) if c in contacts))
+            for r in records
+        ]
+
+    def _contact_ids(self, deal_ids: list[str]) -> dict[str, list[str]]:
+        links: dict[str, list[str]] = {}
+        for chunk in _chunks(deal_ids, ASSOCIATIONS_BATCH):
+            answer = self.client.call(
+                "associations",
+                self.client.associations_batch.get_page,
+                "deals",
+                "contacts",
+                BatchInputPublicFetchAssociationsBatchRequest(
+                    inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
+                ),
+            )
+            for result in answer.results or []:
+                links[str(result._from.id)] = [str(t.to_object_id) for t in result.to or []]
+        return links
+
+    def _read_contacts(self, ids: list[str]) -> dict[str, CrmContact]:
+        found: dict[str, CrmContact] = {}
+        for chunk in _chunks(ids, BATCH_SIZE):
+            answer = self.client.call(
+                "contact_batch_read",
+                self.client.contacts_batch.read,
+                BatchReadInputSimplePublicObjectId(
+                    inputs=[SimplePublicObjectId(id=i) for i in chunk],
+                    properties=self.profile.contact_properties(),
+                    properties_with_history=[],
+                ),
+            )
+            for record in answer.results or []:
+                found[record.id] = self._contact(record)
+        return found
+
+    def _contact(self, record: Any) -> CrmContact:
+        fields = self.profile.contact
+        props: dict[str, str | None] = dict(record.properties or {})
+
+        def value(name: str | None) -> str | None:
+            return props.get(name) if name else None
+
+        return CrmContact(
+            id=str(record.id),
+            email=value(fields.email),
+            phone=value(fields.phone),
+            hubspotutk=value(fields.hubspotutk),
+            visitor_id=value(fields.visitor_id),
+            gclid=value(fields.gclid),
+            fbclid=value(fields.fbclid),
+            lifecycle_stage=value(fields.lifecycle_stage),
+            created_time=_as_utc(record.created_at) or _parse_time(props.get("createdate")),
+            properties=props,
+        )
+
+    def _deal(self, record: Any, contacts: tuple[CrmContact, ...]) -> CrmDeal:
+        fields = self.profile.deal
+        props: dict[str, str | None] = dict(record.properties or {})
+        modified = _parse_time(props.get(fields.modified)) or _as_utc(record.updated_at)
+        if modified is None:
+            raise PermanentSourceError(f"HubSpot deal {record.id} has no modification time")
+        return CrmDeal(
+            id=str(record.id),
+            modified_time=modified,
+            name=props.get(fields.name),
+            pipeline=props.get(fields.pipeline),
+            stage=props.get(fields.stage),
+            amount=props.get(fields.amount),
+            currency=props.get(fields.currency),
+            close_date=props.get(fields.close_date),
+            created_time=_parse_time(props.get(fields.created)) or _as_utc(record.created_at),
+            is_closed_won=_flag(props.get(fields.is_closed_won)) if fields.is_closed_won else None,
+            is_closed=_flag(props.get(fields.is_closed)) if fields.is_closed else None,
+            contacts=contacts,
+            properties=props,
+        )
+
+    # -- pipelines -----------------------------------------------------------------------------
+    def pipelines(self) -> list[CrmPipeline]:
+        """Every deal pipeline, stages in display order; won = probability 1.0 and closed.
+
+        ``won_stages`` in the profile overrides HubSpot's probability for a pipeline.
+        """
+        answer = self.client.call("pipelines", self.client.pipelines_api.get_all, "deals")
+        pipelines = []
+        for pipeline in sorted(answer.results or [], key=lambda p: (p.display_order, p.id)):
+            won_override = self.profile.won_stages.get(pipeline.id)
+            stages = []
+            for stage in sorted(pipeline.stages or [], key=lambda s: (s.display_order, s.id)):
+                meta = stage.metadata or {}
+                probability = _float(meta.get("probability"))
+                closed = str(meta.get("isClosed", "")).lower() == "true"
+                won = (
+                    stage.id in won_override
+                    if won_override is not None
+                    else closed and probability is not None and probability >= 1.0
+                )
+                stages.append(
+                    CrmStage(
+                        id=stage.id,
+                        label=stage.label,
+                        display_order=stage.display_order,
+                        probability=probability,
+                        is_closed=closed,
+                        is_won=won,
+                    )
+                )
+            pipelines.append(
+                CrmPipeline(id=pipeline.id, label=pipeline.label, stages=tuple(stages))
+            )
+        return pipelines
+
+    # -- write-back ----------------------------------------------------------------------------
+    def ensure_contact_properties(self, properties: dict[str, str], group_name: str) -> None:
+        """Create ``group_name`` and the missing string properties (values are property names)."""
+        wanted = sorted(set(properties.values()) - self._ensured)
+        if not wanted:
+            return
+        answer = self.client.call("properties", self.client.properties_core.get_all, "contacts")
+        existing = {p.name for p in answer.results or []}
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            groups = self.client.call(
+                "property_groups", self.client.properties_groups.get_all, "contacts"
+            )
+            if group_name not in {g.name for g in groups.results or []}:
+                self._tolerate_conflict(
+                    "property_group_create",
+                    self.client.properties_groups.create,
+                    "contacts",
+                    PropertyGroupCreate(name=group_name, label=_label(group_name)),
+                )
+            for name in missing:
+                self._tolerate_conflict(
+                    "property_create",
+                    self.client.properties_core.create,
+                    "contacts",
+                    PropertyCreate(
+                        name=name,
+                        label=_label(name),
+                        type="string",
+                        field_type="text",
+                        group_name=group_name,
+                        description="Written by closedloop (first/last touch attribution).",
+                    ),
+                )
+        self._ensured.update(wanted)
+
+    def _tolerate_conflict(self, endpoint: str, method: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.client.call(endpoint, method, *args)
+        except HubSpotApiError as exc:
+            if exc.status != 409:  # created meanwhile by someone else: fine
+                raise
+
+    def upsert_contact(
+        self, email: str | None, phone: str | None, properties: dict[str, str]
+    ) -> str:
+        """Find the contact by email (create it if missing), write ``properties``; its ID."""
+        fields = self.profile.contact
+        contact_id = self._find_by_email(email) if email else None
+        if contact_id is None:
+            create = dict(properties)
+            if email:
+                create[fields.email] = email
+            if phone and fields.phone:
+                create[fields.phone] = phone
+            try:
+                created = self.client.call(
+                    "contact_create",
+                    self.client.contacts_basic.create,
+                    SimplePublicObjectInputForCreate(properties=create, associations=[]),
+                )
+                return str(created.id)
+            except HubSpotApiError as exc:
+                # The search index lags behind writes; HubSpot names the existing contact.
+                found = _EXISTING_ID.search(str(exc.body.get("message", "")))
+                if exc.status != 409 or found is None:
+                    raise
+                contact_id = found.group(1)
+        if properties:
+            self.client.call(
+                "contact_update",
+                self.client.contacts_basic.update,
+                contact_id,
+                SimplePublicObjectInput(properties=dict(properties)),
+            )
+        return contact_id
+
+    def _find_by_email(self, email: str) -> str | None:
+        request = ContactSearchRequest(
+            filter_groups=[
+                {
+                    "filters": [
+                        {
+                            "propertyName": self.profile.contact.email,
+                            "operator": "EQ",
+                            "value": email,
+                        }
+                    ]
+                }
+            ],
+            properties=[self.profile.contact.email],
+            limit=1,
+        )
+        answer = self.client.call(
+            "contact_search",
+            self.client.contacts_search.do_search,
+            public_object_search_request=request,
+        )
+        results = answer.results or []
+        return str(results[0].id) if results else None
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _epoch_ms(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """HubSpot datetimes: ISO 8601 (``...Z``) or epoch milliseconds."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        return _as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.strip().lower() == "true"
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize()

@@ -1,0 +1,50 @@
+"""Rows the ad platforms report back: spend and clicks, and GA4 sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    """Cost, clicks and impressions for one day and campaign/ad group/keyword (or ad set/ad)."""
+
+    platform: str
+    day: date
+    campaign_id: str
+    campaign: str | None
+    cost: Decimal
+    clicks: int
+    impressions: int
+    currency: str | None = None
+    ad_group_id: str = ""
+    ad_group: str | None = None
+    keyword_id: str = ""
+    keyword: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionsRow:
+    """GA4 sessions for one day and session source/medium/campaign."""
+
+    day: date
+    source: str
+    medium: str
+    campaign: str
+    sessions: int
+    engaged_sessions: int
+    bounce_rate: Decimal | None
+
+
+class SpendSource(Protocol):
+    """A platform that reports spend (Google Ads, Meta) or sessions (GA4)."""
+
+    name: str
+
+    def pull(self, start: date, end: date) -> Iterator[SpendRow] | Iterator[SessionsRow]:
+        """Every row for days in [start, end]."""
+        ...

@@ -1,0 +1,111 @@
+"""Group commit: batches keep per-visitor order, and one bad hit never sinks the others."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from connector.storage.models import ClickId, Touchpoint, Visitor, utcnow
+from connector.tracking.collect import Hit, record_page_views
+from connector.tracking.schemas import PageView
+from connector.tracking.writer import HitWriter, StoreFailed
+
+
+def _hit(visitor: str, url: str, at, referrer: str | None = None, **extra) -> Hit:
+    view = PageView(
+        visitor_id=visitor, url=url, referrer=referrer, ts=int(at.timestamp() * 1000), **extra
+    )
+    return Hit(view, at)
+
+
+def test_batch_chains_sessions_and_merges_visitors(runtime):
+    """Two hits of one visitor in one batch: the second continues the first's paid session."""
+    now = utcnow()
+    ids = record_page_views(
+        runtime.engine,
+        [
+            _hit("visitor-aaaa", "https://s.example/?gclid=G1", now - timedelta(minutes=3)),
+            _hit("visitor-bbbb", "https://s.example/?gclid=G1", now - timedelta(minutes=2)),
+            _hit(
+                "visitor-aaaa",
+                "https://s.example/next",
+                now,
+                referrer="https://s.example/",
+                ga_client_id="1.2",
+            ),
+        ],
+    )
+    assert len(ids) == 3 and ids == sorted(ids)
+    with runtime.sessions() as session:
+        first, _, second = session.scalars(select(Touchpoint).order_by(Touchpoint.id)).all()
+        visitors = session.scalars(select(Visitor).order_by(Visitor.id)).all()
+        click = session.scalars(select(ClickId)).one()
+    assert (second.channel, second.is_new_session) == ("Paid Search", False)
+    assert first.is_new_session is True
+    assert [v.id for v in visitors] == ["visitor-aaaa", "visitor-bbbb"]
+    assert visitors[0].ga_client_id == "1.2"
+    assert visitors[0].first_seen_at < visitors[0].last_seen_at
+    assert (click.visitor_id, click.touchpoint_id) == ("visitor-aaaa", first.id)
+
+
+def test_writer_isolates_a_failing_hit(runtime):
+    """Concurrent hits through the writer: the refused one fails alone, the rest are stored."""
+    with runtime.engine.begin() as conn:
+        if runtime.engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_click BEFORE INSERT ON click_ids "
+                    "WHEN NEW.value = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_click() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.value = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_click BEFORE INSERT ON click_ids "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_click()"
+                )
+            )
+    writer = HitWriter(runtime.engine)
+    now = utcnow()
+    outcomes: dict[int, object] = {}
+    start = threading.Barrier(20)
+
+    def send(n: int) -> None:
+        gclid = "boom" if n == 7 else f"g{n}"
+        start.wait()
+        try:
+            outcomes[n] = writer.write(
+                _hit(f"visitor-{n:04d}", f"https://s.example/?gclid={gclid}", now)
+            )
+        except StoreFailed as exc:
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert isinstance(outcomes.pop(7), StoreFailed)
+    assert all(isinstance(v, int) for v in outcomes.values())
+    with runtime.sessions() as session:
+        stored = set(session.scalars(select(Touchpoint.visitor_id)))
+        assert session.get(Visitor, "visitor-0007") is None
+    assert stored == {f"visitor-{n:04d}" for n in range(20) if n != 7}
+
+
+@pytest.mark.parametrize("size", [1, 300])
+def test_batch_sizes(runtime, size):
+    """Single hits and batches above the writer's batch size both store every hit."""
+    now = utcnow()
+    hits = [_hit(f"visitor-{n:05d}", f"https://s.example/{n}", now) for n in range(size)]
+    assert len(record_page_views(runtime.engine, hits)) == size

@@ -1,0 +1,122 @@
+"""Erase: POST /privacy/forget and `closedloop forget` remove a person everywhere."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from connector.cli import cli
+from connector.storage.models import Conversion, Deal, Person, utcnow
+
+AUTH = {"Authorization": "Bearer test-trigger-token"}
+LAPTOP, PHONE, OTHER = "laptop-0000000001", "phone-00000000002", "other-00000000003"
+
+
+def _journeys(client, page_view):
+    """Jane on two devices with a gclid; Olga on a third device."""
+    client.post("/collect", json=page_view(visitor_id=LAPTOP))
+    client.post("/collect", json=page_view(visitor_id=LAPTOP, url="https://shop.example/b"))
+    client.post("/identify", json={"visitor_id": LAPTOP, "email": "jane@x.example"})
+    client.post("/collect", json=page_view(visitor_id=PHONE, url="https://shop.example/?fbclid=F1"))
+    client.post("/identify", json={"visitor_id": PHONE, "email": "JANE@x.example"})
+    client.post("/collect", json=page_view(visitor_id=OTHER, url="https://shop.example/?gclid=O"))
+    client.post("/identify", json={"visitor_id": OTHER, "email": "olga@x.example"})
+
+
+def _conversion(deal_id: str, key: str, status: str) -> Conversion:
+    return Conversion(
+        deal_id=deal_id,
+        destination="meta",
+        event_name="Purchase",
+        dedup_key=key,
+        value=Decimal("10"),
+        currency="USD",
+        event_time=utcnow(),
+        identifiers={"em": "hash"},
+        status=status,
+    )
+
+
+def _deals_for(runtime, contact_id: str) -> None:
+    """Jane is CRM contact ``contact_id`` with a deal that has one pending, one sent conversion."""
+    with runtime.sessions.begin() as session:
+        jane = session.scalars(select(Person).order_by(Person.id)).first()
+        jane.crm_contact_id = contact_id
+        session.add(Deal(id="D1", contact_ids=["99", contact_id]))
+        session.add(Deal(id="D2", contact_ids=["777"]))
+        session.add(_conversion("D1", "k1", "pending"))
+        session.add(_conversion("D1", "k2", "accepted"))
+        session.add(_conversion("D2", "k3", "pending"))
+
+
+def test_forget_by_email_removes_everything(client, runtime, page_view, row_counts):
+    """Erase by email removes both devices, touchpoints, click IDs, leads, pending conversions."""
+    _journeys(client, page_view)
+    _deals_for(runtime, "501")
+    response = client.post("/privacy/forget", json={"email": "Jane@X.example"}, headers=AUTH)
+    assert response.status_code == 200
+    assert response.get_json()["removed"] == {
+        "conversions": 1,
+        "attributions": 0,
+        "click_ids": 2,
+        "touchpoints": 3,
+        "leads": 2,
+        "visitors": 2,
+        "persons": 1,
+    }
+    assert row_counts(runtime) == {
+        "visitors": 1,
+        "touchpoints": 1,
+        "click_ids": 1,
+        "persons": 1,
+        "leads": 1,
+    }
+    with runtime.sessions() as session:
+        left = {c.dedup_key for c in session.scalars(select(Conversion))}
+    assert left == {"k2", "k3"}
+
+
+def test_forget_by_visitor_takes_the_person(client, runtime, page_view, row_counts):
+    """Erase by one device's visitor ID removes the person and their other device too."""
+    _journeys(client, page_view)
+    response = client.post("/privacy/forget", json={"visitor_id": PHONE}, headers=AUTH)
+    removed = response.get_json()["removed"]
+    assert (removed["visitors"], removed["persons"], removed["leads"]) == (2, 1, 2)
+    assert row_counts(runtime)["visitors"] == 1
+
+
+def test_forget_unknown_reports_zero(client):
+    """Erasing someone never seen is fine and reports zeros."""
+    response = client.post("/privacy/forget", json={"email": "nobody@x.example"}, headers=AUTH)
+    assert response.status_code == 200
+    assert set(response.get_json()["removed"].values()) == {0}
+
+
+def test_forget_needs_token_and_one_key(client):
+    """No token is 401; both or neither key is a 400."""
+    assert client.post("/privacy/forget", json={"email": "a@b.example"}).status_code == 401
+    both = client.post(
+        "/privacy/forget", json={"email": "a@b.example", "visitor_id": LAPTOP}, headers=AUTH
+    )
+    assert both.status_code == 400
+    assert client.post("/privacy/forget", json={}, headers=AUTH).status_code == 400
+
+
+def test_cli_forget(client, runtime, page_view, row_counts, db_url, tmp_path):
+    """`closedloop forget --email` erases and prints the counts; bad usage exits 2."""
+    _journeys(client, page_view)
+    config = tmp_path / "closedloop.yaml"
+    config.write_text(yaml.safe_dump({"database": {"url": db_url}}))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["-c", str(config), "forget", "--email", "olga@x.example"])
+    assert result.exit_code == 0, result.output
+    assert "visitors: 1" in result.output and "persons: 1" in result.output
+    assert row_counts(runtime)["visitors"] == 2
+    result = runner.invoke(cli, ["-c", str(config), "forget", "--visitor", LAPTOP, "--json"])
+    assert result.exit_code == 0
+    assert '"persons": 1' in result.output
+    assert row_counts(runtime) == dict.fromkeys(row_counts(runtime), 0)
+    assert runner.invoke(cli, ["-c", str(config), "forget"]).exit_code == 2

@@ -1,0 +1,187 @@
+"""CRM write-back into the HubSpot sandbox: touches, click IDs, retries, claims."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from connector.mapping import load_profile
+from connector.storage.models import Lead, Person, utcnow
+from connector.tracking.routes import WORKER
+from connector.tracking.worker import writeback_job
+from connector.tracking.writeback import claim, process_pending
+from platforms.hubspot.sandbox import HubSpotSandbox
+from platforms.hubspot.source import HubSpotSource
+from platforms.sandbox_kit import Fault, FaultPlan
+
+LAPTOP, PHONE = "laptop-0000000001", "phone-00000000002"
+
+
+@pytest.fixture
+def hubspot() -> Iterator[HubSpotSandbox]:
+    """A HubSpot sandbox for the write-back."""
+    with HubSpotSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def tracked(make_client, hubspot):
+    """A tracking app with HubSpot on (worker thread off: the tests drive the passes)."""
+
+    def build(extra: dict | None = None):
+        client, runtime = make_client(
+            {"platforms": {"hubspot": hubspot.platform_config()}, **(extra or {})}
+        )
+        client.application.extensions[WORKER].autostart = False
+        source = HubSpotSource(
+            runtime.settings.platforms.hubspot,
+            load_profile(runtime.settings),
+            max_attempts=1,
+            sleep=lambda _s: None,
+        )
+        return client, runtime, source
+
+    return build
+
+
+def _ms(moment) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _journey(client, now) -> None:
+    """Paid search on the laptop, then a Facebook post on the phone, then the form."""
+    client.post(
+        "/collect",
+        json={
+            "visitor_id": LAPTOP,
+            "url": "https://shop.example/spring?utm_source=google&utm_medium=cpc"
+            "&utm_campaign=spring&utm_term=crm+software&gclid=GCLID-1",
+            "ts": _ms(now - timedelta(hours=5)),
+        },
+    )
+    client.post(
+        "/collect",
+        json={
+            "visitor_id": PHONE,
+            "url": "https://shop.example/blog",
+            "referrer": "https://m.facebook.com/",
+            "ts": _ms(now - timedelta(hours=1)),
+        },
+    )
+    client.post("/identify", json={"visitor_id": LAPTOP, "email": "Jane@Example.com"})
+    client.post(
+        "/identify", json={"visitor_id": PHONE, "email": "jane@example.com", "phone": "4155550123"}
+    )
+
+
+def test_writes_first_and_last_touch(tracked, hubspot):
+    """One contact gets first/last touch, latest gclid and visitor ID; properties created once."""
+    client, runtime, source = tracked()
+    _journey(client, utcnow())
+    now = utcnow()
+    counts = process_pending(runtime, source, now)
+    assert counts == {"claimed": 2, "written": 2, "retry": 0, "failed": 0}
+    [(contact_id, props)] = [
+        (cid, p) for cid, p in hubspot.contacts.items() if p.get("email") == "jane@example.com"
+    ]
+    assert props["closedloop_first_source"] == "google"
+    assert props["closedloop_first_medium"] == "cpc"
+    assert props["closedloop_first_campaign"] == "spring"
+    assert props["closedloop_first_keyword"] == "crm software"
+    assert props["closedloop_first_channel"] == "Paid Search"
+    assert props["closedloop_first_landing_page"].startswith("https://shop.example/spring?")
+    assert props["closedloop_last_source"] == "facebook"
+    assert props["closedloop_last_channel"] == "Organic Social"
+    assert props["closedloop_last_landing_page"] == "https://shop.example/blog"
+    assert props["hs_google_click_id"] == "GCLID-1"
+    assert props["closedloop_visitor_id"] == PHONE
+    assert props["phone"] == "+14155550123"
+    assert hubspot.contact_properties["closedloop_first_source"]["groupName"] == "closedloop"
+    with runtime.sessions() as session:
+        person = session.scalars(select(Person)).one()
+        statuses = set(session.scalars(select(Lead.crm_status)))
+    assert person.crm_contact_id == contact_id
+    assert person.email is None  # kept only until HubSpot had it
+    assert statuses == {"done"}
+    assert process_pending(runtime, source, now)["claimed"] == 0
+
+
+def test_existing_contact_is_updated_not_duplicated(tracked, hubspot):
+    """A contact that already exists in HubSpot is found by email and updated."""
+    existing = hubspot.add_contact({"email": "jane@example.com", "firstname": "Jane"})
+    client, runtime, source = tracked()
+    _journey(client, utcnow())
+    process_pending(runtime, source, utcnow())
+    matches = [cid for cid, p in hubspot.contacts.items() if p.get("email") == "jane@example.com"]
+    assert matches == [existing]
+    assert hubspot.contacts[existing]["closedloop_first_source"] == "google"
+
+
+def test_failure_retries_with_backoff(tracked, hubspot):
+    """A 5xx leaves the lead pending with a later due time; the next due pass writes it."""
+    client, runtime, source = tracked()
+    _journey(client, utcnow())
+    now = utcnow()
+    hubspot.faults = FaultPlan(rates={Fault.SERVER_ERROR: 1.0})
+    assert process_pending(runtime, source, now)["retry"] == 2
+    with runtime.sessions() as session:
+        leads = session.scalars(select(Lead)).all()
+    assert {lead.crm_status for lead in leads} == {"pending"}
+    assert all(lead.crm_attempts == 1 and lead.crm_error for lead in leads)
+    assert all(lead.crm_next_attempt_at > now for lead in leads)
+    assert process_pending(runtime, source, now)["claimed"] == 0  # not due yet
+    hubspot.faults = FaultPlan.none()
+    later = max(lead.crm_next_attempt_at for lead in leads) + timedelta(seconds=1)
+    assert process_pending(runtime, source, later)["written"] == 2
+    assert any(p.get("closedloop_first_source") for p in hubspot.contacts.values())
+
+
+def test_gives_up_after_max_attempts(tracked, hubspot):
+    """After delivery.max_attempts failures the lead is failed with the reason."""
+    client, runtime, source = tracked({"delivery": {"max_attempts": 1}})
+    _journey(client, utcnow())
+    hubspot.faults = FaultPlan(rates={Fault.UNAVAILABLE: 1.0})
+    assert process_pending(runtime, source, utcnow())["failed"] == 2
+    with runtime.sessions() as session:
+        lead = session.scalars(select(Lead)).first()
+    assert lead.crm_status == "failed"
+    assert lead.crm_error
+
+
+def test_claim_is_exclusive_and_expires(tracked):
+    """A claimed lead is not claimed again until its claim lease runs out."""
+    client, runtime, _ = tracked()
+    _journey(client, utcnow())
+    now = utcnow()
+    first = claim(runtime, now, 10)
+    assert len(first) == 2
+    assert claim(runtime, now, 10) == []
+    assert sorted(claim(runtime, now + timedelta(minutes=6), 10)) == sorted(first)
+
+
+def test_worker_thread_writes_after_identify(make_client, hubspot):
+    """With autostart on, /identify wakes the background thread, which writes the contact."""
+    client, runtime = make_client({"platforms": {"hubspot": hubspot.platform_config()}})
+    worker = client.application.extensions[WORKER]
+    try:
+        _journey(client, utcnow())
+        assert worker.wait_idle(30)
+        with runtime.sessions() as session:
+            assert set(session.scalars(select(Lead.crm_status))) == {"done"}
+        assert any(p.get("closedloop_first_source") == "google" for p in hubspot.contacts.values())
+    finally:
+        worker.stop()
+
+
+def test_writeback_job_for_the_scheduler(tracked, hubspot, make_client):
+    """writeback_job drains due leads through the registry's HubSpot source; no-op when off."""
+    client, runtime, _ = tracked()
+    _journey(client, utcnow())
+    assert writeback_job(runtime)["written"] == 2
+    assert any(p.get("closedloop_visitor_id") == PHONE for p in hubspot.contacts.values())
+    off_client, off_runtime = make_client()
+    off_client.post("/identify", json={"visitor_id": LAPTOP, "email": "a@b.example"})
+    assert writeback_job(off_runtime) == {"claimed": 0, "written": 0, "retry": 0, "failed": 0}
