@@ -57,6 +57,38 @@ def _register_optional() -> None:
 _register_optional()
 
 
+def _set_config_path(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``-c`` given after the subcommand wins over the one before it (or the env var)."""
+    if value is not None:
+        ctx.ensure_object(Obj).config_path = value
+
+
+def _accept_config_everywhere(group: click.Group) -> None:
+    """Let every command take ``-c PATH`` in either place: ``closedloop config check -c x.yaml``.
+
+    The option is added to the parsed parameters only (not exposed to the callbacks), so the
+    commands keep reading the path from the shared :class:`Obj`.
+    """
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_config_everywhere(command)
+        if any("-c" in p.opts for p in command.params if isinstance(p, click.Option)):
+            continue
+        command.params.append(
+            click.Option(
+                ["-c", "--config"],
+                type=click.Path(dir_okay=False),
+                expose_value=False,
+                is_eager=True,
+                callback=_set_config_path,
+                help="Config file (same as the top-level -c).",
+            )
+        )
+
+
+_accept_config_everywhere(cli)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

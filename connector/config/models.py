@@ -91,6 +91,9 @@ class AttributionSettings(Section):
     lookback_days: Annotated[int, Field(ge=1, le=730)] = 90
     half_life_days: Annotated[float, Field(gt=0)] = 7.0
     split: bool = False
+    # GA4's "last non-direct click": a Direct visit (typed URL, bookmark) takes no credit while
+    # the journey holds any other touch, so a returning buyer does not erase the ad that won them.
+    ignore_direct: bool = True
 
 
 class MappingSettings(Section):

@@ -34,35 +34,27 @@ from platforms.base import (
     Wait,
 )
 from platforms.ga4.client import measurement_session
+from platforms.ga4.limits import (
+    BACKDATE_LIMIT,
+    MAX_EVENTS,
+    MAX_NAME,
+    MAX_PARAM_VALUE,
+    MAX_PARAMS,
+    MAX_USER_ID,
+    NAME_PATTERN,
+    RESERVED_EVENTS,
+    RESERVED_PARAMS,
+    RESERVED_PREFIXES,
+)
 
 COLLECT_PATH = "/mp/collect"
 DEBUG_PATH = "/debug/mp/collect"
 #: GA4 accepts ``timestamp_micros`` up to 72 hours back; the margin covers the time between
 #: deciding and the request reaching Google, because a stale timestamp is dropped silently.
-BACKDATE_LIMIT = timedelta(hours=72)
 BACKDATE_MARGIN = timedelta(minutes=5)
-MAX_EVENTS_PER_REQUEST = 25
 MAX_REQUEST_BYTES = 120_000  # GA4 drops bodies of 130 kB or more; keep room to spare
-MAX_NAME, MAX_PARAMS, MAX_PARAM_VALUE, MAX_USER_ID = 40, 25, 100, 256
 #: Any value works; GA4 needs one with ``session_id`` to count the event in its session.
 ENGAGEMENT_TIME_MSEC = 100
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-RESERVED_EVENTS = frozenset(
-    {
-        "ad_activeview", "ad_click", "ad_exposure", "ad_impression", "ad_query", "ad_reward",
-        "adunit_exposure", "app_background", "app_clear_data", "app_exception", "app_install",
-        "app_remove", "app_store_refund", "app_store_subscription_cancel",
-        "app_store_subscription_convert", "app_store_subscription_renew", "app_update",
-        "app_upgrade", "dynamic_link_app_open", "dynamic_link_app_update",
-        "dynamic_link_first_open", "error", "firebase_campaign",
-        "firebase_in_app_message_action", "firebase_in_app_message_dismiss",
-        "firebase_in_app_message_impression", "first_open", "first_visit", "in_app_purchase",
-        "notification_dismiss", "notification_foreground", "notification_open",
-        "notification_receive", "notification_send", "os_update", "page_view", "screen_view",
-        "session_start", "session_start_with_rollout", "user_engagement",
-    }
-)  # fmt: skip
-RESERVED_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag.")
 EVENT_INDEX = re.compile(r"Event at index: \[(\d+)\]|events\[(\d+)\]")
 
 Clock = Callable[[], datetime]
@@ -294,8 +286,7 @@ def _plan_requests(batch: list[Prepared[GA4Event]]) -> Iterator[_Request]:
         size = len(json.dumps(item.payload.event, separators=(",", ":"))) + 1
         current = open_requests.get(key)
         full = current is not None and (
-            len(current.indices) >= MAX_EVENTS_PER_REQUEST
-            or current.size + size > MAX_REQUEST_BYTES
+            len(current.indices) >= MAX_EVENTS or current.size + size > MAX_REQUEST_BYTES
         )
         if current is not None and full:
             yield current
@@ -346,7 +337,7 @@ def _invalid(name: str, params: dict[str, Any]) -> Skip | None:
     for key, value in params.items():
         if len(key) > MAX_NAME or not NAME_PATTERN.match(key):
             return Skip("NAME_INVALID", f"param name {key!r} is not a valid GA4 name")
-        if key.startswith(RESERVED_PREFIXES) or key == "firebase_conversion":
+        if key.startswith(RESERVED_PREFIXES) or key in RESERVED_PARAMS:
             return Skip("NAME_RESERVED", f"param name {key!r} is reserved by GA4")
         if isinstance(value, str) and len(value) > MAX_PARAM_VALUE:
             return Skip(

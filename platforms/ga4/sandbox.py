@@ -21,6 +21,23 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from platforms.ga4.limits import (
+    BACKDATE_LIMIT,
+    MAX_BODY_BYTES,
+    MAX_EVENTS,
+    MAX_ITEMS,
+    MAX_NAME,
+    MAX_PARAM_VALUE,
+    MAX_PARAMS,
+    MAX_USER_ID,
+    MAX_USER_PROPERTIES,
+    MAX_USER_PROPERTY_NAME,
+    MAX_USER_PROPERTY_VALUE,
+    NAME_PATTERN,
+    RESERVED_EVENTS,
+    RESERVED_PARAMS,
+    RESERVED_PREFIXES,
+)
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator, TokenIssuer
 from platforms.sandbox_kit.oauth import TOKEN_PATH
 
@@ -28,35 +45,6 @@ READONLY_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 FULL_SCOPE = "https://www.googleapis.com/auth/analytics"
 
 # -- Measurement Protocol limits -------------------------------------------------------------
-MAX_BODY_BYTES = 130_000  # "smaller than 130kB": the stricter (decimal) reading
-MAX_EVENTS = 25
-MAX_PARAMS = 25
-MAX_NAME = 40
-MAX_PARAM_VALUE = 100
-MAX_ITEMS = 200
-MAX_USER_ID = 256
-MAX_USER_PROPERTIES = 25
-MAX_USER_PROPERTY_NAME = 24
-MAX_USER_PROPERTY_VALUE = 36
-BACKDATE_LIMIT = timedelta(hours=72)
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-RESERVED_EVENTS = frozenset(
-    {
-        "ad_activeview", "ad_click", "ad_exposure", "ad_impression", "ad_query", "ad_reward",
-        "adunit_exposure", "app_background", "app_clear_data", "app_exception", "app_install",
-        "app_remove", "app_store_refund", "app_store_subscription_cancel",
-        "app_store_subscription_convert", "app_store_subscription_renew", "app_update",
-        "app_upgrade", "dynamic_link_app_open", "dynamic_link_app_update",
-        "dynamic_link_first_open", "error", "firebase_campaign",
-        "firebase_in_app_message_action", "firebase_in_app_message_dismiss",
-        "firebase_in_app_message_impression", "first_open", "first_visit", "in_app_purchase",
-        "notification_dismiss", "notification_foreground", "notification_open",
-        "notification_receive", "notification_send", "os_update", "page_view", "screen_view",
-        "session_start", "session_start_with_rollout", "user_engagement",
-    }
-)  # fmt: skip
-RESERVED_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag.")
-RESERVED_PARAMS = frozenset({"firebase_conversion"})
 CONSENT_KEYS = ("ad_user_data", "ad_personalization")
 CONSENT_VALUES = ("GRANTED", "DENIED")
 

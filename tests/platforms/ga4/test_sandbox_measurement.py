@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from platforms.ga4.adapter import RESERVED_EVENTS
+from platforms.ga4.limits import RESERVED_EVENTS
 from platforms.ga4.sandbox import GA4Sandbox
 
 from .conftest import NOW
