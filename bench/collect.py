@@ -4,7 +4,7 @@ Starts ``closedloop serve --no-scheduler`` with a temporary config on SQLite and
 drives /collect from separate client processes (threads with keep-alive connections), then
 counts the touchpoints stored against the hits the server acknowledged.
 
-    /work/venv/bin/python bench/collect.py --db sqlite --db postgresql --seconds 10
+    .venv/bin/python bench/collect.py --db sqlite --db postgresql --seconds 10
 
 Target on a 2-core box: >= 2,000 hits/s, p99 < 50 ms, zero lost.
 """
@@ -100,6 +100,7 @@ def client_process(
         with lock:
             results.append((sent, ok, latencies))
 
+    cpu_start = time.process_time()
     workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
     for worker in workers:
         worker.start()
@@ -108,7 +109,7 @@ def client_process(
     sent = sum(r[0] for r in results)
     ok = sum(r[1] for r in results)
     latencies = [lat for r in results for lat in r[2]]
-    out.put((sent, ok, latencies))
+    out.put((sent, ok, latencies, time.process_time() - cpu_start))
 
 
 def database_url(kind: str, workdir: Path, pg_base: str) -> tuple[str, str | None]:
@@ -156,6 +157,14 @@ def cpu_seconds(session_id: int | None = None, command: str | None = None) -> fl
     return total / ticks
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
+
+
 def stored_touchpoints(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -201,6 +210,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
                 for c in range(args.clients)
             ]
             cpu_before = cpu_seconds(session_id=server.pid), cpu_seconds(command="postgres")
+            machine_before = machine_cpu()
             started = time.perf_counter()
             for proc in clients:
                 proc.start()
@@ -208,6 +218,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
             elapsed = time.perf_counter() - started
             server_cpu = cpu_seconds(session_id=server.pid) - cpu_before[0]
             postgres_cpu = cpu_seconds(command="postgres") - cpu_before[1]
+            machine_after = machine_cpu()
             for proc in clients:
                 proc.join()
         finally:
@@ -216,6 +227,9 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
         sent = sum(p[0] for p in parts)
         ok = sum(p[1] for p in parts)
         latencies = sorted(lat for p in parts for lat in p[2])
+        client_cpu = sum(p[3] for p in parts)
+        busy = machine_after[0] - machine_before[0]
+        capacity = (machine_after[1] - machine_before[1]) or 1.0
         stored = stored_touchpoints(url)
         if schema:
             engine = create_engine(args.pg_url)
@@ -233,6 +247,15 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
         "lost": ok - stored,
         "server_cpu_ms_per_hit": round(server_cpu * 1000 / max(ok, 1), 3),
         "postgres_cpu_ms_per_hit": round(postgres_cpu * 1000 / max(ok, 1), 3) if schema else 0,
+        "client_cpu_ms_per_hit": round(client_cpu * 1000 / max(ok, 1), 3),
+        # Where the machine's CPU went while the clients ran (cores = seconds per second).
+        "cores": {
+            "server": round(server_cpu / elapsed, 2),
+            "postgres": round(postgres_cpu / elapsed, 2) if schema else 0.0,
+            "client": round(client_cpu / elapsed, 2),
+            "other": round(max(0.0, busy - server_cpu - postgres_cpu - client_cpu) / elapsed, 2),
+            "idle": round(max(0.0, capacity - busy) / elapsed, 2),
+        },
     }
 
 
@@ -258,6 +281,12 @@ def main() -> None:
             f"stored {result['stored']}  lost {result['lost']}  "
             f"server CPU {result['server_cpu_ms_per_hit']} ms/hit"
             + (f" + postgres {result['postgres_cpu_ms_per_hit']}" if kind == "postgresql" else "")
+            + f"  client CPU {result['client_cpu_ms_per_hit']} ms/hit"
+        )
+        cores = result["cores"]
+        print(
+            f"{'':>10}  cores used: "
+            + "  ".join(f"{name} {value}" for name, value in cores.items())  # type: ignore[union-attr]
         )
 
 

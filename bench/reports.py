@@ -6,8 +6,8 @@ journey, some repeat customers) with stage history and attribution rows for all 
 outbox rows for three platforms, and daily spend per campaign and keyword. Then times every
 report over the whole six months and drops the schema.
 
-    /work/venv/bin/python bench/reports.py
-    /work/venv/bin/python bench/reports.py --touchpoints 100000 --deals 10000   # quick
+    .venv/bin/python bench/reports.py
+    .venv/bin/python bench/reports.py --touchpoints 100000 --deals 10000   # quick
 
 Target: every report < 2 s on PostgreSQL.
 """
@@ -299,6 +299,11 @@ def main() -> int:
             timed(
                 "revenue over time (dashboard chart)",
                 lambda: revenue_over_time(s, rng, model="last_click", **money),
+                results,
+            )
+            timed(
+                "source report ignore_direct=false",
+                lambda: source_report(s, rng, model="last_click", ignore_direct=False, **money),
                 results,
             )
             last30 = ReportRange(END - timedelta(days=29), END)

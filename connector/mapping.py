@@ -49,6 +49,33 @@ class ContactFields(_Strict):
     lifecycle_stage: str | None = "lifecyclestage"
 
 
+#: The lifecycle milestones closedloop counts (the source report's MQLs and SQLs).
+MILESTONES = ("mql", "sql")
+
+
+class LifecycleMapping(_Strict):
+    """Which CRM lifecycle stages are MQL and SQL, and which properties hold when each began.
+
+    ``mql``/``sql`` map a lifecycle stage value to the contact property holding the time the
+    contact entered it; several stages may count as one milestone (the earliest time wins).
+    A stage mapped to null is left out, so an override can drop a profile's default stage.
+    Empty here: the CRM's names live in its profile (``mappings/<crm>.yaml``).
+    """
+
+    modified: str | None = None
+    mql: dict[str, str | None] = Field(default_factory=dict)
+    sql: dict[str, str | None] = Field(default_factory=dict)
+
+    def stages(self, milestone: str) -> dict[str, str]:
+        """Stage value -> date-entered property, for ``mql`` or ``sql`` (nulls dropped)."""
+        mapped: dict[str, str | None] = getattr(self, milestone)
+        return {stage: prop for stage, prop in mapped.items() if prop}
+
+    def is_mapped(self) -> bool:
+        """Lifecycle stages can be pulled: a modified-time property and at least one stage."""
+        return bool(self.modified) and any(self.stages(m) for m in MILESTONES)
+
+
 class EventRule(_Strict):
     """When a deal or contact reaches a moment, send this event with this value."""
 
@@ -79,6 +106,7 @@ class MappingProfile(_Strict):
     won_stages: dict[str, list[str]] = Field(default_factory=dict)
     events: list[EventRule] = Field(default_factory=list)
     writeback: Writeback = Field(default_factory=Writeback)
+    lifecycle: LifecycleMapping = Field(default_factory=LifecycleMapping)
 
     def deal_properties(self) -> list[str]:
         """Every deal property the sync must request."""
@@ -89,6 +117,13 @@ class MappingProfile(_Strict):
         """Every contact property the sync must request."""
         fields = self.contact.model_dump().values()
         return sorted({f for f in fields if f})
+
+    def lifecycle_properties(self) -> list[str]:
+        """Every contact property the lifecycle pull must request."""
+        names = {self.contact.email, self.contact.lifecycle_stage, self.lifecycle.modified}
+        for milestone in MILESTONES:
+            names.update(self.lifecycle.stages(milestone).values())
+        return sorted(n for n in names if n)
 
     def won_event(self) -> EventRule | None:
         """The closed-won rule, if the profile sends one."""

@@ -1,4 +1,4 @@
-"""The steps of a sync run, in order: pull + plan from the CRM, deliver the outbox, pull spend.
+"""The steps of a sync run, in order: pull + plan, lifecycle stages, deliver, pull spend.
 
 Imports are local so that a process that never syncs (a tracking-only web replica) never loads
 the platform SDKs.
@@ -16,9 +16,11 @@ def default_steps(settings: Settings) -> list[Step]:
     enabled = settings.platforms.enabled()
     destinations = [name for name in enabled if name != "hubspot"]
     if "hubspot" in enabled:
+        from connector.sync.lifecycle import LifecycleStep
         from connector.sync.step import SyncStep
 
         steps.append(SyncStep())
+        steps.append(LifecycleStep())
     if destinations:
         from connector.outbox.step import DeliverStep
         from connector.spend import SpendStep

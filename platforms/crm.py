@@ -1,4 +1,4 @@
-"""What a CRM source hands the sync: deals with their contacts, and pipelines.
+"""What a CRM source hands the sync: deals with their contacts, contacts' lifecycle, pipelines.
 
 Values stay as the CRM gave them (strings); the sync validates and parses them, so that bad
 data becomes a skipped deal with a reason instead of an exception in the source.
@@ -26,6 +26,7 @@ class CrmContact:
     lifecycle_stage: str | None = None
     created_time: datetime | None = None
     properties: dict[str, str | None] = field(default_factory=dict)
+    modified_time: datetime | None = None  # set by contact pulls, which page on it
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,16 @@ class CrmSource(Protocol):
         self, since: datetime | None, *, progress: object | None = None
     ) -> Iterator[list[CrmDeal]]:
         """Pages of deals modified at or after ``since`` (oldest first), contacts included."""
+        ...
+
+    def contacts_changed_since(
+        self, since: datetime | None, *, progress: object | None = None
+    ) -> Iterator[list[CrmContact]]:
+        """Pages of contacts modified at or after ``since`` (oldest first).
+
+        Each carries its email, lifecycle stage and the date-entered properties named by the
+        profile's ``lifecycle`` section, as the CRM gave them.
+        """
         ...
 
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal]:

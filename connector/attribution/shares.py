@@ -42,19 +42,39 @@ def split_amount(
     if amount < 0:
         return [-part for part in split_amount(-amount, weights, quantum)]
     quantum = quantum or quantum_for(amount)
+    parts, total = integer_parts(weights)
+    return [quantum * n for n in split_units(units_of(amount, quantum), parts, total)]
+
+
+def units_of(amount: Decimal, quantum: Decimal) -> int:
+    """How many ``quantum`` make ``amount`` (which must be a whole multiple of it)."""
     scaled = amount / quantum
     if scaled != scaled.to_integral_value():
         raise ValueError(f"amount {amount} is not a multiple of {quantum}")
-    units = int(scaled)
-    # Integer arithmetic over a common denominator: exact, and fast for the usual weights
-    # (ints and Fractions both have numerator/denominator).
+    return int(scaled)
+
+
+def integer_parts(weights: Sequence[Fraction]) -> tuple[tuple[int, ...], int]:
+    """Weights as integers over a common denominator, and their sum (exact, and fast to split).
+
+    Ints and Fractions both have numerator/denominator. All-zero weights become equal parts.
+    """
     common = math.lcm(*(w.denominator for w in weights))
-    parts = [w.numerator * (common // w.denominator) for w in weights]
+    parts = tuple(w.numerator * (common // w.denominator) for w in weights)
     if min(parts) < 0:
         raise ValueError("weights must not be negative")
     total = sum(parts)
     if total == 0:
-        parts, total = [1] * len(weights), len(weights)
+        return (1,) * len(parts), len(parts)
+    return parts, total
+
+
+def split_units(units: int, parts: Sequence[int], total: int) -> list[int]:
+    """``units`` spread in proportion to ``parts``: floors, then largest remainders first.
+
+    Pure integer arithmetic, so models whose parts depend only on the number of touches can
+    compute them once and split every deal's amount with this alone.
+    """
     floors = [units * p // total for p in parts]
     left = units - sum(floors)
     if left:
@@ -62,4 +82,4 @@ def split_amount(
         by_remainder = sorted(range(len(parts)), key=lambda i: (-remainders[i], i))
         for i in by_remainder[:left]:
             floors[i] += 1
-    return [quantum * n for n in floors]
+    return floors

@@ -24,6 +24,7 @@ from connector.reports import (
     model_comparison,
     opportunity_report,
     source_report,
+    source_report_options,
 )
 from connector.reports.kpis import KPIS, display
 from connector.storage.models import utcnow
@@ -91,19 +92,19 @@ def sources(obj: Obj, start, end, fmt, by, model) -> None:
             rng,
             by=by,
             model=model or settings.attribution.model,
-            currency=settings.currency,
-            fx_rates=settings.reports.fx_rates,
+            **source_report_options(settings),
         )
     columns = [
         ("group", by),
         ("visits", "visits"),
         ("leads", "leads"),
+        *([("mqls", "MQLs"), ("sqls", "SQLs")] if data["lifecycle_mapped"] else []),
         ("opportunities", "opps"),
         ("won_deals", "won"),
         ("revenue", f"revenue {data['currency']}"),
         ("spend", "spend"),
     ]
-    kpi_cols = [(k.key, k.short) for k in KPIS if k.key != "mql_to_sql"]
+    kpi_cols = [(k.key, k.short) for k in KPIS if data["lifecycle_mapped"] or k.key != "mql_to_sql"]
     kinds = {k.key: k.kind for k in KPIS}
     table = []
     for row in [*data["rows"], data["totals"]]:

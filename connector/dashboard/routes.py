@@ -22,6 +22,7 @@ from connector.reports import (
     model_comparison,
     opportunity_report,
     source_report,
+    source_report_options,
 )
 from connector.reports.kpis import KPIS, display
 from connector.reports.timeline import revenue_over_time
@@ -59,10 +60,17 @@ def index():
     by = request.args.get("by") if request.args.get("by") in DIMENSIONS else "channel"
     model = request.args.get("model")
     model = model if model in MODELS else settings.attribution.model
+    touch = "last" if request.args.get("touch") == "last" else "first"
     money = {"currency": settings.currency, "fx_rates": settings.reports.fx_rates}
     with runtime().sessions() as db:
-        sources = source_report(db, rng, by=by, model=model, **money)
-        opportunities = opportunity_report(db, rng)
+        sources = source_report(
+            db,
+            rng,
+            by=by,
+            model=model,
+            **source_report_options(settings),
+        )
+        opportunities = opportunity_report(db, rng, touch=touch)
         delivery = delivery_report(db, rng, **money)
         models = model_comparison(db, rng, by=by, **money)
         timeline = revenue_over_time(db, rng, model=model, **money)
@@ -103,6 +111,7 @@ def index():
         all_models=MODELS,
         by=by,
         model=model,
+        touch=touch,
         rng=rng,
         csrf=csrf_token(),
         message=request.args.get("message"),

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,7 @@ def run_demo(
             _drive(result, world, raw, echo)
             _writeback(app, runtime, echo)
             deal_ids = _seed_deals(boxes["hubspot"], world, echo)
+            _qualify_contacts(boxes["hubspot"], world, echo)
             result.deals = len(deal_ids)
             service = RunService(runtime)
             result.runs.append(_sync(service, runtime, "first sync", echo))
@@ -317,6 +318,48 @@ def _seed_deals(hubspot: Any, world: World, echo: Echo) -> dict[str, str]:
     return deal_ids
 
 
+def _qualify_contacts(hubspot: Any, world: World, echo: Echo) -> None:
+    """Move leads through HubSpot's lifecycle as a sales team would: MQL, then SQL.
+
+    Two in three leads become marketing-qualified shortly after converting; every lead with a
+    deal becomes sales-qualified when the deal is created. The CRM's own date-entered
+    properties carry those times, which the lifecycle step pulls for the MQL/SQL columns.
+    """
+    by_email = {
+        (props.get("email") or "").lower(): contact_id
+        for contact_id, props in hubspot.contacts.items()
+    }
+    deal_created: dict[str, datetime] = {}
+    for deal in world.deals:
+        for email in deal.contact_emails:
+            deal_created.setdefault(email, deal.created)
+    mqls = sqls = 0
+    for index, lead in enumerate(world.leads):
+        contact_id = by_email.get(lead.crm_email)
+        sql_at = deal_created.get(lead.crm_email)
+        if contact_id is None or (sql_at is None and index % 3 == 2):
+            continue
+        mql_at = lead.ts + timedelta(minutes=20)
+        hubspot.update_contact(
+            contact_id,
+            lifecyclestage="marketingqualifiedlead",
+            hs_lifecyclestage_marketingqualifiedlead_date=_hubspot_time(mql_at),
+        )
+        mqls += 1
+        if sql_at is not None:
+            hubspot.update_contact(
+                contact_id,
+                lifecyclestage="salesqualifiedlead",
+                hs_lifecyclestage_salesqualifiedlead_date=_hubspot_time(max(sql_at, mql_at)),
+            )
+            sqls += 1
+    echo(f"→ qualified {mqls} contacts as MQLs and {sqls} as SQLs in HubSpot")
+
+
+def _hubspot_time(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
 def _change_deals(hubspot: Any, world: World, deal_ids: dict[str, str]) -> dict[str, int]:
     repriced = reopened = 0
     for deal in world.deals:
@@ -388,7 +431,7 @@ def _print_platforms(boxes: dict[str, Any], result: DemoResult, echo: Echo) -> N
 
 def _print_report(runtime: Runtime, echo: Echo) -> None:
     from connector.cli.report import render_table
-    from connector.reports import default_range, source_report
+    from connector.reports import default_range, source_report, source_report_options
     from connector.reports.kpis import display
     from connector.storage.models import utcnow
 
@@ -398,14 +441,15 @@ def _print_report(runtime: Runtime, echo: Echo) -> None:
             session,
             default_range(utcnow().date(), 60),
             model=settings.attribution.model,
-            currency=settings.currency,
-            fx_rates=settings.reports.fx_rates,
+            **source_report_options(settings),
         )
     table = [
         {
             "channel": row["group"],
             "visits": display(row["visits"]),
             "leads": display(row["leads"]),
+            "MQLs": display(row["mqls"]),
+            "SQLs": display(row["sqls"]),
             "won": display(row["won_deals"]),
             f"revenue {data['currency']}": display(row["revenue"], "money"),
             "spend": display(row["spend"], "money"),

@@ -9,7 +9,13 @@ from typing import Any
 from connector.reports.compare import model_comparison
 from connector.reports.delivery import delivery_report
 from connector.reports.opportunities import opportunity_report
-from connector.reports.sources import DIMENSIONS, MODELS, ReportRange, source_report
+from connector.reports.sources import (
+    DIMENSIONS,
+    MODELS,
+    ReportRange,
+    source_report,
+    source_report_options,
+)
 
 __all__ = [
     "DIMENSIONS",
@@ -21,6 +27,7 @@ __all__ = [
     "model_comparison",
     "opportunity_report",
     "source_report",
+    "source_report_options",
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, exists, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
 from connector.reports.sources import (
@@ -18,7 +18,6 @@ from connector.reports.sources import (
     NO_JOURNEY,
     ReportRange,
     fx_factor,
-    has_journey,
     plan_for_reports,
     touch_dimension,
     won_between,
@@ -56,12 +55,21 @@ def model_comparison(
     )
     for group, model, revenue in session.execute(attributed):
         add(group, model, revenue)
-    for model in MODELS:
-        count, revenue = session.execute(
-            select(func.count(), func.sum(Deal.amount * fx)).where(won, ~has_journey(model))
-        ).one()
-        if count:
-            add(NO_JOURNEY, model, revenue)
+    # Won deals without rows, for every model in one pass (one anti-join on deal and model
+    # instead of five scans of the deals).
+    models = union_all(*(select(literal(m, String()).label("model")) for m in MODELS)).subquery()
+    orphans = (
+        select(models.c.model, func.sum(Deal.amount * fx))
+        .select_from(Deal)
+        .join(models, true())
+        .where(
+            won,
+            ~exists().where(Attribution.deal_id == Deal.id, Attribution.model == models.c.model),
+        )
+        .group_by(models.c.model)
+    )
+    for model, revenue in session.execute(orphans):
+        add(NO_JOURNEY, model, revenue)
 
     rows = [
         {"group": group, "revenue": {m: v.quantize(CENT) for m, v in values.items()}}

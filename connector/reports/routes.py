@@ -19,6 +19,7 @@ from connector.reports import (
     model_comparison,
     opportunity_report,
     source_report,
+    source_report_options,
 )
 from connector.reports.auth import require_reader
 from connector.storage.models import utcnow
@@ -69,7 +70,13 @@ def sources():
     by = _choice("by", DIMENSIONS, "channel")
     model = _choice("model", MODELS, runtime().settings.attribution.model)
     with runtime().sessions() as session:
-        report = source_report(session, rng, by=by, model=model, **_money_args())
+        report = source_report(
+            session,
+            rng,
+            by=by,
+            model=model,
+            **source_report_options(runtime().settings),
+        )
     return jsonify(jsonable(report))
 
 

@@ -5,14 +5,18 @@ the README:
 
 - visits: sessions started in the range (first page view of a session);
 - leads: a lead in the range is credited to the last touchpoint of its visitor at or before
-  the lead (the first one under the ``first_click`` model); leads with no touchpoint are on
-  the ``(no journey)`` row; form and call leads are counted apart;
+  the lead (the first one under the ``first_click`` model); with ``attribution.ignore_direct``
+  (GA4's "last non-direct click") a Direct touch is credited only when the visitor has no
+  other touch up to the lead; leads with no touchpoint are on the ``(no journey)`` row; form
+  and call leads are counted apart;
 - won deals and revenue: deals won (closed) in the range, spread by the deal's attribution
   weights under the chosen model (``attributions`` rows written by the sync), so a row can
-  hold a fraction of a deal; won deals with no journey are reported on a ``(no journey)`` row
+  hold a fraction of a deal (the sync applies ``ignore_direct`` when it builds the journeys
+  behind these rows); won deals with no journey are reported on a ``(no journey)`` row
   so totals always add up to the CRM's revenue (converted with ``reports.fx_rates``;
   currencies without a rate are left out and named);
-- opportunities: deals created in the range, by the same weights;
+- opportunities: deals created in the range, by the same weights; deals created in the range
+  that the sync found no journey for are on the ``(no journey)`` row;
 - new customers: won deals minus those whose contact already had an earlier won deal;
 - spend and clicks: the platforms' reported cost on the same dimension and days.
 """
@@ -46,12 +50,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from connector.config import Settings
 from connector.reports.kpis import compute
 from connector.storage.models import Attribution, Deal, Lead, SpendDaily, Touchpoint
 
 DIMENSIONS = ("channel", "source_medium", "campaign", "keyword")
 MODELS = ("first_click", "last_click", "linear", "time_decay", "position_based")
 NO_JOURNEY = "(no journey)"
+DIRECT = "Direct"
+MATCHED = "matched"  # Deal.match_status when the sync found a journey
 
 
 @dataclass(frozen=True)
@@ -143,8 +150,16 @@ def source_report(
     model: str = "last_click",
     currency: str = "USD",
     fx_rates: dict[str, Decimal] | None = None,
+    ignore_direct: bool = True,
+    lifecycle_mapped: bool = False,
 ) -> dict[str, Any]:
-    """The source report as plain data: one row per group plus a totals row."""
+    """The source report as plain data: one row per group plus a totals row.
+
+    ``ignore_direct`` is ``attribution.ignore_direct``: leads go to a Direct touch only when
+    their visitor has no other touch (the sync applies the same rule to deals' journeys).
+    ``lifecycle_mapped``: the mapping profile names MQL/SQL stages, so MQLs and SQLs are
+    counted (0 is then a count); otherwise they stay ``None`` ("—").
+    """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     rates = fx_rates or {}
@@ -160,7 +175,7 @@ def source_report(
     for key, count in session.execute(visits.group_by(dim)):
         rows[key]["visits"] += count
 
-    for key, kind, count in session.execute(_leads_query(by, model, rng)):
+    for key, kind, count in session.execute(_leads_query(by, model, rng, ignore_direct)):
         group = rows[key if key is not None else NO_JOURNEY]
         group["leads"] += count
         group[f"leads_{kind}" if kind in ("form", "call") else "leads_form"] += count
@@ -185,17 +200,22 @@ def source_report(
         .where(Attribution.model == model, or_(won_in_range, created_in_range))
         .group_by(dim)
     )
+    # Deals the sync found no journey for (no contact, never tracked, outside the window)
+    # still count as opportunities, on the "(no journey)" row like their revenue.
+    created_unmatched = and_(
+        created_in_range, or_(Deal.match_status.is_(None), Deal.match_status != MATCHED)
+    )
     orphans = select(
         literal(None, String()).label("grp"),
-        func.sum(Deal.amount * fx),
-        func.count(),
-        literal(0),
-        func.sum(case((repeat, 1), else_=0)),
-    ).where(won_in_range, ~has_journey(model))
+        func.sum(case((won_in_range, Deal.amount * fx))),
+        func.sum(case((won_in_range, 1), else_=0)),
+        func.sum(case((created_unmatched, 1), else_=0)),
+        func.sum(case((and_(won_in_range, repeat), 1), else_=0)),
+    ).where(or_(won_in_range, created_unmatched), ~has_journey(model))
     for key, money, won, opportunities, repeat_weight in session.execute(
         union_all(credited, orphans)
     ):
-        if key is None and not won:
+        if key is None and not won and not opportunities:
             continue  # no orphans: the aggregate row of an empty set
         row = rows[NO_JOURNEY if key is None else key]
         row["revenue"] += Decimal(money or 0)
@@ -214,38 +234,70 @@ def source_report(
         rows[key]["spend"] += Decimal(cost or 0)
         rows[key]["clicks"] += int(clicks or 0)
 
+    milestones = None
+    if lifecycle_mapped:
+        from connector.reports.lifecycle import add_to_rows, lifecycle_counts
+
+        milestones = lifecycle_counts(session, rng, by=by, model=model, ignore_direct=ignore_direct)
+        add_to_rows(rows, milestones)
+
     finished = [_finish(key, row) for key, row in rows.items()]
     finished.sort(key=lambda r: (r["revenue"], r["leads"], r["visits"]), reverse=True)
-    totals = _finish("Total", _sum_rows(rows.values()))
+    total = _sum_rows(rows.values())
+    if milestones is not None:
+        from connector.reports.lifecycle import lifecycle_totals
+
+        total.update(lifecycle_totals(milestones))  # _sum_rows skips the None-seeded columns
+    totals = _finish("Total", total)
     return {
         "range": {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
         "by": by,
         "model": model,
         "currency": currency,
         "unconverted_currencies": _unconverted(session, rng, currency, rates),
+        "ignore_direct": ignore_direct,
+        "lifecycle_mapped": lifecycle_mapped,
         "rows": finished,
         "totals": totals,
     }
 
 
-def _leads_query(by: str, model: str, rng: ReportRange) -> Any:
+def source_report_options(settings: Settings) -> dict[str, Any]:
+    """The settings every caller of :func:`source_report` passes (API, CLI, dashboard, demo)."""
+    from connector.mapping import load_profile
+
+    return {
+        "currency": settings.currency,
+        "fx_rates": settings.reports.fx_rates,
+        "ignore_direct": settings.attribution.ignore_direct,
+        "lifecycle_mapped": load_profile(settings).lifecycle.is_mapped(),
+    }
+
+
+def _leads_query(by: str, model: str, rng: ReportRange, ignore_direct: bool) -> Any:
     """Leads per credited group and kind; the group comes straight from the credited touch.
 
-    Selecting the group in the correlated subquery (one index probe per lead on
-    ``ix_touchpoints_visitor_time``) avoids joining the touchpoints table back in.
-    Leads with no touchpoint get NULL, reported as ``(no journey)``.
+    Selecting the group in a correlated subquery (one index probe per lead on
+    ``ix_touchpoints_visitor_time``) avoids joining the touchpoints table back in. With
+    ``ignore_direct`` the probe skips Direct touches first and falls back to any touch only
+    when it finds none (COALESCE evaluates the fallback only then). Leads with no touchpoint
+    get NULL, reported as ``(no journey)``.
     """
     order = (
         Touchpoint.occurred_at.asc() if model == "first_click" else Touchpoint.occurred_at.desc()
     )
-    credited = (
+    before_lead = (
         select(touch_dimension(by))
         .where(Touchpoint.visitor_id == Lead.visitor_id, Touchpoint.occurred_at <= Lead.occurred_at)
         .order_by(order)
         .limit(1)
         .correlate(Lead)
-        .scalar_subquery()
     )
+    credited: ColumnElement[Any] = before_lead.scalar_subquery()
+    if ignore_direct:
+        # NULL channels are shown as Direct, and ``!=`` leaves them out here too.
+        non_direct = before_lead.where(Touchpoint.channel != DIRECT).scalar_subquery()
+        credited = func.coalesce(non_direct, credited)
     lead_touch = (
         select(credited.label("grp"), Lead.kind.label("kind"))
         .where(Lead.occurred_at >= rng.since, Lead.occurred_at < rng.until)
@@ -335,14 +387,19 @@ def _sum_rows(rows) -> dict[str, Any]:
 
 
 def _finish(key: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row for output; KPIs come from the exact sums, before counts are rounded for display.
+
+    Fractional deals (time decay weights) rounded first would skew CAC and revenue per
+    customer: 100 ÷ 0.43 is not 100 ÷ 0.4263.
+    """
     out = {k: v for k, v in row.items() if k != "repeat_weight"}
     out["group"] = key
     out["customers"] = row["won_deals"] - row["repeat_weight"]
     out["revenue"] = row["revenue"].quantize(Decimal("0.01"))
     out["spend"] = row["spend"].quantize(Decimal("0.01"))
+    out["kpis"] = compute(out)
     for key_ in ("opportunities", "won_deals", "customers"):
         out[key_] = _tidy(out[key_])
-    out["kpis"] = compute(out)
     return out
 
 

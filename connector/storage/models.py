@@ -406,3 +406,28 @@ class CrmStage(Base):
     probability: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
     is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
     is_won: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LifecycleEvent(Base):
+    """When a CRM contact entered a lifecycle milestone (``mql`` or ``sql``), for the reports.
+
+    One row per (contact, milestone) with the CRM's own time. The person link is the hashed
+    normalised email (``connector.identity.email_key``), joined at query time, so a contact
+    pulled before its person exists is credited once the person shows up; contacts without an
+    email are kept by contact ID alone.
+    """
+
+    __tablename__ = "lifecycle_events"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "stage", name="uq_lifecycle_events_contact_stage"),
+        Index("ix_lifecycle_events_stage_entered", "stage", "entered_at"),
+        Index("ix_lifecycle_events_email", "email_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16))
+    crm_stage: Mapped[str | None] = mapped_column(String(64))
+    email_sha256: Mapped[str | None] = mapped_column(String(64))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
 from connector.attribution import MODELS, split_amount, weights
 from connector.attribution.models import TIME_DECAY
+from connector.attribution.shares import integer_parts, quantum_for, split_units, units_of
 from connector.config import Settings
 from connector.sync.deals import CheckedDeal
 from connector.sync.match import Journey
@@ -21,11 +21,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the column's scale: stored weights 
 def attribution_rows(
     deal: CheckedDeal, journey: Journey, settings: Settings
 ) -> list[dict[str, Any]]:
-    """One row per (model, touchpoint); each model's revenue sums to the deal amount."""
-    touches = journey.touches
+    """One row per (model, credited touchpoint); each model's revenue sums to the deal amount.
+
+    Touches that take no credit (Direct ones, with ``attribution.ignore_direct``) get no row,
+    so reports show the revenue on the channels that earned it.
+    """
+    touches = journey.credited_touches(settings.attribution.ignore_direct)
     if not touches or deal.amount is None or deal.currency is None:
         return []
     times = [t.time for t in touches]
+    sign = -1 if deal.amount < 0 else 1  # check_deal refuses negatives; mirror split_amount
+    quantum = quantum_for(abs(deal.amount))
+    units = units_of(abs(deal.amount), quantum)
     rows: list[dict[str, Any]] = []
     for model in MODELS:
         if model == TIME_DECAY:
@@ -36,9 +43,12 @@ def attribution_rows(
                 half_life_days=settings.attribution.half_life_days,
             )
             stored = split_amount(Decimal(1), exact, WEIGHT_QUANTUM)
+            parts, total = integer_parts(exact)
         else:
-            exact, stored = _by_count(model, len(times))
-        revenue = split_amount(deal.amount, exact)
+            stored, parts, total = _by_count(model, len(times))
+        # The same split as split_amount(amount, exact), with the parts of count-only models
+        # computed once per journey length instead of once per deal.
+        revenue = [quantum * (sign * n) for n in split_units(units, parts, total)]
         for touch, weight, money in zip(touches, stored, revenue, strict=True):
             rows.append(
                 {
@@ -54,15 +64,19 @@ def attribution_rows(
 
 
 @lru_cache(maxsize=256)
-def _by_count(model: str, n: int) -> tuple[list[Fraction], list[Decimal]]:
-    """Exact and stored weights of models that depend only on the number of touches."""
+def _by_count(model: str, n: int) -> tuple[list[Decimal], tuple[int, ...], int]:
+    """Stored weights and integer parts of models that depend only on the number of touches."""
     exact = weights(model, [_EPOCH] * n)
-    return exact, split_amount(Decimal(1), exact, WEIGHT_QUANTUM)
+    parts, total = integer_parts(exact)
+    return split_amount(Decimal(1), exact, WEIGHT_QUANTUM), parts, total
 
 
-def touch_summary(journey: Journey) -> tuple[str | None, str | None, str | None, str | None]:
-    """First and last touch (channel, source) for the deal row."""
-    if not journey.touches:
+def touch_summary(
+    journey: Journey, ignore_direct: bool
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """First and last credited touch (channel, source) for the deal row."""
+    touches = journey.credited_touches(ignore_direct)
+    if not touches:
         return None, None, None, None
-    first, last = journey.touches[0], journey.touches[-1]
+    first, last = touches[0], touches[-1]
     return first.channel, first.source, last.channel, last.source

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connector.identity import email_key, meta_email_hash, meta_phone_hash, phone_key
+from connector.attribution import credited
+from connector.sync import hashing
 from connector.sync.match import Click, Journey, Touch
 from platforms.base import Identifiers
 
@@ -85,8 +86,8 @@ def build(destination: str, journey: Journey, unit: Unit, region: str) -> Identi
             gbraid=click.value if click and click.kind == "gbraid" else None,
             wbraid=click.value if click and click.kind == "wbraid" else None,
             click_time=click.time if click else None,
-            email_sha256=_hashes(emails, email_key, MAX_EMAILS),
-            phone_sha256=_hashes(phones, lambda p: phone_key(p, region), MAX_PHONES),
+            email_sha256=_hashes(emails, hashing.google_email, MAX_EMAILS),
+            phone_sha256=_hashes(phones, lambda p: hashing.google_phone(p, region), MAX_PHONES),
             external_id=external_id,
             consent_ad_user_data=ad_user_data,
             consent_ad_personalization=ad_personalization,
@@ -99,8 +100,8 @@ def build(destination: str, journey: Journey, unit: Unit, region: str) -> Identi
             click_time=click.time if click else None,
             fbc=_fbc(journey, touch),
             fbp=_latest(journey, "fbp", touch),
-            email_sha256=_hashes(emails, meta_email_hash, MAX_EMAILS),
-            phone_sha256=_hashes(phones, lambda p: meta_phone_hash(p, region), MAX_PHONES),
+            email_sha256=_hashes(emails, hashing.meta_email, MAX_EMAILS),
+            phone_sha256=_hashes(phones, lambda p: hashing.meta_phone(p, region), MAX_PHONES),
             external_id=external_id,
             user_agent=visitor_ua,
             consent_ad_user_data=ad_user_data,
@@ -110,8 +111,8 @@ def build(destination: str, journey: Journey, unit: Unit, region: str) -> Identi
         ga_client_id=_latest(journey, "ga_client_id", touch),
         ga_session_id=_latest(journey, "ga_session_id", touch),
         click_time=unit.click.time if unit.click else None,
-        email_sha256=_hashes(emails, email_key, MAX_EMAILS),
-        phone_sha256=_hashes(phones, lambda p: phone_key(p, region), MAX_PHONES),
+        email_sha256=_hashes(emails, hashing.google_email, MAX_EMAILS),
+        phone_sha256=_hashes(phones, lambda p: hashing.google_phone(p, region), MAX_PHONES),
         external_id=external_id,
         consent_ad_user_data=ad_user_data,
         consent_ad_personalization=ad_personalization,
@@ -130,6 +131,18 @@ def eligible_units(destination: str, journey: Journey) -> list[Unit]:
     clicks = [c for c in journey.clicks if c.kind in kinds]
     timed = [c for c in clicks if c.time is not None]
     return [Unit(click=c) for c in (timed or clicks[-1:])]
+
+
+def credited_units(units: list[Unit], ignore_direct: bool) -> list[Unit]:
+    """The units that may carry a share in split mode: Direct touches only if nothing else.
+
+    Only GA4's units are touches; a click ID always comes from an ad, never a Direct visit.
+    """
+    return credited(units, _unit_is_direct, ignore_direct=ignore_direct)
+
+
+def _unit_is_direct(unit: Unit) -> bool:
+    return unit.touch is not None and unit.touch.is_direct
 
 
 def can_identify(destination: str, ids: Identifiers) -> bool:

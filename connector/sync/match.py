@@ -8,16 +8,18 @@ within the lookback window before the close.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.identity import email_key
+from connector.attribution import credited, is_direct
 from connector.storage.models import ClickId, Person, Touchpoint, Visitor
+from connector.sync.hashing import google_email
+from connector.sync.lookups import any_of, rows_for
 from platforms.crm import CrmContact
 
 MATCHED = "matched"
@@ -27,11 +29,14 @@ OUTSIDE_WINDOW = "outside_window"
 CLICK_KINDS = ("gclid", "gbraid", "wbraid", "fbclid")
 #: Click IDs HubSpot itself holds on a contact (named like the kinds, see ``CrmContact``).
 CRM_CLICK_KINDS = ("gclid", "fbclid")
-IN_CHUNK = 500
 
 
-@dataclass(frozen=True)
-class Touch:
+# Touch, Click and VisitorInfo are named tuples rather than frozen dataclasses: a sync builds
+# one per stored touchpoint and click of every matched visitor, and a frozen dataclass pays an
+# object.__setattr__ per field for each.
+
+
+class Touch(NamedTuple):
     """One touchpoint of a journey, with what the platforms can use from it."""
 
     id: int
@@ -47,9 +52,13 @@ class Touch:
     consent_ad_user_data: bool | None
     consent_ad_personalization: bool | None
 
+    @property
+    def is_direct(self) -> bool:
+        """A Direct visit (typed URL, bookmark): no credit while the journey has other touches."""
+        return is_direct(self.channel)
 
-@dataclass(frozen=True)
-class Click:
+
+class Click(NamedTuple):
     """An ad click ID with its time (None when only the CRM knew it)."""
 
     kind: str
@@ -58,8 +67,7 @@ class Click:
     touch_id: int | None = None
 
 
-@dataclass(frozen=True)
-class VisitorInfo:
+class VisitorInfo(NamedTuple):
     """Browser-level identifiers, the fallback when touches lack them."""
 
     id: str
@@ -83,6 +91,18 @@ class Journey:
     clicks: list[Click] = field(default_factory=list)
     visitors: list[VisitorInfo] = field(default_factory=list)
 
+    def credited_touches(self, ignore_direct: bool) -> list[Touch]:
+        """The touches attribution spreads revenue over (see ``attribution.ignore_direct``).
+
+        Identifiers and consent still come from every touch: dropping a Direct visit from the
+        credit must not bring back an older consent state or browser ID.
+        """
+        return credited(self.touches, _touch_is_direct, ignore_direct=ignore_direct)
+
+
+def _touch_is_direct(touch: Touch) -> bool:
+    return touch.is_direct
+
 
 @dataclass(frozen=True)
 class DealToMatch:
@@ -91,19 +111,6 @@ class DealToMatch:
     id: str
     close_time: datetime
     contacts: tuple[CrmContact, ...]
-
-
-def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
-    items = sorted(set(values))
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]
-
-
-def _rows(session: Session, stmt_for: Any, values: Iterable[Any]) -> list[Any]:
-    out: list[Any] = []
-    for chunk in _chunks(values):
-        out.extend(session.execute(stmt_for(chunk)).all())
-    return out
 
 
 class _Page:
@@ -161,16 +168,20 @@ class Matcher:
     # -- queries ---------------------------------------------------------------------------
     def _persons(self, contacts: list[CrmContact]) -> dict[tuple[str, str], int]:
         """Person IDs by ('email', hash) and ('contact', CRM ID)."""
-        keys = {k for c in contacts if (k := email_key(c.email))}
+        keys = {k for c in contacts if (k := google_email(c.email))}
         ids = {c.id for c in contacts}
         found: dict[tuple[str, str], int] = {}
         cols = (Person.id, Person.email_sha256, Person.crm_contact_id)
-        for pid, sha, _ in _rows(
-            self.session, lambda ch: select(*cols).where(Person.email_sha256.in_(ch)), keys
+        for pid, sha, _ in rows_for(
+            self.session,
+            keys,
+            lambda ch, pg: select(*cols).where(any_of(Person.email_sha256, ch, pg)),
         ):
             found[("email", sha)] = pid
-        for pid, _, cid in _rows(
-            self.session, lambda ch: select(*cols).where(Person.crm_contact_id.in_(ch)), ids
+        for pid, _, cid in rows_for(
+            self.session,
+            ids,
+            lambda ch, pg: select(*cols).where(any_of(Person.crm_contact_id, ch, pg)),
         ):
             found[("contact", cid)] = pid
         return found
@@ -197,8 +208,10 @@ class Matcher:
             (Visitor.person_id, set(persons.values())),
         )
         for column, values in lookups:
-            for row in _rows(
-                self.session, lambda ch, col=column: select(*cols).where(col.in_(ch)), values
+            for row in rows_for(
+                self.session,
+                values,
+                lambda ch, pg, col=column: select(*cols).where(any_of(col, ch, pg)),
             ):
                 seen[row[0]] = (VisitorInfo(*row[:8]), row[8], row[9])
         return list(seen.values())
@@ -222,14 +235,14 @@ class Matcher:
         )
         by_visitor: dict[str, list[Touch]] = defaultdict(list)
 
-        def stmt(chunk: list[str]) -> Any:
+        def stmt(chunk: list[str], postgres: bool) -> Any:
             return select(*cols).where(
-                Touchpoint.visitor_id.in_(chunk),
+                any_of(Touchpoint.visitor_id, chunk, postgres),
                 Touchpoint.occurred_at >= earliest,
                 Touchpoint.occurred_at <= latest,
             )
 
-        for row in _rows(self.session, stmt, visitor_ids):
+        for row in rows_for(self.session, visitor_ids, stmt):
             ids = {k: str(v) for k, v in (row[5] or {}).items() if k in CLICK_KINDS and v}
             by_visitor[row[1]].append(Touch(row[0], row[1], row[2], row[3], row[4], ids, *row[6:]))
         return by_visitor
@@ -246,18 +259,18 @@ class Matcher:
         )
         found = {
             row[:3]: row
-            for row in _rows(
+            for row in rows_for(
                 self.session,
-                lambda ch: select(*cols).where(ClickId.visitor_id.in_(ch)),
                 visitor_ids,
+                lambda ch, pg: select(*cols).where(any_of(ClickId.visitor_id, ch, pg)),
             )
         }
-        for row in _rows(
+        for row in rows_for(
             self.session,
-            lambda ch: select(*cols).where(
-                ClickId.kind.in_(CRM_CLICK_KINDS), ClickId.value.in_(ch)
-            ),
             crm_values,
+            lambda ch, pg: select(*cols).where(
+                ClickId.kind.in_(CRM_CLICK_KINDS), any_of(ClickId.value, ch, pg)
+            ),
         ):
             found.setdefault(row[:3], row)
         return list(found.values())
@@ -269,7 +282,7 @@ class Matcher:
         person_ids = {
             pid
             for c in deal.contacts
-            for key in (("email", email_key(c.email) or ""), ("contact", c.id))
+            for key in (("email", google_email(c.email) or ""), ("contact", c.id))
             if (pid := page.persons.get(key)) is not None
         }
         found_visitors: dict[str, VisitorInfo] = {}

@@ -167,6 +167,10 @@ def plan_conversions(
             else:
                 generation = top + 1
         units = ids.eligible_units(dest, journey)
+        if cfg.split(dest):
+            # Split rows carry attributed shares, so they follow attribution.ignore_direct too.
+            # Unsplit, the platform runs its own attribution from the most recent visit.
+            units = ids.credited_units(units, cfg.settings.attribution.ignore_direct)
         split = cfg.split(dest) and len(units) > 1
         if split:
             model = cfg.settings.attribution.model

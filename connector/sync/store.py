@@ -1,56 +1,94 @@
-"""Bulk writes that behave the same on SQLite and PostgreSQL: upserts and insert-or-ignore."""
+"""Bulk reads and writes that behave the same on SQLite and PostgreSQL.
+
+A sync writes a few rows per deal (deal state, stage event, outbox rows, attributions) and
+looks up a few more, a page of 200 deals at a time. Compiled multi-row INSERTs with RETURNING
+cost more per row than everything else a sync does, so the writes go to the driver directly
+(``executemany``, or COPY on PostgreSQL) with parameters bound by the columns' own types, and
+lookups on PostgreSQL bind one array (``= ANY(...)``) instead of hundreds of parameters.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, Table, delete, select
 from sqlalchemy.orm import Session
 
 from connector.attribution import MODELS
 from connector.storage.models import Conversion, Cursor, Deal, utcnow
+from connector.sync.lookups import any_of, index_lookups, is_postgres, rows_for
 from connector.sync.plan import ExistingRow
 
 CHUNK = 400
 
 
-def _insert(session: Session, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
+def _write(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    conflict: str,
+) -> None:
+    """``INSERT ... <conflict>`` for many rows in one driver ``executemany``.
+
+    Values are bound by the columns' own type processors, so they are stored exactly as the
+    ORM would store them (UTC times, JSON text, SQLite's REAL for Numeric).
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    postgres = dialect.name == "postgresql"
+    types = [table.c[c].type for c in columns]
+    procs = [t.dialect_impl(dialect).bind_processor(dialect) for t in types]
+    marks = ", ".join(
+        ("%s::json" if isinstance(t, JSON) else "%s") if postgres else "?" for t in types
+    )
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {conflict}"
+    # Only the columns with a processor are touched per row; pages repeat values (one "now"
+    # for every row, one close date for many deals), so each distinct value is bound once.
+    # JSON values are not hashable, and different every time anyway.
+    processed = [
+        (i, process, None if isinstance(t, JSON) else {})
+        for i, (process, t) in enumerate(zip(procs, types, strict=True))
+        if process is not None
+    ]
+    getter = itemgetter(*columns)
+    params: list[Any] = []
+    for row in rows:
+        values = list(getter(row)) if len(columns) > 1 else [getter(row)]
+        for i, process, memo in processed:
+            value = values[i]
+            if memo is None:
+                values[i] = process(value)
+            else:
+                try:
+                    values[i] = memo[value]
+                except KeyError:
+                    values[i] = memo.setdefault(value, process(value))
+        params.append(tuple(values))
+    connection.exec_driver_sql(sql, params)
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
     """Insert rows, or update every given column of the row with the same key."""
     if not rows:
         return
-    stmt = _insert(session, table)
-    columns = [c for c in rows[0] if c not in keys]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+    columns = list(rows[0])
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    _write(
+        session, table, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
-    # One compiled statement, executed for many parameter sets (cached across pages).
-    session.execute(stmt, list(rows))
 
 
-def insert_new(
+def insert_ignore(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
-) -> list[dict[str, Any]]:
-    """Insert rows whose key is new; the others are left alone. Returns the rows inserted."""
-    if not rows:
-        return []
-    key_columns = [table.c[k] for k in keys]
-    stmt = (
-        _insert(session, table)
-        .on_conflict_do_nothing(index_elements=keys)
-        .returning(*key_columns, sort_by_parameter_order=True)
-    )
-    new = {tuple(r) for r in session.execute(stmt, list(rows))}
-    return [r for r in rows if tuple(r[k] for k in keys) in new]
+) -> None:
+    """Insert rows whose key is new; the others are left alone."""
+    if rows:
+        _write(session, table, list(rows[0]), rows, f"ON CONFLICT ({', '.join(keys)}) DO NOTHING")
 
 
 CONVERSION_COLUMNS = (
@@ -73,59 +111,61 @@ CONVERSION_COLUMNS = (
     "updated_at",
 )
 _JSON_COLUMNS = {"options", "identifiers"}
+OUTBOX_KEY = ("destination", "kind", "dedup_key")
 
 
 def insert_conversions(
     session: Session, rows: Sequence[dict[str, Any]], run_id: int
 ) -> list[dict[str, Any]]:
-    """Outbox rows, idempotent on (destination, kind, dedup_key). Returns the rows inserted."""
+    """Outbox rows, idempotent on (destination, kind, dedup_key). Returns the rows inserted.
+
+    The sync holds the lease and is the only writer of new outbox rows, so the keys not found
+    beforehand are exactly the rows this call adds; the unique index stays the last word
+    (SQLite's insert ignores a duplicate, PostgreSQL's COPY would fail the page's transaction).
+    """
     if not rows:
         return []
+    postgres = is_postgres(session)
+
+    def known(deal_ids: list[str], pg: bool) -> Any:
+        # By deal (ix_conversions_deal): a handful of rows per deal, whatever the outbox's size.
+        # Keys are derived from the deal, so no other deal's row can hold one of them.
+        return select(Conversion.destination, Conversion.kind, Conversion.dedup_key).where(
+            any_of(Conversion.deal_id, deal_ids, pg)
+        )
+
+    with index_lookups(session):
+        existing = {tuple(r) for r in rows_for(session, {r["deal_id"] for r in rows}, known)}
     now = utcnow()
-    full = [
-        {
-            **r,
-            "run_id": run_id,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r in rows
-    ]
-    keys = ["destination", "kind", "dedup_key"]
-    if session.get_bind().dialect.name != "postgresql":
-        return insert_new(session, Conversion.__table__, full, keys)
-    # PostgreSQL: a prepared INSERT run in pipeline mode is several times faster than a
-    # multi-VALUES statement psycopg must re-parse per page. The sync holds the lease, so the
-    # keys not found beforehand are exactly the rows this insert adds.
-    existing = {
-        tuple(r)
-        for r in session.execute(
-            select(Conversion.destination, Conversion.kind, Conversion.dedup_key).where(
-                # All three columns, so the unique (destination, kind, dedup_key) index serves it.
-                Conversion.destination.in_(sorted({r["destination"] for r in full})),
-                Conversion.kind.in_(sorted({r["kind"] for r in full})),
-                Conversion.dedup_key.in_(sorted({r["dedup_key"] for r in full})),
+    new: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["destination"], r["kind"], r["dedup_key"])
+        if key not in existing and key not in new:
+            new[key] = {
+                **r,
+                "run_id": run_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+    if not new:
+        return []
+    if not postgres:
+        insert_ignore(session, Conversion.__table__, list(new.values()), list(OUTBOX_KEY))
+        return list(new.values())
+    raw = session.connection().connection.driver_connection
+    names = ", ".join(CONVERSION_COLUMNS)
+    with (
+        raw.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(f"COPY conversions ({names}) FROM STDIN") as copy,
+    ):
+        for r in new.values():
+            copy.write_row(
+                [json.dumps(r[c]) if c in _JSON_COLUMNS else r[c] for c in CONVERSION_COLUMNS]
             )
-        )
-    }
-    new = [r for r in full if (r["destination"], r["kind"], r["dedup_key"]) not in existing]
-    if new:
-        marks = ", ".join("%s::json" if c in _JSON_COLUMNS else "%s" for c in CONVERSION_COLUMNS)
-        sql = (
-            f"INSERT INTO conversions ({', '.join(CONVERSION_COLUMNS)}) VALUES ({marks}) "
-            "ON CONFLICT (destination, kind, dedup_key) DO NOTHING"
-        )
-        params = [
-            tuple(json.dumps(r[c]) if c in _JSON_COLUMNS else r[c] for c in CONVERSION_COLUMNS)
-            for r in new
-        ]
-        raw = session.connection().connection.driver_connection
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.executemany(sql, params)
-    return new
+    return list(new.values())
 
 
 def existing_rows(session: Session, deal_ids: Sequence[str]) -> dict[str, list[ExistingRow]]:
@@ -146,8 +186,8 @@ def existing_rows(session: Session, deal_ids: Sequence[str]) -> dict[str, list[E
         c.event_time,
         c.identifiers,
         c.options,
-    ).where(c.deal_id.in_(list(deal_ids)))
-    for row in session.execute(stmt):
+    ).where(any_of(c.deal_id, deal_ids, is_postgres(session)))
+    for row in session.connection().execute(stmt):
         out[row[0]].append(ExistingRow(*row[1:10], row[10] or {}))
     return out
 
@@ -169,8 +209,8 @@ def prior_deals(session: Session, deal_ids: Sequence[str]) -> dict[str, Any]:
         d.last_touch_channel,
         d.last_touch_source,
         d.first_seen_at,
-    ).where(d.id.in_(list(deal_ids)))
-    return {row[0]: row for row in session.execute(stmt)}
+    ).where(any_of(d.id, deal_ids, is_postgres(session)))
+    return {row[0]: row for row in session.connection().execute(stmt)}
 
 
 def read_cursor(session: Session, name: str) -> str | None:
@@ -223,11 +263,15 @@ def replace_attributions(
     """
     from connector.storage.models import Attribution
 
-    for start in range(0, len(deal_ids), CHUNK):
-        chunk = list(deal_ids[start : start + CHUNK])
+    postgres = is_postgres(session)
+    step = len(deal_ids) if postgres else CHUNK  # one array on PostgreSQL
+    for start in range(0, len(deal_ids), max(step, 1)):
+        chunk = deal_ids[start : start + step]
         # The model filter lets the (model, deal_id) index serve the delete.
         session.execute(
-            delete(Attribution).where(Attribution.model.in_(MODELS), Attribution.deal_id.in_(chunk))
+            delete(Attribution).where(
+                Attribution.model.in_(MODELS), any_of(Attribution.deal_id, chunk, postgres)
+            )
         )
     if not rows:
         return

@@ -16,7 +16,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ARRAY, Engine, Integer, String, and_, bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    select,
+    true,
+)
 
 from connector.storage.models import ClickId, Touchpoint, Visitor
 from connector.tracking.channels import Source, click_ids_in, parse_source, query_params
@@ -102,15 +113,29 @@ def _statements(dialect_name: str) -> _Statements:
         if pg
         else None
     )
-    return _Statements(
-        next_ids=next_ids,
-        last_touches=select(tp.id, tp.visitor_id, tp.occurred_at, tp.source, tp.medium, tp.campaign)
-        .add_columns(tp.term, tp.content, tp.channel)
-        .join_from(
+    columns = (tp.id, tp.visitor_id, tp.occurred_at, tp.source, tp.medium, tp.campaign)
+    columns += (tp.term, tp.content, tp.channel)
+    if pg:
+        # One backward index step per visitor, instead of aggregating all of its touches.
+        wanted_ids = func.unnest(bindparam("visitor_ids", type_=ARRAY(String)))
+        ids = wanted_ids.table_valued("visitor_id").render_derived(name="wanted")
+        newest = (
+            select(*columns)
+            .where(tp.visitor_id == ids.c.visitor_id)
+            .order_by(tp.occurred_at.desc(), tp.id.desc())
+            .limit(1)
+            .lateral("newest")
+        )
+        last_touches = select(newest).select_from(ids).join(newest, true())
+    else:
+        last_touches = select(*columns).join_from(
             _touchpoints,
             latest,
             and_(tp.visitor_id == latest.c.visitor_id, tp.occurred_at == latest.c.at),
-        ),
+        )
+    return _Statements(
+        next_ids=next_ids,
+        last_touches=last_touches,
         upsert_visitors=upsert.on_conflict_do_update(
             index_elements=["id"],
             set_={
@@ -139,52 +164,67 @@ def record_page_view(
 
 def record_page_views(engine: Engine, hits: list[Hit]) -> list[int]:
     """Store ``hits`` (in order) in one transaction; their touchpoint IDs."""
-    sql = _statements(engine.dialect.name)
-    prepared = [_prepare(hit) for hit in hits]
-    with engine.begin() as conn:
-        visitor_ids = sorted({p["visitor"]["id"] for p in prepared})
-        last: dict[str, Any] = {}
-        for row in conn.execute(sql.last_touches, {"visitor_ids": visitor_ids}):
-            if row.visitor_id not in last or row.id > last[row.visitor_id].id:
-                last[row.visitor_id] = row
-        touch_rows = []
-        for p in prepared:
-            source, new_session = _session_source(p["parsed"], last.get(p["visitor_id"]), p["at"])
-            row = {
-                **p["touchpoint"],
-                "source": source.source,
-                "medium": source.medium,
-                "campaign": source.campaign,
-                "term": source.term,
-                "content": source.content,
-                "channel": source.channel,
-                "is_new_session": new_session,
-            }
-            touch_rows.append(row)
-            last[p["visitor_id"]] = _LastTouch(p["at"], source)
-        conn.execute(sql.upsert_visitors, _merge_visitors([p["visitor"] for p in prepared]))
-        if sql.next_ids is not None:
-            ids = list(conn.execute(sql.next_ids, {"n": len(touch_rows)}).scalars())
-            for row, touchpoint_id in zip(touch_rows, ids, strict=True):
-                row["id"] = touchpoint_id
-            conn.execute(sql.insert_touchpoints, touch_rows)
-        else:
-            ids = list(conn.execute(sql.insert_touchpoints, touch_rows).scalars())
-        clicks: dict[tuple[str, str], dict[str, Any]] = {}
-        for p, touchpoint_id in zip(prepared, ids, strict=True):
-            for kind, value in p["click_ids"].items():
-                clicks.setdefault(
-                    (kind, value),
-                    {
-                        "visitor_id": p["visitor_id"],
-                        "kind": kind,
-                        "value": value,
-                        "first_seen_at": p["at"],
-                        "touchpoint_id": touchpoint_id,
-                    },
-                )
-        if clicks:
-            conn.execute(sql.insert_click_ids, list(clicks.values()))
+    return store_prepared(engine, [prepare(hit) for hit in hits])
+
+
+def store_prepared(bind: Engine | Connection, prepared: list[dict[str, Any]]) -> list[int]:
+    """Store hits already passed through :func:`prepare`, in one transaction.
+
+    ``bind`` may be a connection the caller keeps (the hit writer does, to skip the pool's
+    checkout and ping per batch); it must not be in a transaction.
+    """
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            return _store(conn, prepared)
+    with bind.begin():
+        return _store(bind, prepared)
+
+
+def _store(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
+    sql = _statements(conn.dialect.name)
+    visitor_ids = sorted({p["visitor"]["id"] for p in prepared})
+    last: dict[str, Any] = {}
+    for row in conn.execute(sql.last_touches, {"visitor_ids": visitor_ids}):
+        if row.visitor_id not in last or row.id > last[row.visitor_id].id:
+            last[row.visitor_id] = row
+    touch_rows = []
+    for p in prepared:
+        source, new_session = _session_source(p["parsed"], last.get(p["visitor_id"]), p["at"])
+        row = {
+            **p["touchpoint"],
+            "source": source.source,
+            "medium": source.medium,
+            "campaign": source.campaign,
+            "term": source.term,
+            "content": source.content,
+            "channel": source.channel,
+            "is_new_session": new_session,
+        }
+        touch_rows.append(row)
+        last[p["visitor_id"]] = _LastTouch(p["at"], source)
+    conn.execute(sql.upsert_visitors, _merge_visitors([p["visitor"] for p in prepared]))
+    if sql.next_ids is not None:
+        ids = list(conn.execute(sql.next_ids, {"n": len(touch_rows)}).scalars())
+        for row, touchpoint_id in zip(touch_rows, ids, strict=True):
+            row["id"] = touchpoint_id
+        conn.execute(sql.insert_touchpoints, touch_rows)
+    else:
+        ids = list(conn.execute(sql.insert_touchpoints, touch_rows).scalars())
+    clicks: dict[tuple[str, str], dict[str, Any]] = {}
+    for p, touchpoint_id in zip(prepared, ids, strict=True):
+        for kind, value in p["click_ids"].items():
+            clicks.setdefault(
+                (kind, value),
+                {
+                    "visitor_id": p["visitor_id"],
+                    "kind": kind,
+                    "value": value,
+                    "first_seen_at": p["at"],
+                    "touchpoint_id": touchpoint_id,
+                },
+            )
+    if clicks:
+        conn.execute(sql.insert_click_ids, list(clicks.values()))
     return ids
 
 
@@ -199,8 +239,8 @@ class _LastTouch:
         return getattr(self.src, name)
 
 
-def _prepare(hit: Hit) -> dict[str, Any]:
-    """Everything about one hit that needs no database."""
+def prepare(hit: Hit) -> dict[str, Any]:
+    """Everything about one hit that needs no database (done by the request's own thread)."""
     view, now = hit.page_view, hit.received_at
     occurred = event_time(view.ts, now, hit.max_past)
     click_ids = view.click_ids.model_dump(exclude_none=True) if view.click_ids else {}

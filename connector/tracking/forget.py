@@ -20,6 +20,7 @@ from connector.storage.models import (
     Conversion,
     Deal,
     Lead,
+    LifecycleEvent,
     Person,
     Touchpoint,
     Visitor,
@@ -37,10 +38,12 @@ def forget(
     with sessions.begin() as session:
         person_ids: set[int] = set()
         visitor_ids: set[str] = set()
+        email_keys: set[str] = set()
         if email:
             key = email_key(email)
             if key is None:
                 raise ValueError("email: is not a valid email address")
+            email_keys.add(key)  # CRM lifecycle rows may exist without a tracked person
             person_ids.update(session.scalars(select(Person.id).where(Person.email_sha256 == key)))
         else:
             visitor = session.get(Visitor, visitor_id)
@@ -52,15 +55,21 @@ def forget(
             visitor_ids.update(
                 session.scalars(select(Visitor.id).where(Visitor.person_id.in_(person_ids)))
             )
-        return _delete_all(session, person_ids, visitor_ids)
+        return _delete_all(session, person_ids, visitor_ids, email_keys)
 
 
-def _delete_all(session: Session, person_ids: set[int], visitor_ids: set[str]) -> dict[str, int]:
+def _delete_all(
+    session: Session, person_ids: set[int], visitor_ids: set[str], email_keys: set[str]
+) -> dict[str, int]:
+    people = session.execute(
+        select(Person.crm_contact_id, Person.email_sha256).where(Person.id.in_(person_ids))
+    ).all()
     contact_ids = [
         c
-        for c in session.scalars(select(Person.crm_contact_id).where(Person.id.in_(person_ids)))
-        if c and c.isalnum()  # CRM IDs are alphanumeric; nothing LIKE could misread
+        for c, _ in people
+        if c and c.isalnum()  # CRM IDs are alphanumeric; LIKE-safe
     ]
+    email_keys = email_keys | {key for _, key in people if key}
     touchpoints = select(Touchpoint.id).where(Touchpoint.visitor_id.in_(visitor_ids))
     counts = {
         "conversions": _run(session, _pending_conversions(session, contact_ids)),
@@ -78,6 +87,15 @@ def _delete_all(session: Session, person_ids: set[int], visitor_ids: set[str]) -
             ),
         ),
         "visitors": _run(session, delete(Visitor).where(Visitor.id.in_(visitor_ids))),
+        "lifecycle_events": _run(
+            session,
+            delete(LifecycleEvent).where(
+                or_(
+                    LifecycleEvent.email_sha256.in_(email_keys),
+                    LifecycleEvent.contact_id.in_(contact_ids),
+                )
+            ),
+        ),
         "persons": _run(session, delete(Person).where(Person.id.in_(person_ids))),
     }
     return counts

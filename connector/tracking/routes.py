@@ -21,6 +21,7 @@ from connector.app.errors import ApiError
 from connector.app.ops import require_token, trigger_token
 from connector.storage.models import utcnow
 from connector.tracking import collect, forget, identify, snippet
+from connector.tracking.fastpath import RATE_CHARGED, CollectFastPath
 from connector.tracking.ratelimit import RateLimiter, retry_after_header
 from connector.tracking.schemas import Forget, Identify, PageView, field_errors, openapi_schemas
 from connector.tracking.worker import WritebackWorker
@@ -40,6 +41,15 @@ def init_app(app: Flask) -> None:
     app.extensions[WORKER] = WritebackWorker(app.extensions["closedloop"])
     app.extensions[HITS] = HitWriter(app.extensions["closedloop"].engine)
     app.register_blueprint(blueprint)
+    app.wsgi_app = CollectFastPath(  # type: ignore[method-assign]
+        app.wsgi_app,
+        writer=app.extensions[HITS],
+        limiter=app.extensions[LIMITER],
+        writeback=app.extensions[WORKER],
+        allowed_origins=settings.server.allowed_origins,
+        max_body_bytes=settings.server.max_body_bytes,
+        max_past=timedelta(hours=settings.tracking.accept_client_time_hours),
+    )
     openapi.register(_openapi_paths(), openapi_schemas())
 
 
@@ -66,6 +76,8 @@ def _guard() -> Response | None:
         raise ApiError(403, "origin_not_allowed", "add the site to server.allowed_origins")
     if request.method == "OPTIONS":
         return Response(status=204, headers={"Access-Control-Max-Age": "86400"})
+    if request.environ.get(RATE_CHARGED):  # the fast path took this request's token
+        return None
     wait = current_app.extensions[LIMITER].take(request.remote_addr or "unknown")
     if wait > 0:
         raise ApiError(

@@ -3,7 +3,9 @@
 Runs after the response, never inside it. A lead is claimed with a conditional UPDATE
 (``pending`` and due → ``sending`` with a lease until ``crm_next_attempt_at``), so several
 threads, gunicorn workers or hosts write each lead once; a claim whose holder died is due
-again when its lease runs out. Failures retry with the outbox's backoff policy.
+again when its lease runs out. Failures retry with the outbox's backoff policy, per person: a
+pass writes all its contacts in a few batch requests (``crm_contacts``), and each person's
+leads are finished (done, retry later, failed) by that person's own outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from connector.mapping import MappingProfile, load_profile
 from connector.outbox.backoff import RetryPolicy
 from connector.runtime import Runtime
 from connector.storage.models import ClickId, Lead, Person, Touchpoint, Visitor
+from connector.tracking.crm_contacts import ContactWrite, upsert_contacts
 from connector.tracking.schemas import CLICK_ID_KINDS
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,7 @@ def claim(runtime: Runtime, now: datetime, limit: int) -> list[int]:
 def process_pending(
     runtime: Runtime, source: Any, now: datetime, *, limit: int = 50
 ) -> dict[str, int]:
-    """Write back the due leads (one CRM upsert per person); counts by outcome."""
+    """Write back the due leads (one contact per person, batched); counts by outcome."""
     counts = {"claimed": 0, "written": 0, "retry": 0, "failed": 0}
     lead_ids = claim(runtime, now, limit)
     counts["claimed"] = len(lead_ids)
@@ -87,48 +90,72 @@ def process_pending(
         for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids))):
             by_person[lead.person_id].append(lead.id)
     policy = RetryPolicy.from_settings(runtime.settings.delivery)
+    writes = []
     for person_id, ids in by_person.items():
-        outcome = _write_person(runtime, source, profile, person_id, ids, now, policy)
-        counts[outcome] += len(ids)
+        write = _contact_write(runtime, profile, person_id, ids)
+        if write is None:
+            counts["failed"] += len(ids)
+        else:
+            writes.append(write)
+    if not writes:
+        return counts
+    try:
+        _ensure_properties(source, profile)
+        outcomes = upsert_contacts(source, writes)
+    except Exception as exc:  # any CRM failure: retry or give up, never crash the worker
+        outcomes = {write.key: exc for write in writes}
+    for write in writes:
+        ids = by_person[write.key]
+        outcome = outcomes.get(write.key, RuntimeError("the CRM write gave no outcome"))
+        if isinstance(outcome, Exception):
+            result = _failed_attempt(runtime, write.key, ids, outcome, now, policy)
+        else:
+            result = _written(runtime, write.key, ids, outcome)
+        counts[result] += len(ids)
     return counts
 
 
-def _write_person(
-    runtime: Runtime,
-    source: Any,
-    profile: MappingProfile,
-    person_id: int,
-    lead_ids: list[int],
-    now: datetime,
-    policy: RetryPolicy,
-) -> str:
+def _contact_write(
+    runtime: Runtime, profile: MappingProfile, person_id: int, lead_ids: list[int]
+) -> ContactWrite | None:
+    """What to write for a person; None (leads finished as failed) if there is nothing to."""
     with runtime.sessions() as session:
         person = session.get(Person, person_id)
         if person is None:  # erased meanwhile
-            return "failed"
+            return None
         if not person.email and not person.phone_e164:
             _finish(runtime, lead_ids, FAILED, "no email or phone kept to find the contact")
-            return "failed"
+            return None
         properties = contact_properties(session, profile, person_id, lead_ids)
-        email, phone = person.email, person.phone_e164
-    try:
-        _ensure_properties(source, profile)
-        contact_id = source.upsert_contact(email, phone, properties)
-    except Exception as exc:  # any CRM failure: retry or give up, never crash the worker
-        with runtime.sessions.begin() as session:
-            attempts = max(
-                session.scalars(select(Lead.crm_attempts).where(Lead.id.in_(lead_ids))),
-                default=1,
-            )
-        message = f"{type(exc).__name__}: {exc}"[:2000]
-        if isinstance(exc, Permanent) or policy.exhausted(attempts):
-            _finish(runtime, lead_ids, FAILED, message)
-            log.warning("CRM write-back failed for person %s: %s", person_id, message)
-            return "failed"
-        delay = policy.delay(attempts, getattr(exc, "retry_after", None))
-        _finish(runtime, lead_ids, PENDING, message, next_at=now + timedelta(seconds=delay))
-        log.info("CRM write-back for person %s retries in %.0fs: %s", person_id, delay, message)
-        return "retry"
+        return ContactWrite(person_id, person.email, person.phone_e164, properties)
+
+
+def _failed_attempt(
+    runtime: Runtime,
+    person_id: int,
+    lead_ids: list[int],
+    exc: Exception,
+    now: datetime,
+    policy: RetryPolicy,
+) -> str:
+    """Back off and retry the person's leads, or give up (permanent error, attempts spent)."""
+    with runtime.sessions.begin() as session:
+        attempts = max(
+            session.scalars(select(Lead.crm_attempts).where(Lead.id.in_(lead_ids))),
+            default=1,
+        )
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    if isinstance(exc, Permanent) or policy.exhausted(attempts):
+        _finish(runtime, lead_ids, FAILED, message)
+        log.warning("CRM write-back failed for person %s: %s", person_id, message)
+        return "failed"
+    delay = policy.delay(attempts, getattr(exc, "retry_after", None))
+    _finish(runtime, lead_ids, PENDING, message, next_at=now + timedelta(seconds=delay))
+    log.info("CRM write-back for person %s retries in %.0fs: %s", person_id, delay, message)
+    return "retry"
+
+
+def _written(runtime: Runtime, person_id: int, lead_ids: list[int], contact_id: str) -> str:
     with runtime.sessions.begin() as session:
         person = session.get(Person, person_id)
         if person is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from platforms.hubspot.sandbox_lifecycle import LIFECYCLE_DATE_PROPERTIES, LifecycleRules
 from platforms.hubspot.webhook_signature import v3_headers
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator
 
@@ -64,6 +65,7 @@ CONTACT_PROPERTIES: dict[str, tuple[str, str]] = {
     "createdate": ("datetime", "contactinformation"),
     "lastmodifieddate": ("datetime", "contactinformation"),
     "hs_object_id": ("number", "contactinformation"),
+    **LIFECYCLE_DATE_PROPERTIES,  # hs_lifecyclestage_<stage>_date, stamped on stage changes
 }
 READ_ONLY = {"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"}
 CONTACT_DEFAULT_OUTPUT = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate")
@@ -324,6 +326,8 @@ class HubSpotSandbox(HttpEmulator):
         for prop, (kind, group) in CONTACT_PROPERTIES.items():
             self._add_contact_property(prop, kind, group, hubspot_defined=True)
         self.add_pipeline("default", "Sales Pipeline", DEFAULT_STAGES)
+        #: Lifecycle stages in order; writes to ``lifecyclestage`` follow HubSpot's rules.
+        self.lifecycle = LifecycleRules()
         self._routes: list[Route] = self._build_routes()
 
     def start(self) -> HubSpotSandbox:
@@ -405,6 +409,38 @@ class HubSpotSandbox(HttpEmulator):
                 if name not in self.contact_properties:
                     self._add_contact_property(name, "string", "contactinformation", False)
             return self._create_contact({k: _str(v) for k, v in properties.items()})
+
+    def update_contact(self, contact_id: str, **properties: Any) -> None:
+        """Change a contact as a HubSpot user would (lifecycle rules apply).
+
+        Bumps ``lastmodifieddate``. Emails change through the API, which keeps the email index.
+        """
+        with self._lock:
+            if "email" in properties:
+                raise ValueError("change emails with PATCH through the API, not update_contact()")
+            for name in properties:
+                if name not in self.contact_properties:
+                    self._add_contact_property(name, "string", "contactinformation", False)
+            record = self._contacts.records[contact_id]
+            stamp = iso(self.now())
+            values = {k: _str(v) for k, v in properties.items()}
+            record.update(self.lifecycle.apply(record, values, stamp))
+            record["lastmodifieddate"] = stamp
+            self._contacts.updated[contact_id] = stamp
+            self._contacts.touch()
+
+    def add_lifecycle_stage(
+        self, stage_id: str, *, before: str | None = None, date_property: str | None = None
+    ) -> str:
+        """A custom lifecycle stage, as created in HubSpot's settings; its date property's name.
+
+        HubSpot creates a date-entered property for every stage, custom ones included.
+        """
+        with self._lock:
+            prop = date_property or f"hs_v2_date_entered_{stage_id}"
+            self.lifecycle.add_stage(stage_id, prop, before)
+            self._add_contact_property(prop, "datetime", "contactinformation", True)
+            return prop
 
     def add_deal(self, properties: dict[str, Any], contact_ids: Iterable[str] = ()) -> str:
         """Seed a deal associated with ``contact_ids``. Returns its ID."""
@@ -500,6 +536,7 @@ class HubSpotSandbox(HttpEmulator):
         stamp = iso(self.now())
         values = dict(values)
         values.setdefault("createdate", stamp)
+        values = self.lifecycle.apply({}, values, values["createdate"] or stamp)
         values["lastmodifieddate"] = stamp
         values["hs_object_id"] = contact_id
         self._contacts.records[contact_id] = values
@@ -518,6 +555,7 @@ class HubSpotSandbox(HttpEmulator):
             ("POST", "/crm/v3/objects/contacts/search", self._contact_search),
             ("POST", "/crm/v3/objects/contacts/batch/read", self._contact_batch_read),
             ("POST", "/crm/v3/objects/contacts/batch/update", self._contact_batch_update),
+            ("POST", "/crm/v3/objects/contacts/batch/create", self._contact_batch_create),
             ("POST", "/crm/v3/objects/contacts", self._contact_create),
             ("PATCH", "/crm/v3/objects/contacts/{id}", self._contact_update),
             ("POST", "/crm/v4/associations/deals/contacts/batch/read", self._associations_read),
@@ -754,6 +792,14 @@ class HubSpotSandbox(HttpEmulator):
         properties = body.get("properties") or None
         if id_property and id_property not in store.types:
             raise HubSpotError(400, "VALIDATION_ERROR", f"Property {id_property} does not exist")
+        if id_property and not self._unique_property(store, id_property):
+            # HubSpot looks objects up only by a unique-value property (email for contacts).
+            raise HubSpotError(
+                400,
+                "VALIDATION_ERROR",
+                f"{id_property} is not a unique identifier property; "
+                "use hs_object_id, email or a property with unique values",
+            )
         found: list[dict[str, Any]] = []
         missing: list[str] = []
         index = _unique_index(store, id_property) if id_property else None
@@ -783,6 +829,12 @@ class HubSpotSandbox(HttpEmulator):
             )
         ]
         return _json(answer, 207)
+
+    def _unique_property(self, store: _ObjectStore, name: str) -> bool:
+        if name == "hs_object_id" or (store is self._contacts and name == "email"):
+            return True
+        prop = self.contact_properties.get(name) if store is self._contacts else None
+        return bool(prop and prop.get("hasUniqueValue"))
 
     def _associations_read(self, body: dict[str, Any], request: Request) -> Response:
         started = iso(self.now())
@@ -896,6 +948,8 @@ class HubSpotSandbox(HttpEmulator):
         if existing:
             raise HubSpotError(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}")
         record = self._contacts.records[contact_id]
+        stamp = iso(self.now())
+        values = self.lifecycle.apply(record, values, stamp)
         if "email" in values:
             old = (record.get("email") or "").strip().lower()
             if self._emails.get(old) == contact_id:
@@ -903,7 +957,6 @@ class HubSpotSandbox(HttpEmulator):
             if values["email"]:
                 self._emails[values["email"].strip().lower()] = contact_id
         record.update(values)
-        stamp = iso(self.now())
         record["lastmodifieddate"] = stamp
         self._contacts.updated[contact_id] = stamp
         self._contacts.touch()
@@ -922,6 +975,14 @@ class HubSpotSandbox(HttpEmulator):
         checked = [
             (str(i.get("id", "")), self._check_writable(i.get("properties", {}))) for i in inputs
         ]
+        ids = [cid for cid, _ in checked]
+        duplicates = sorted({cid for cid in ids if ids.count(cid) > 1})
+        if duplicates:
+            raise _validation(
+                f"Duplicate IDs found in batch input: [{', '.join(duplicates)}]. "
+                "IDs must be unique",
+                "inputs",
+            )
         missing = [cid for cid, _ in checked if cid not in self._contacts.records]
         if missing:
             raise HubSpotError(
@@ -940,6 +1001,51 @@ class HubSpotSandbox(HttpEmulator):
                 "startedAt": started,
                 "completedAt": iso(self.now()),
             }
+        )
+
+    def _contact_batch_create(self, body: dict[str, Any], request: Request) -> Response:
+        """All or nothing, as HubSpot: any invalid input or existing email fails the batch."""
+        started = iso(self.now())
+        inputs = _batch_inputs(body, BATCH_MAX)
+        checked = [
+            (i.get("objectWriteTraceId"), self._check_writable(i.get("properties", {})))
+            for i in inputs
+        ]
+        seen: dict[str, int] = {}
+        for position, (_, values) in enumerate(checked):
+            email = (values.get("email") or "").strip().lower()
+            if not email:
+                continue
+            existing = self._email_owner(email)
+            if existing:
+                raise HubSpotError(
+                    409, "CONFLICT", f"Contact already exists. Existing ID: {existing}"
+                )
+            if email in seen:
+                raise _validation(
+                    f"Duplicate IDs found in batch input: [{email}]. IDs must be unique",
+                    f"inputs[{position}]",
+                )
+            seen[email] = position
+        results = []
+        for trace_id, values in checked:
+            contact_id = self._create_contact(values)
+            self.accepted.append(
+                {"op": "contact.create", "id": contact_id, "properties": values, "batch": True}
+            )
+            result = self._contacts.public(contact_id, list(values))
+            if trace_id is not None:
+                result["objectWriteTraceId"] = str(trace_id)
+            results.append(result)
+        return _json(
+            {
+                "status": "COMPLETE",
+                "results": results,
+                "requestedAt": started,
+                "startedAt": started,
+                "completedAt": iso(self.now()),
+            },
+            201,
         )
 
     # -- pipelines and properties --------------------------------------------------------------

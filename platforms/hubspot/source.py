@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from hubspot.crm.associations.v4 import (
@@ -35,15 +35,18 @@ from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
 from platforms.crm import CrmContact, CrmDeal, CrmPipeline, CrmStage
 from platforms.hubspot.client import HubSpotApiError, HubSpotClient
+from platforms.hubspot.contacts import ContactPull
+from platforms.hubspot.paging import (
+    PAGE_SIZE,
+    Progress,
+    keyset_pages,
+)
+from platforms.hubspot.paging import as_utc as _as_utc
+from platforms.hubspot.paging import parse_time as _parse_time
 
-PAGE_SIZE = 200  # search maximum
 BATCH_SIZE = 100  # batch read/update maximum
 ASSOCIATIONS_BATCH = 1_000  # v4 association batch read maximum
-SEARCH_CAP = 10_000  # results reachable by paging one search query
-OBJECT_ID = "hs_object_id"  # HubSpot's own ID property, used to break ties on a timestamp
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
-
-Progress = Callable[[int, int | None], None]
 
 
 class HubSpotSource:
@@ -76,60 +79,22 @@ class HubSpotSource:
     ) -> Iterator[list[CrmDeal]]:
         """Pages of deals modified at or after ``since``, oldest first, contacts included.
 
-        Each page is a fresh search from the last modified time seen (keyset paging), skipping
-        the deals already yielded at that exact time; so deals modified during the pull cannot
-        push unchanged ones out of sight, and the 10,000-results cap of one query never
-        applies. When a page or more of deals share one time, they are drained by ID instead,
-        which also gets past 10,000 deals modified in the same millisecond.
+        Keyset paging (see ``platforms.hubspot.paging``): each page restarts from the last
+        modified time seen, so deals changing mid-pull cannot hide unchanged ones and the
+        10,000-results cap of one query never applies.
         """
         report: Progress | None = progress if callable(progress) else None  # type: ignore[assignment]
-        modified = self.profile.deal.modified
-        low = None if since is None else str(_epoch_ms(since))
-        operator = "GTE"
-        after: str | None = None
-        boundary_ms: int | None = None
-        boundary_ids: set[str] = set()
-        done = 0
-        base = 0
-        while True:
-            page = self._search_deals(self._modified_filter(operator, low), after)
-            total = base + (page.total or 0)
-            fresh = []
-            for record in page.results:
-                ms = _epoch_ms(_parse_time(record.properties.get(modified)) or record.updated_at)
-                if ms == boundary_ms and record.id in boundary_ids:
-                    continue
-                if ms != boundary_ms:
-                    boundary_ms, boundary_ids = ms, set()
-                boundary_ids.add(record.id)
-                fresh.append(record)
-            if fresh:
-                deals = self._with_contacts(fresh)
-                done += len(deals)
-                yield deals
-                if report is not None:
-                    report(done, total)
-            next_after = page.paging.next.after if page.paging and page.paging.next else None
-            if next_after is None or boundary_ms is None:
-                return
-            # Keyset paging: every page restarts from the last modified time seen instead of
-            # following `after`. With offsets, a deal modified mid-pull moves to the end of the
-            # result set and shifts an unchanged deal past the page boundary, so it would never
-            # be read; restarting from the timestamp cannot skip anything, and no query ever
-            # comes near the 10,000-result cap.
-            if len(boundary_ids) >= PAGE_SIZE or (operator == "GTE" and low == str(boundary_ms)):
-                # Re-querying from this timestamp would re-read at least a page of deals already
-                # seen (or, past 10,000, never get further): drain it by ID, then move past it.
-                for deals in self._drain_timestamp(boundary_ms, boundary_ids):
-                    done += len(deals)
-                    yield deals
-                    if report is not None:
-                        report(done, None)
-                operator = "GT"
-            else:
-                operator = "GTE"
-            low, after = str(boundary_ms), None
-            base = done - (len(boundary_ids) if operator == "GTE" else 0)
+        yield from keyset_pages(
+            self._search_deals, self.profile.deal.modified, self._with_contacts, since, report
+        )
+
+    # -- contacts' lifecycle -------------------------------------------------------------------
+    def contacts_changed_since(
+        self, since: datetime | None, *, progress: object | None = None
+    ) -> Iterator[list[CrmContact]]:
+        """Pages of contacts modified at or after ``since``, with their lifecycle properties."""
+        report: Progress | None = progress if callable(progress) else None  # type: ignore[assignment]
+        yield from ContactPull(self.client, self.profile).changed_since(since, report)
 
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal]:
         """The deals with these IDs (missing ones are left out), contacts included."""
@@ -146,14 +111,6 @@ class HubSpotSource:
             )
             records.extend(answer.results or [])
         return self._with_contacts(records)
-
-    def _modified_filter(self, operator: str, value: str | None) -> list[dict[str, Any]]:
-        if value is None:
-            return []
-        filters = [
-            {"propertyName": self.profile.deal.modified, "operator": operator, "value": value}
-        ]
-        return [{"filters": filters}]
 
     def _search_deals(
         self,
@@ -173,30 +130,6 @@ class HubSpotSource:
         return self.client.call(
             "deal_search", self.client.deals_search.do_search, public_object_search_request=request
         )
-
-    def _drain_timestamp(self, ms: int, seen: set[str]) -> Iterator[list[CrmDeal]]:
-        """Every deal modified exactly at ``ms``, keyed by ID so the 10,000 cap never bites."""
-        last_id = last_id_seen = "0"
-        after: str | None = None
-        while True:
-            filters = [
-                {"propertyName": self.profile.deal.modified, "operator": "EQ", "value": str(ms)},
-                {"propertyName": OBJECT_ID, "operator": "GT", "value": last_id},
-            ]
-            page = self._search_deals([{"filters": filters}], after, sort_by=OBJECT_ID)
-            fresh = [r for r in page.results if r.id not in seen]
-            seen.update(r.id for r in fresh)
-            if page.results:
-                last_id_seen = page.results[-1].id
-            if fresh:
-                yield self._with_contacts(fresh)
-            next_after = page.paging.next.after if page.paging and page.paging.next else None
-            if next_after is None:
-                return
-            if int(next_after) + PAGE_SIZE <= SEARCH_CAP:
-                after = next_after
-            else:
-                last_id, after = last_id_seen, None
 
     # -- contacts of deals ---------------------------------------------------------------------
     def _with_contacts(self, records: Sequence[Any]) -> list[CrmDeal]:
@@ -425,33 +358,6 @@ class HubSpotSource:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _epoch_ms(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
-
-
-def _as_utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    """HubSpot datetimes: ISO 8601 (``...Z``) or epoch milliseconds."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-    try:
-        return _as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None
 
 
 def _flag(value: str | None) -> bool | None:

@@ -17,11 +17,15 @@ def test_two_concurrent_claimers_get_disjoint_rows(settings, add_rows, now):
     barrier = threading.Barrier(2)
 
     def work(name: str, rt: Runtime) -> None:
-        barrier.wait()
-        while rows := claim_due(
-            rt.sessions, "tiny", worker=name, limit=7, now=now, claim_seconds=300
-        ):
+        # Lockstep rounds: both claim at the same moment every round, so they really compete
+        # (free-running, one thread can drain the queue before the other is scheduled).
+        while True:
+            barrier.wait(30)
+            rows = claim_due(rt.sessions, "tiny", worker=name, limit=7, now=now, claim_seconds=300)
             claimed[name].extend(row.id for row in rows)
+            barrier.wait(30)
+            if len(claimed["a"]) + len(claimed["b"]) >= 400:
+                return
 
     threads = [
         threading.Thread(target=work, args=(name, rt))

@@ -10,7 +10,7 @@ import pytest
 from reports_conftest import DASHBOARD_TOKEN, EVIL, PASSWORD, USERNAME, seed_small_world
 from sqlalchemy import func, select
 
-from connector.storage.models import Conversion, SyncRun
+from connector.storage.models import Conversion, Deal, SyncRun
 
 NOV = "?from=2026-11-01&to=2026-11-30"
 
@@ -61,6 +61,7 @@ def test_username_and_password_hash_login(world):
     assert response.status_code == 302 and response.location.endswith("/dashboard/")
     page = client.get(f"/dashboard/{NOV}").get_data(as_text=True)
     assert 'id="sources"' in page and "Paid Search" in page
+    assert '<td data-v="" title="(revenue - spend) ÷ spend">—</td>' in page  # Direct's ROI
 
 
 def test_token_login_and_wrong_user(world):
@@ -135,3 +136,18 @@ def test_retry_dead_letters_requeues(world, browser):
     with world.extensions["closedloop"].sessions() as s:
         rows = s.execute(select(Conversion.destination, Conversion.status, Conversion.attempts))
         assert sorted(rows) == [("google_ads", "accepted", 1), ("meta", "pending", 0)]
+
+
+def test_opportunities_by_first_or_last_touch(world, browser):
+    """touch=last splits the opportunity table by the deals' last-touch channel instead."""
+    with world.extensions["closedloop"].sessions.begin() as s:
+        s.get(Deal, "D1").last_touch_channel = "Email"
+
+    def groups(query: str) -> list[str]:
+        page = browser.get(f"/dashboard/{NOV}{query}").get_data(as_text=True)
+        table = re.search(r'<table id="opportunities".*?</table>', page, re.S)
+        assert table, "opportunity table missing"
+        return re.findall(r"<tr><td>([^<]*)</td>", table.group(0))
+
+    assert groups("") == ["Paid Search"]
+    assert groups("&touch=last") == ["Email"]

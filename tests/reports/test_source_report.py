@@ -261,6 +261,8 @@ def test_model_comparison_side_by_side(fixture_db):
         "time_decay": Decimal("511.54"),
         "position_based": Decimal("600.00"),
     }
+    orphans = next(r for r in data["rows"] if r["group"] == "(no journey)")["revenue"]
+    assert orphans == dict.fromkeys(MODELS, Decimal("300.00"))  # D3, under every model
 
 
 def test_display_of_undefined_and_percent():
@@ -268,3 +270,126 @@ def test_display_of_undefined_and_percent():
     assert display(None, "percent") == "—"
     assert display(Decimal("0.1234"), "percent") == "12.3%"
     assert display(Decimal("1234.5"), "money") == "1,234.50"
+
+
+KPI_ORDER = (
+    "lead_value",
+    "cost_per_lead",
+    "cac",
+    "lead_to_sale",
+    "avg_deal_size",
+    "revenue_per_customer",
+    "roi",
+    "mql_to_sql",
+)
+COUNT_ORDER = (
+    "visits",
+    "leads",
+    "leads_form",
+    "leads_call",
+    "opportunities",
+    "won_deals",
+    "customers",
+    "revenue",
+    "spend",
+)
+# Rows every model agrees on: v2's deal is all Paid Social, v3 is Direct only, D3 has no journey.
+SOCIAL = (
+    (1, 1, 0, 1, 1, 1, 1, "600.00", "50.00"),
+    ("600.00", "50.00", "50.00", "1.0000", "600.00", "600.00", "11.0000", None),
+)
+DIRECT = ((1, 1, 1, 0, 0, 0, 0, "0", "0"), ("0.00", "0.00", None, "0.0000", None, None, None, None))
+NO_JOURNEY = (
+    (0, 0, 0, 0, 1, 1, 1, "300.00", "0"),
+    (None, None, "0.00", None, "300.00", "300.00", None, None),
+)
+TOTAL = (
+    (4, 3, 2, 1, 4, 4, 3, "2100.00", "150.00"),
+    ("700.00", "50.00", "50.00", "1.3333", "525.00", "700.00", "13.0000", None),
+)
+NOTHING = (None,) * 8
+HALF_PS = (
+    (1, 0, 0, 0, 1, 1, "0.5", "600.00", "100.00"),  # half of D1 and half of D5 (a repeat)
+    (None, None, "200.00", None, "600.00", "1200.00", "5.0000", None),  # CAC 100 / 0.5
+)
+HALF_ORGANIC = (
+    (1, 1, 1, 0, 1, 1, "0.5", "600.00", "0"),
+    ("600.00", "0.00", "0.00", "1.0000", "600.00", "1200.00", None, None),
+)
+# Time decay, 7-day half-life: Paid Search is 3 days older than Organic at both closes, so it
+# holds a = 1 / (1 + 2^(3/7)) = 0.4262755948 (stored weight) of D1 and of D5:
+# won 2a = 0.8526, customers a (D5 is a repeat), revenue 426.28 + 85.26 = 511.54;
+# CAC 100 / a = 234.59, avg deal 511.54 / 2a = 600.01, revenue per customer 511.54 / a =
+# 1200.02, ROI (511.54 - 100) / 100 = 4.1154. Organic holds 1 - a: won 1.1474, revenue
+# 573.72 + 114.74 = 688.46, avg 688.46 / 1.1474 = 599.99, per customer 1199.98.
+EXPECTED = {
+    "first_click": {
+        "Paid Search": (
+            (1, 1, 1, 0, 2, 2, 1, "1200.00", "100.00"),
+            ("1200.00", "100.00", "100.00", "2.0000", "600.00", "1200.00", "11.0000", None),
+        ),
+        "Organic Search": ((1, 0, 0, 0, 0, 0, 0, "0", "0"), NOTHING),
+    },
+    "last_click": {
+        "Paid Search": ((1, 0, 0, 0, 0, 0, 0, "0", "100.00"), (*(None,) * 6, "-1.0000", None)),
+        "Organic Search": (
+            (1, 1, 1, 0, 2, 2, 1, "1200.00", "0"),
+            ("1200.00", "0.00", "0.00", "2.0000", "600.00", "1200.00", None, None),
+        ),
+    },
+    "linear": {"Paid Search": HALF_PS, "Organic Search": HALF_ORGANIC},
+    "position_based": {"Paid Search": HALF_PS, "Organic Search": HALF_ORGANIC},
+    "time_decay": {
+        "Paid Search": (
+            (1, 0, 0, 0, "0.85", "0.85", "0.43", "511.54", "100.00"),
+            (None, None, "234.59", None, "600.01", "1200.02", "4.1154", None),
+        ),
+        "Organic Search": (
+            (1, 1, 1, 0, "1.15", "1.15", "0.57", "688.46", "0"),
+            ("688.46", "0.00", "0.00", "1.1474", "599.99", "1199.98", None, None),
+        ),
+    },
+}
+
+
+def _as_expected(values):
+    return tuple(None if v is None else Decimal(str(v)) for v in values)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_count_and_kpi_under_every_model(fixture_db, model):
+    """Each row's counts and all eight KPIs equal the hand computation, for all five models."""
+    rows, totals = report(fixture_db, model)
+    expected = {
+        **EXPECTED[model],
+        "Paid Social": SOCIAL,
+        "Direct": DIRECT,
+        "(no journey)": NO_JOURNEY,
+    }
+    assert set(rows) == set(expected)
+    for group, (counts, kpis) in [*expected.items(), ("Total", TOTAL)]:
+        row = totals if group == "Total" else rows[group]
+        got_counts = tuple(Decimal(str(row[k])) for k in COUNT_ORDER)
+        assert got_counts == _as_expected(counts), (model, group)
+        got_kpis = tuple(row["kpis"][k] for k in KPI_ORDER)
+        assert got_kpis == _as_expected(kpis), (model, group)
+
+
+def test_opportunities_without_a_journey_count_on_their_row(fixture_db):
+    """A deal created in the range that the sync could not match is an opportunity too."""
+    with fixture_db.sessions.begin() as s:
+        s.add(
+            Deal(
+                id="D9",
+                amount=Decimal("50"),
+                currency="USD",
+                created_time=at(16),
+                stage="appointmentscheduled",
+                contact_ids=["c9"],
+                match_status="contact_never_tracked",
+            )
+        )
+    rows, totals = report(fixture_db, "linear")
+    assert rows["(no journey)"]["opportunities"] == 2  # D3 (won) and D9 (open)
+    assert rows["(no journey)"]["won_deals"] == 1
+    assert totals["opportunities"] == 5

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import yaml
 from click.testing import CliRunner
 
 from connector.cli import cli
+from connector.runtime import Runtime
 from connector.sync.backfill import plan_notes, run_backfill, since_start
-from tests.sync.conftest import NOW, Syncer, outbox, won_deal
+from tests.sync.conftest import NOW, Seeder, Syncer, outbox, won_deal
 
 
 def test_backfill_replays_from_a_date_within_each_platforms_window(
@@ -41,15 +42,38 @@ def test_notes_explain_every_enabled_platform(sync_runtime):
     assert "90 days" in notes["google_ads"] and "54 days" in notes["google_ads"]
 
 
-def test_cli_prints_the_windows_and_runs(tmp_path, sync_config, db_url):
-    """``closedloop backfill --since`` explains the limits on stderr and reports the run."""
+def test_cli_prints_the_windows_and_runs(tmp_path, hubspot, make_settings, sync_config, db_url):
+    """``closedloop backfill --since`` explains the limits, shows progress, reports per platform.
+
+    Two won deals: one closed a day ago, one 20 days ago (too old for Meta's 7 days). The CLI
+    plans against the real clock, so the times here are relative to it.
+    """
+    now = datetime.now(UTC)
     config = {**sync_config, "database": {"url": db_url}, "schedule": {"enabled": False}}
+    rt = Runtime.from_settings(make_settings(config))
+    try:
+        seeder = Seeder(rt)
+        contact = hubspot.add_contact({"email": "ann@example.com"})
+        vid = seeder.visitor(seeder.person("ann@example.com"), ga_client_id="1.2")
+        seeder.touch(vid, now - timedelta(days=25), click=("gclid", "G-1"))
+    finally:
+        rt.close()
+    won_deal(hubspot, [contact], close=now - timedelta(days=1))
+    won_deal(hubspot, [contact], close=now - timedelta(days=20))
     path = tmp_path / "closedloop.yaml"
     path.write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(cli, ["-c", str(path), "backfill", "--since", "2026-01-01"])
     assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "backfill from 2026-01-01: what each platform can still accept"
+    assert {line.split(":")[0].strip() for line in lines[1:4]} == {"google_ads", "ga4", "meta"}
     assert "meta: deals closed after" in result.output
+    assert "deals" in lines  # the progress bar's label (a bare label when not on a terminal)
     assert "run 1: succeeded" in result.output
+    assert "  deals_won: 2" in lines and "  conversions_planned: 5" in lines
+    assert any(
+        line.startswith("  not planned for meta: 1 (Meta rejects a whole request") for line in lines
+    ), result.output
 
 
 def test_cli_rejects_a_bad_date(tmp_path):

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 
-from connector.storage.models import Cursor, Deal
+from connector.runs import RunService
+from connector.storage.models import (
+    Attribution,
+    Conversion,
+    CrmStage,
+    Cursor,
+    Deal,
+    DealStageEvent,
+)
 from platforms.sandbox_kit.faults import Fault, FaultPlan
 from tests.sync.conftest import NOW, Syncer, outbox, won_deal
 
@@ -112,3 +121,122 @@ def test_requests_stay_at_the_minimum(hubspot, seed, sync, clock):
     assert sync() == "succeeded"
     assert sync.last["counts"]["hubspot_requests"] == 10
     assert sync.last["counts"]["deals_pulled"] == DEALS
+
+
+class Killed(Exception):
+    """The process 'dies' at a chosen database statement of the sync."""
+
+
+#: The run's own bookkeeping (lease, run record) is not part of the sync being crashed.
+BOOKKEEPING = ("leases", "sync_runs")
+SYNC_TABLES = (Deal, DealStageEvent, Attribution, Conversion, Cursor, CrmStage)
+
+
+@dataclass
+class StatementKiller:
+    """Counts the sync step's statements and commits; raises ``Killed`` at number ``at``."""
+
+    at: int | None = None
+    seen: int = 0
+    armed: bool = False
+
+    def attach(self, engine: Any) -> None:
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def detach(self, engine: Any) -> None:
+        event.remove(engine, "before_cursor_execute", self._statement)
+        event.remove(engine, "commit", self._commit)
+
+    def _step(self, what: str) -> None:
+        if not self.armed:
+            return
+        self.seen += 1
+        if self.at is not None and self.seen == self.at:
+            raise Killed(f"process killed at step {self.seen}: {what[:60]}")
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not any(t in statement for t in BOOKKEEPING):
+            self._step(statement)
+
+    def _commit(self, conn) -> None:
+        self._step("COMMIT")
+
+
+@dataclass
+class ArmedStep:
+    """The real sync step, with the killer armed only while it runs (not the run's bookkeeping)."""
+
+    step: Any
+    killer: StatementKiller
+    name: str = "sync"
+
+    def __call__(self, ctx: Any) -> None:
+        self.killer.armed = True
+        try:
+            self.step(ctx)
+        finally:
+            self.killer.armed = False
+
+
+def run_sync(runtime: Any, clock: Any, killer: StatementKiller) -> str:
+    """One run like the scheduler's, the killer armed during the sync step."""
+    step = ArmedStep(Syncer(runtime, clock).step(), killer)
+    return RunService(runtime, steps=[step]).run_now("test")[1]
+
+
+def test_a_kill_at_any_database_step_then_rerun_leaves_the_same_outbox(
+    hubspot, seed, sync_runtime, clock
+):
+    """Killed before any statement or commit of a run, the rerun reaches the clean outbox.
+
+    The run being killed plans all three kinds at once: two new wins, an amount change
+    (restatement) and a deal that left closed-won (retraction).
+    """
+    contact = hubspot.add_contact({"email": "buyer@example.com"})
+    visitor = seed.visitor(seed.person("buyer@example.com"), ga_client_id="5.5")
+    seed.touch(visitor, NOW - timedelta(days=3), click=("gclid", "G-BUYER"))
+    restated, reopened = won_deal(hubspot, [contact]), won_deal(hubspot, [contact])
+    new_wins = [won_deal(hubspot, [contact], dealstage="contractsent") for _ in range(2)]
+    killer = StatementKiller()
+    killer.attach(sync_runtime.engine)
+
+    def replay(kill_at: int | None) -> str:
+        """A fresh store synced once, the deals changed, then the run that may be killed."""
+        with sync_runtime.sessions.begin() as session:  # same journeys, no sync state
+            for table in SYNC_TABLES:
+                session.execute(delete(table))
+        for deal in new_wins:
+            hubspot.update_deal(deal, dealstage="contractsent")
+        hubspot.update_deal(restated, amount="1000")
+        hubspot.update_deal(reopened, dealstage="closedwon")
+        clock.advance(minutes=30)
+        killer.at = None
+        assert run_sync(sync_runtime, clock, killer) == "succeeded"
+        for deal in new_wins:
+            hubspot.update_deal(deal, dealstage="closedwon")
+        hubspot.update_deal(restated, amount="1500")
+        hubspot.update_deal(reopened, dealstage="contractsent")
+        clock.advance(minutes=30)
+        killer.at, killer.seen = kill_at, 0
+        try:
+            return run_sync(sync_runtime, clock, killer)
+        finally:
+            killer.at = None
+
+    try:
+        assert replay(None) == "succeeded"
+        reference, steps = outbox(sync_runtime), killer.seen
+        assert steps > 20, steps  # every statement and commit of a one-page run
+        for at in range(1, steps + 1):
+            assert replay(at) == "failed", f"killed at step {at}"
+            clock.advance(minutes=5)
+            assert run_sync(sync_runtime, clock, killer) == "succeeded"
+            assert outbox(sync_runtime) == reference, f"killed at step {at}"
+    finally:
+        killer.detach(sync_runtime.engine)
+    kinds = sorted((r[0], r[1], r[2]) for r in reference if r[1] == "google_ads")
+    assert kinds == sorted(
+        [(d, "google_ads", "conversion") for d in (restated, reopened, *new_wins)]
+        + [(restated, "google_ads", "restatement"), (reopened, "google_ads", "retraction")]
+    )

@@ -145,6 +145,8 @@ def test_bad_deals_are_skipped_with_their_reason_and_the_run_goes_on(
         for deal_id, code in bad.items():
             assert session.get(Deal, deal_id).skip_reason.startswith(code + ":"), code
         assert session.get(Deal, good).skip_reason is None
+        no_contacts = next(d for d, code in bad.items() if code == "no_contacts")
+        assert session.get(Deal, no_contacts).match_status == "no_contact"
     assert sync.last["counts"]["deals_skipped"] == 6
     assert sync.last["summary"]["sync"]["skipped"] == {code: 1 for code in bad.values()}
 
@@ -176,7 +178,11 @@ def test_unmatched_deals_record_why(hubspot, seed, sync, sync_runtime):
 
 
 def test_matches_by_visitor_id_and_hubspotutk_and_crm_click(hubspot, seed, sync, sync_runtime):
-    """A contact's stored visitor ID, hubspotutk and HubSpot-held gclid all reach the journey."""
+    """A contact's stored visitor ID, hubspotutk, HubSpot-held gclid and ID all reach the journey.
+
+    The last contact has no email at all: its person is known by the CRM contact ID that the
+    tracking's write-back stored on it.
+    """
     v1 = seed.visitor(None)
     seed.touch(v1, NOW - timedelta(days=3), ga_client_id="1.1")
     v2 = seed.visitor(None, hubspotutk="utk-1")
@@ -184,12 +190,17 @@ def test_matches_by_visitor_id_and_hubspotutk_and_crm_click(hubspot, seed, sync,
     by_vid = won_deal(hubspot, [hubspot.add_contact({"closedloop_visitor_id": v1})])
     by_utk = won_deal(hubspot, [hubspot.add_contact({"hubspotutk": "utk-1"})])
     by_crm = won_deal(hubspot, [hubspot.add_contact({"hs_google_click_id": "G-CRM"})])
+    known = hubspot.add_contact({"firstname": "Ann"})
+    v3 = seed.visitor(seed.person("ann@example.com", contact_id=known))
+    seed.touch(v3, NOW - timedelta(days=4), click=("gclid", "G-BY-ID"))
+    by_id = won_deal(hubspot, [known])
     sync()
     rows = {(r[0], r[1]): r[9] for r in outbox(sync_runtime)}
     assert rows[(by_vid, "ga4")]["ga_client_id"] == "1.1"
     assert rows[(by_utk, "google_ads")]["wbraid"] == "WB-1"
     assert rows[(by_crm, "google_ads")]["gclid"] == "G-CRM"
     assert "click_time" not in rows[(by_crm, "google_ads")]  # HubSpot does not know when
+    assert rows[(by_id, "google_ads")]["gclid"] == "G-BY-ID"
 
 
 def test_every_model_is_stored_for_reports(hubspot, seed, sync, sync_runtime):

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from connector.cli import cli
-from connector.storage.models import Conversion, Deal, Person, utcnow
+from connector.identity import email_key
+from connector.storage.models import Conversion, Deal, LifecycleEvent, Person, utcnow
 
 AUTH = {"Authorization": "Bearer test-trigger-token"}
 LAPTOP, PHONE, OTHER = "laptop-0000000001", "phone-00000000002", "other-00000000003"
@@ -50,6 +51,21 @@ def _deals_for(runtime, contact_id: str) -> None:
         session.add(_conversion("D1", "k1", "pending"))
         session.add(_conversion("D1", "k2", "accepted"))
         session.add(_conversion("D2", "k3", "pending"))
+        # Lifecycle milestones pulled from the CRM: Jane's by contact ID and by email (a second
+        # CRM contact with her address), and Olga's, which must stay.
+        for contact, email, stage in (
+            (contact_id, None, "mql"),
+            ("602", "jane@x.example", "sql"),
+            ("603", "olga@x.example", "mql"),
+        ):
+            session.add(
+                LifecycleEvent(
+                    contact_id=contact,
+                    stage=stage,
+                    email_sha256=email_key(email) if email else None,
+                    entered_at=utcnow(),
+                )
+            )
 
 
 def test_forget_by_email_removes_everything(client, runtime, page_view, row_counts):
@@ -65,6 +81,7 @@ def test_forget_by_email_removes_everything(client, runtime, page_view, row_coun
         "touchpoints": 3,
         "leads": 2,
         "visitors": 2,
+        "lifecycle_events": 2,
         "persons": 1,
     }
     assert row_counts(runtime) == {
@@ -77,6 +94,8 @@ def test_forget_by_email_removes_everything(client, runtime, page_view, row_coun
     with runtime.sessions() as session:
         left = {c.dedup_key for c in session.scalars(select(Conversion))}
     assert left == {"k2", "k3"}
+    with runtime.sessions() as session:
+        assert list(session.scalars(select(LifecycleEvent.contact_id))) == ["603"]
 
 
 def test_forget_by_visitor_takes_the_person(client, runtime, page_view, row_counts):

@@ -185,3 +185,96 @@ def test_writeback_job_for_the_scheduler(tracked, hubspot, make_client):
     off_client, off_runtime = make_client()
     off_client.post("/identify", json={"visitor_id": LAPTOP, "email": "a@b.example"})
     assert writeback_job(off_runtime) == {"claimed": 0, "written": 0, "retry": 0, "failed": 0}
+
+
+BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
+BATCH_CREATE = "POST /crm/v3/objects/contacts/batch/create"
+BATCH_UPDATE = "POST /crm/v3/objects/contacts/batch/update"
+ONE_BY_ONE = (
+    "POST /crm/v3/objects/contacts/search",
+    "POST /crm/v3/objects/contacts",
+    "PATCH /crm/v3/objects/contacts/{id}",
+)
+
+
+def _leads(client, count: int, start: int = 0) -> None:
+    for n in range(start, start + count):
+        visitor = f"visitor-{n:08d}"
+        client.post("/collect", json={"visitor_id": visitor, "url": f"https://shop.example/{n}"})
+        client.post("/identify", json={"visitor_id": visitor, "email": f"lead{n}@example.com"})
+
+
+@pytest.mark.parametrize(("leads", "existing", "calls"), [(50, 10, 1), (150, 0, 2)])
+def test_request_count_is_per_hundred_contacts(tracked, hubspot, leads, existing, calls):
+    """N leads cost one batch read and one create/update per 100 contacts, never a search."""
+    for n in range(existing):
+        hubspot.add_contact({"email": f"LEAD{n}@example.com"})
+    client, runtime, source = tracked()
+    _leads(client, leads)
+    source.ensure_contact_properties(
+        dict(load_profile(runtime.settings).writeback.properties), "closedloop"
+    )
+    before, by_endpoint = source.requests_made, dict(hubspot.requests_by_endpoint)
+    counts = process_pending(runtime, source, utcnow(), limit=leads)
+    assert counts == {"claimed": leads, "written": leads, "retry": 0, "failed": 0}
+    sent = {k: v - by_endpoint.get(k, 0) for k, v in hubspot.requests_by_endpoint.items()}
+    sent = {k: v for k, v in sent.items() if v}
+    expected = {BATCH_READ: calls, BATCH_CREATE: calls}
+    if existing:
+        expected[BATCH_UPDATE] = 1
+    assert sent == expected
+    assert source.requests_made - before == sum(expected.values())
+    assert not any(sent.get(name) for name in ONE_BY_ONE)
+    emails = sorted(p["email"].lower() for p in hubspot.contacts.values())
+    assert emails == sorted(f"lead{n}@example.com" for n in range(leads))  # no duplicates
+    assert all(p.get("closedloop_visitor_id") for p in hubspot.contacts.values())
+    with runtime.sessions() as session:
+        assert set(session.scalars(select(Lead.crm_status))) == {"done"}
+        assert all(session.scalars(select(Person.crm_contact_id)))
+
+
+def test_contact_created_meanwhile_is_updated_not_duplicated(tracked, hubspot):
+    """A contact created between lookup and create: that lead updates it, the rest are created.
+
+    The batch's 409 is redone one contact at a time.
+    """
+    client, runtime, source = tracked()
+    _leads(client, 3)
+    read = source.client.contacts_batch.read
+    late: list[str] = []
+
+    def read_then_someone_creates(*args, **kwargs):
+        answer = read(*args, **kwargs)
+        late.append(hubspot.add_contact({"email": "lead1@example.com"}))
+        return answer
+
+    source.client.contacts_batch.read = read_then_someone_creates
+    counts = process_pending(runtime, source, utcnow())
+    assert counts == {"claimed": 3, "written": 3, "retry": 0, "failed": 0}
+    emails = sorted(p["email"].lower() for p in hubspot.contacts.values())
+    assert emails == ["lead0@example.com", "lead1@example.com", "lead2@example.com"]
+    assert hubspot.contacts[late[0]]["closedloop_visitor_id"] == "visitor-00000001"
+
+
+def test_one_refused_contact_fails_alone(tracked, hubspot):
+    """A contact HubSpot refuses (an unknown property) fails alone; the others are written."""
+    client, runtime, source = tracked()
+    _leads(client, 3)
+    create = source.client.contacts_batch.create
+
+    def refuse_lead2(batch, **kwargs):
+        for item in batch.inputs:
+            if item.properties.get("email") == "lead2@example.com":
+                item.properties["no_such_property"] = "x"
+        return create(batch, **kwargs)
+
+    source.client.contacts_batch.create = refuse_lead2
+    counts = process_pending(runtime, source, utcnow())
+    assert counts == {"claimed": 3, "written": 2, "retry": 0, "failed": 1}
+    with runtime.sessions() as session:
+        statuses = dict(session.execute(select(Lead.visitor_id, Lead.crm_status)).all())
+    assert statuses == {
+        "visitor-00000000": "done",
+        "visitor-00000001": "done",
+        "visitor-00000002": "failed",
+    }

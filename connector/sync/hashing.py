@@ -1,0 +1,26 @@
+"""Email and phone hashes for one page of deals, each computed once.
+
+Matching and every destination hash the same contacts (and a contact often has several
+deals), so SHA-256 plus normalisation would otherwise run five times per address. The memo
+lives for one page only: the sync clears it after each page, so no address outlives the page
+in memory (``closedloop forget`` must not be undone by a cache).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from connector.identity import email_key, meta_email_hash, meta_phone_hash, phone_key
+
+PAGE_MEMO = 8192
+
+google_email = lru_cache(maxsize=PAGE_MEMO)(email_key)
+meta_email = lru_cache(maxsize=PAGE_MEMO)(meta_email_hash)
+google_phone = lru_cache(maxsize=PAGE_MEMO)(phone_key)
+meta_phone = lru_cache(maxsize=PAGE_MEMO)(meta_phone_hash)
+
+
+def forget() -> None:
+    """Drop every memoised address (end of a page)."""
+    for memo in (google_email, meta_email, google_phone, meta_phone):
+        memo.cache_clear()

@@ -1,0 +1,87 @@
+"""``column IN (...)`` lookups that stay cheap on both databases, for pages of deals.
+
+On SQLite an IN list is chunked under the bound-parameter limit. On PostgreSQL the values go in
+one array parameter (``= ANY(...)``): psycopg parses every placeholder of a query client-side
+and prepares only queries it has seen before, and an IN list of another length per page defeats
+both; the array keeps the query text the same for every page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import any_, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+#: Values per IN list on SQLite (well under its bound-parameter limit).
+SQLITE_CHUNK = 500
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def any_of(column: Any, values: Iterable[Any], postgres: bool) -> Any:
+    """``column IN values``: one array parameter on PostgreSQL, a plain IN list elsewhere."""
+    items = sorted(set(values))
+    if postgres:
+        return column == any_(bindparam(None, items, type_=ARRAY(column.type)))
+    return column.in_(items)
+
+
+@contextmanager
+def index_lookups(session: Session) -> Iterator[None]:
+    """On PostgreSQL, have the lookups inside probe their indexes, whatever the statistics say.
+
+    These lookups fetch a page's worth of keys from tables that can hold millions of rows, so
+    an index probe is always the right plan. PostgreSQL cannot always tell: tables filled
+    during the sync itself (deals, the outbox) have no statistics yet, and it then estimates
+    that an ``= ANY(...)`` of a few hundred keys matches the whole table and reads all of it,
+    page after page, making a large backfill quadratic. Generic plans of prepared statements
+    (psycopg prepares a query it has run five times) go the same way. So, for these statements
+    only, plans are made for the actual arrays and a sequential scan is the last resort; the
+    writes that follow keep the defaults.
+    """
+    if not is_postgres(session):
+        yield
+        return
+    settings = (
+        "SELECT set_config('plan_cache_mode', :plans, true), "
+        "set_config('enable_seqscan', :scans, true)"
+    )
+    before = session.execute(
+        text("SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')")
+    ).one()
+    session.execute(text(settings), {"plans": "force_custom_plan", "scans": "off"})
+    try:
+        yield
+    finally:
+        session.execute(text(settings), {"plans": before[0], "scans": before[1]})
+
+
+def chunks(values: Iterable[Any], postgres: bool) -> Iterator[list[Any]]:
+    """The distinct values in sorted order: all at once on PostgreSQL, in chunks on SQLite."""
+    items = sorted(set(values))
+    size = len(items) if postgres else SQLITE_CHUNK
+    for start in range(0, len(items), max(size, 1)):
+        yield items[start : start + size]
+
+
+def rows_for(
+    session: Session, values: Iterable[Any], statement: Callable[[list[Any], bool], Any]
+) -> list[Any]:
+    """Rows of ``statement(chunk, postgres)`` over every chunk of ``values``.
+
+    Executed on the session's connection (Core): these are plain column tuples, and the ORM's
+    result machinery would cost more than the query itself.
+    """
+    postgres = is_postgres(session)
+    connection = session.connection()
+    out: list[Any] = []
+    for chunk in chunks(values, postgres):
+        out.extend(connection.execute(statement(chunk, postgres)).all())
+    return out

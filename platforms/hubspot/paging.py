@@ -1,0 +1,159 @@
+"""Keyset paging over HubSpot's search API, shared by every "changed since" pull.
+
+HubSpot's search answers at most 10,000 results per query and shifts offsets when records
+change mid-pull; both are dodged by restarting each page from the last modified time seen
+(and draining a crowded millisecond by object ID). Deals and contacts page the same way, so
+the logic lives here once, parameterised by the search call and the modified-time property.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+PAGE_SIZE = 200  # search maximum
+SEARCH_CAP = 10_000  # results reachable by paging one search query
+OBJECT_ID = "hs_object_id"  # HubSpot's own ID property, used to break ties on a timestamp
+
+T = TypeVar("T")
+Progress = Callable[[int, int | None], None]
+
+
+class Search(Protocol):
+    """One search request: filter groups, the ``after`` offset, and an optional sort property."""
+
+    def __call__(
+        self, filter_groups: list[dict[str, Any]], after: str | None, sort_by: str | None = None
+    ) -> Any:
+        """The SDK's search answer (``total``, ``results``, ``paging``)."""
+        ...
+
+
+def keyset_pages(
+    search: Search,
+    modified: str,
+    convert: Callable[[list[Any]], list[T]],
+    since: datetime | None,
+    report: Progress | None = None,
+) -> Iterator[list[T]]:
+    """Pages of records modified at or after ``since``, oldest first, each passed to ``convert``.
+
+    Each page is a fresh search from the last modified time seen (keyset paging), skipping the
+    records already yielded at that exact time; so records modified during the pull cannot
+    push unchanged ones out of sight, and the 10,000-results cap of one query never applies.
+    When a page or more of records share one time, they are drained by ID instead, which also
+    gets past 10,000 records modified in the same millisecond.
+    """
+    low = None if since is None else str(epoch_ms(since))
+    operator = "GTE"
+    after: str | None = None
+    boundary_ms: int | None = None
+    boundary_ids: set[str] = set()
+    done = 0
+    base = 0
+    while True:
+        page = search(_modified_filter(modified, operator, low), after)
+        total = base + (page.total or 0)
+        fresh = []
+        for record in page.results:
+            ms = epoch_ms(parse_time(record.properties.get(modified)) or record.updated_at)
+            if ms == boundary_ms and record.id in boundary_ids:
+                continue
+            if ms != boundary_ms:
+                boundary_ms, boundary_ids = ms, set()
+            boundary_ids.add(record.id)
+            fresh.append(record)
+        if fresh:
+            converted = convert(fresh)
+            done += len(converted)
+            yield converted
+            if report is not None:
+                report(done, total)
+        next_after = page.paging.next.after if page.paging and page.paging.next else None
+        if next_after is None or boundary_ms is None:
+            return
+        # Keyset paging: every page restarts from the last modified time seen instead of
+        # following `after`. With offsets, a record modified mid-pull moves to the end of the
+        # result set and shifts an unchanged one past the page boundary, so it would never be
+        # read; restarting from the timestamp cannot skip anything, and no query ever comes
+        # near the 10,000-result cap.
+        if len(boundary_ids) >= PAGE_SIZE or (operator == "GTE" and low == str(boundary_ms)):
+            # Re-querying from this timestamp would re-read at least a page of records already
+            # seen (or, past 10,000, never get further): drain it by ID, then move past it.
+            for converted in _drain_timestamp(search, modified, convert, boundary_ms, boundary_ids):
+                done += len(converted)
+                yield converted
+                if report is not None:
+                    report(done, None)
+            operator = "GT"
+        else:
+            operator = "GTE"
+        low, after = str(boundary_ms), None
+        base = done - (len(boundary_ids) if operator == "GTE" else 0)
+
+
+def _modified_filter(modified: str, operator: str, value: str | None) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    return [{"filters": [{"propertyName": modified, "operator": operator, "value": value}]}]
+
+
+def _drain_timestamp(
+    search: Search,
+    modified: str,
+    convert: Callable[[list[Any]], list[T]],
+    ms: int,
+    seen: set[str],
+) -> Iterator[list[T]]:
+    """Every record modified exactly at ``ms``, keyed by ID so the 10,000 cap never bites."""
+    last_id = last_id_seen = "0"
+    after: str | None = None
+    while True:
+        filters = [
+            {"propertyName": modified, "operator": "EQ", "value": str(ms)},
+            {"propertyName": OBJECT_ID, "operator": "GT", "value": last_id},
+        ]
+        page = search([{"filters": filters}], after, sort_by=OBJECT_ID)
+        fresh = [r for r in page.results if r.id not in seen]
+        seen.update(r.id for r in fresh)
+        if page.results:
+            last_id_seen = page.results[-1].id
+        if fresh:
+            yield convert(fresh)
+        next_after = page.paging.next.after if page.paging and page.paging.next else None
+        if next_after is None:
+            return
+        if int(next_after) + PAGE_SIZE <= SEARCH_CAP:
+            after = next_after
+        else:
+            last_id, after = last_id_seen, None
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    """Milliseconds since the epoch, HubSpot's filter value for datetimes (naive = UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """An aware UTC datetime (the SDK hands back naive ones for some fields)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """HubSpot datetimes: ISO 8601 (``...Z``) or epoch milliseconds."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
