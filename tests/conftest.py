@@ -21,6 +21,18 @@ from connector.runtime import Runtime
 PG_ENV = "CLOSEDLOOP_TEST_DATABASE_URL"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Trust the gRPC emulators' certificate before any test makes a channel.
+
+    gRPC reads ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` once per process, at the first secure
+    channel; a test whose config points Google Ads at its real address would otherwise fix the
+    roots before a later test starts the sandbox, and the outcome would depend on test order.
+    """
+    from platforms.sandbox_kit.tls import shared_certificate
+
+    shared_certificate()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"closedloop test database: {os.environ.get(PG_ENV) or 'SQLite (per-test file)'}"
 

@@ -24,22 +24,27 @@ def attribution_rows(
     """One row per (model, credited touchpoint); each model's revenue sums to the deal amount.
 
     Touches that take no credit (Direct ones, with ``attribution.ignore_direct``) get no row,
-    so reports show the revenue on the channels that earned it.
+    so reports show the revenue on the channels that earned it. Open and lost deals get rows
+    too (the reports count them as opportunities by the same weights, and revenue only once
+    won); one without an amount yet carries zero revenue.
     """
     touches = journey.credited_touches(settings.attribution.ignore_direct)
-    if not touches or deal.amount is None or deal.currency is None:
+    if not touches:
         return []
+    amount = deal.amount if deal.amount is not None else Decimal(0)
+    currency = deal.currency or settings.currency
+    close_time = deal.close_time or deal.raw.modified_time
     times = [t.time for t in touches]
-    sign = -1 if deal.amount < 0 else 1  # check_deal refuses negatives; mirror split_amount
-    quantum = quantum_for(abs(deal.amount))
-    units = units_of(abs(deal.amount), quantum)
+    sign = -1 if amount < 0 else 1  # check_deal refuses negatives; mirror split_amount
+    quantum = quantum_for(abs(amount))
+    units = units_of(abs(amount), quantum)
     rows: list[dict[str, Any]] = []
     for model in MODELS:
         if model == TIME_DECAY:
             exact = weights(
                 model,
                 times,
-                close_time=deal.close_time,
+                close_time=close_time,
                 half_life_days=settings.attribution.half_life_days,
             )
             stored = split_amount(Decimal(1), exact, WEIGHT_QUANTUM)
@@ -57,7 +62,7 @@ def attribution_rows(
                     "touchpoint_id": touch.id,
                     "weight": weight,
                     "revenue": money,
-                    "currency": deal.currency,
+                    "currency": currency,
                 }
             )
     return rows

@@ -51,10 +51,13 @@ def _latest(journey: Journey, attr: str, preferred: Touch | None) -> str | None:
     return next((v for info in journey.visitors if (v := getattr(info, attr))), None)
 
 
-def _consent(journey: Journey, preferred: Touch | None) -> tuple[bool | None, bool | None]:
-    candidates = [preferred] if preferred is not None else []
-    candidates += list(reversed(journey.touches))
-    for item in (*candidates, *journey.visitors):
+def _consent(journey: Journey) -> tuple[bool | None, bool | None]:
+    """The person's latest consent signal, not the one given at the credited click.
+
+    Consent withdrawn on a later visit must reach the conversion sent now, so the newest touch
+    that carries a signal wins; the visitors' stored state is the fallback.
+    """
+    for item in (*reversed(journey.touches), *journey.visitors):
         if item.consent_ad_user_data is not None or item.consent_ad_personalization is not None:
             return item.consent_ad_user_data, item.consent_ad_personalization
     return None, None
@@ -77,7 +80,7 @@ def build(destination: str, journey: Journey, unit: Unit, region: str) -> Identi
     emails = [c.email for c in contacts]
     phones = [c.phone for c in contacts]
     touch = _touch_for(journey, unit)
-    ad_user_data, ad_personalization = _consent(journey, touch)
+    ad_user_data, ad_personalization = _consent(journey)
     external_id = contacts[0].id if contacts else None
     if destination == "google_ads":
         click = unit.click if unit.click and unit.click.kind in GOOGLE_CLICKS else None

@@ -269,10 +269,11 @@ class SyncStep:
             if deal.id in blocked and deal.problem is not None:
                 totals.counts["deals_skipped"] += 1
                 totals.skipped[deal.problem.code] += 1
-        # Every won deal read again is matched again, even when it plans nothing: its journey
-        # may have grown (a late identify) or the attribution settings changed, and a backfill
-        # is how a user refreshes the attribution behind the reports.
-        to_match = [d for d in checked if d.id not in blocked and (d.is_won or d.id in firing)]
+        # Every deal read is matched, won or not, even when it plans nothing: open and lost
+        # deals are the opportunities the reports split by source, a won deal's journey may
+        # have grown (a late identify), and a backfill is how a user refreshes the attribution
+        # behind the reports after changing its settings.
+        to_match = [d for d in checked if d.id not in blocked]
         journeys = Matcher(session, settings.attribution.lookback_days).match(
             [
                 DealToMatch(d.id, d.close_time or d.raw.modified_time, d.raw.contacts)
@@ -323,7 +324,7 @@ class SyncStep:
                 rows.extend(plan.rows)
                 for dest, reason in plan.not_planned:
                     totals.note(dest, reason)
-            if journey is not None and deal.is_won and deal.amount is not None and deal.currency:
+            if journey is not None:
                 attr_deals.append(deal.id)
                 attr_rows.extend(attribution_rows(deal, journey, settings))
             deal_rows.append(

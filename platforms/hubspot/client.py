@@ -168,7 +168,12 @@ class HubSpotClient:
                 if status == 429:
                     retry_after = rate_limit_wait(body, getattr(exc, "headers", None))
                     if str(body.get("policyName", "")).upper() == "DAILY":
-                        break
+                        log.warning("hubspot %s: daily API limit reached: %s", endpoint, reason)
+                        raise RetryableSourceError(
+                            f"{reason}; HubSpot's daily API limit is used up, the next run "
+                            "carries on from here",
+                            retry_after=retry_after,
+                        ) from None
                 elif status >= 500 or status == 0:
                     retry_after = min(2.0 ** (attempt - 1), 30.0)
                 else:

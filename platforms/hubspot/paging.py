@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 PAGE_SIZE = 200  # search maximum
 SEARCH_CAP = 10_000  # results reachable by paging one search query
 OBJECT_ID = "hs_object_id"  # HubSpot's own ID property, used to break ties on a timestamp
+MAX_EXCLUDED = 100  # IDs left out of a restart by NOT_IN; more are drained by ID instead
 
 T = TypeVar("T")
 Progress = Callable[[int, int | None], None]
@@ -50,10 +51,11 @@ def keyset_pages(
     after: str | None = None
     boundary_ms: int | None = None
     boundary_ids: set[str] = set()
+    excluded: set[str] = set()
     done = 0
     base = 0
     while True:
-        page = search(_modified_filter(modified, operator, low), after)
+        page = search(_modified_filter(modified, operator, low, excluded), after)
         total = base + (page.total or 0)
         fresh = []
         for record in page.results:
@@ -90,12 +92,30 @@ def keyset_pages(
         else:
             operator = "GTE"
         low, after = str(boundary_ms), None
-        base = done - (len(boundary_ids) if operator == "GTE" else 0)
+        # Restarting at the boundary time leaves out the records already read at it, so a
+        # page brings 200 new records, not 199 and a repeat.
+        excluded = set(boundary_ids) if operator == "GTE" else set()
+        if len(excluded) > MAX_EXCLUDED:
+            excluded = set()
+        base = done - (len(boundary_ids) if operator == "GTE" and not excluded else 0)
 
 
-def _modified_filter(modified: str, operator: str, value: str | None) -> list[dict[str, Any]]:
+def _modified_filter(
+    modified: str, operator: str, value: str | None, excluded: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """``modified <op> value``; with ``excluded``: ``> value`` OR ``= value`` minus those IDs."""
     if value is None:
         return []
+    if excluded and operator == "GTE":
+        return [
+            {"filters": [{"propertyName": modified, "operator": "GT", "value": value}]},
+            {
+                "filters": [
+                    {"propertyName": modified, "operator": "EQ", "value": value},
+                    {"propertyName": OBJECT_ID, "operator": "NOT_IN", "values": sorted(excluded)},
+                ]
+            },
+        ]
     return [{"filters": [{"propertyName": modified, "operator": operator, "value": value}]}]
 
 

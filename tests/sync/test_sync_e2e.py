@@ -324,3 +324,32 @@ def test_fixed_value_stage_rule(hubspot, seed, make_settings, sync_config, clock
         assert options["conversion_action_id"] == "77"
     finally:
         rt.close()
+
+
+def test_open_and_lost_deals_are_matched_for_the_reports_but_plan_nothing(
+    hubspot, seed, sync, sync_runtime
+):
+    """Opportunities need their source too: open and lost deals get a journey and credit.
+
+    The reports count them as opportunities by these weights (revenue only once won); no
+    conversion is planned for them.
+    """
+    contact = tracked_contact(hubspot, seed)
+    open_deal = won_deal(hubspot, [contact], amount="500", dealstage="appointmentscheduled")
+    lost_deal = won_deal(hubspot, [contact], amount=None, dealstage="closedlost")
+    assert sync() == "succeeded"
+    assert outbox(sync_runtime) == []
+    with sync_runtime.sessions() as session:
+        for deal_id, revenue in ((open_deal, Decimal("500")), (lost_deal, Decimal("0"))):
+            deal = session.get(Deal, deal_id)
+            assert deal.match_status == "matched"
+            assert (deal.first_touch_channel, deal.last_touch_channel) == (
+                "Paid Search",
+                "Paid Search",
+            )
+            weights = session.execute(
+                select(func.sum(Attribution.weight), func.sum(Attribution.revenue)).where(
+                    Attribution.deal_id == deal_id, Attribution.model == "linear"
+                )
+            ).one()
+            assert (Decimal(weights[0]), Decimal(weights[1])) == (Decimal(1), revenue)

@@ -153,3 +153,41 @@ def test_time_limits_per_platform():
         now=NOW,
         settings=settings,
     )
+
+
+def test_consent_is_the_latest_signal_not_the_clicked_touchs():
+    """Consent withdrawn after the ad click reaches the conversion; granted later counts too."""
+    from connector.sync.identifiers import Unit, build
+    from connector.sync.match import Click, Journey, Touch
+
+    def touch(id_: int, day: int, consent: bool | None, gclid: str | None = None) -> Touch:
+        return Touch(
+            id=id_,
+            visitor_id="v1",
+            time=datetime(2026, 11, day, tzinfo=UTC),
+            channel="Paid Search" if gclid else "Organic Search",
+            source="google",
+            click_ids={"gclid": gclid} if gclid else {},
+            ga_client_id=None,
+            ga_session_id=None,
+            fbc=None,
+            fbp=None,
+            consent_ad_user_data=consent,
+            consent_ad_personalization=consent,
+        )
+
+    clicked = touch(1, 1, True, gclid="G1")
+    click = Click("gclid", "G1", clicked.time, touch_id=1)
+    for later, expected in ((False, False), (None, True)):
+        journey = Journey(
+            deal_id="D1",
+            status="matched",
+            touches=[clicked, touch(2, 5, later)],
+            clicks=[click],
+        )
+        ids = build("google_ads", journey, Unit(click=click, touch=clicked), "US")
+        assert (ids.gclid, ids.consent_ad_user_data, ids.consent_ad_personalization) == (
+            "G1",
+            expected,
+            expected,
+        )
