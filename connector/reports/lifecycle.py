@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from connector.reports.sources import (
-    DIRECT,
     MODELS,
     NO_JOURNEY,
     ReportRange,
+    credited_group,
     plan_for_reports,
     touch_dimension,
 )
@@ -174,11 +174,7 @@ def _credited(by: str, model: str, rng: ReportRange, ignore_direct: bool) -> Sel
         .limit(1)
         .correlate(people)
     )
-    credited: ColumnElement[Any] = before.scalar_subquery()
-    if ignore_direct:
-        # Same rule as leads: NULL channels show as Direct, and ``!=`` leaves them out too.
-        non_direct = before.where(Touchpoint.channel != DIRECT).scalar_subquery()
-        credited = func.coalesce(non_direct, credited)
+    credited = credited_group(before, ignore_direct)  # the same rule as leads
     return select(
         people.c.contact_id,
         people.c.person_id,

@@ -293,11 +293,7 @@ def _leads_query(by: str, model: str, rng: ReportRange, ignore_direct: bool) -> 
         .limit(1)
         .correlate(Lead)
     )
-    credited: ColumnElement[Any] = before_lead.scalar_subquery()
-    if ignore_direct:
-        # NULL channels are shown as Direct, and ``!=`` leaves them out here too.
-        non_direct = before_lead.where(Touchpoint.channel != DIRECT).scalar_subquery()
-        credited = func.coalesce(non_direct, credited)
+    credited = credited_group(before_lead, ignore_direct)
     lead_touch = (
         select(credited.label("grp"), Lead.kind.label("kind"))
         .where(Lead.occurred_at >= rng.since, Lead.occurred_at < rng.until)
@@ -306,6 +302,20 @@ def _leads_query(by: str, model: str, rng: ReportRange, ignore_direct: bool) -> 
     return select(lead_touch.c.grp, lead_touch.c.kind, func.count()).group_by(
         lead_touch.c.grp, lead_touch.c.kind
     )
+
+
+def credited_group(touch_before: Select[Any], ignore_direct: bool) -> ColumnElement[Any]:
+    """The group of the touch ``touch_before`` finds, under ``attribution.ignore_direct``.
+
+    With the rule, a non-Direct touch is probed first and a Direct one only when there is no
+    other (COALESCE runs the fallback only then). NULL channels are shown as Direct, and
+    ``!=`` leaves them out of the first probe too.
+    """
+    credited: ColumnElement[Any] = touch_before.scalar_subquery()
+    if not ignore_direct:
+        return credited
+    non_direct = touch_before.where(Touchpoint.channel != DIRECT).scalar_subquery()
+    return func.coalesce(non_direct, credited)
 
 
 def is_repeat_deal(session: Session, rng: ReportRange) -> ColumnElement[bool]:

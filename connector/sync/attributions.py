@@ -23,8 +23,9 @@ def attribution_rows(
 ) -> list[dict[str, Any]]:
     """One row per (model, credited touchpoint); each model's revenue sums to the deal amount.
 
-    Touches that take no credit (Direct ones, with ``attribution.ignore_direct``) get no row,
-    so reports show the revenue on the channels that earned it. Open and lost deals get rows
+    Touches that take no credit (Direct ones, with ``attribution.ignore_direct``, and every
+    touch but one under first/last click) get no row: reports only sum the rows, so rows of
+    zeros would be writes that change no figure. Open and lost deals get rows
     too (the reports count them as opportunities by the same weights, and revenue only once
     won); one without an amount yet carries zero revenue.
     """
@@ -55,6 +56,8 @@ def attribution_rows(
         # computed once per journey length instead of once per deal.
         revenue = [quantum * (sign * n) for n in split_units(units, parts, total)]
         for touch, weight, money in zip(touches, stored, revenue, strict=True):
+            if not weight and not money:
+                continue  # no credit, no row: first/last click would otherwise store n-1 zeros
             rows.append(
                 {
                     "deal_id": deal.id,

@@ -2,10 +2,12 @@
 
 This is the hot path (every page view of every site). A batch costs four statements whatever
 its size: one read of each visitor's last touch (for sessions), one upsert of the visitors, one
-insert of the touchpoints, one insert of the click IDs. Statements are built once per dialect
-and run with bound parameters, so SQLAlchemy's compiled cache always hits. Upserts instead of
+insert of the touchpoints, one insert of the click IDs; on PostgreSQL the three writes are one
+statement (:mod:`connector.tracking.pgwrite`). Statements are built once per dialect and run
+with bound parameters, so SQLAlchemy's compiled cache always hits. Upserts instead of
 read-modify-write mean two workers storing the same new visitor cannot collide, and a click ID
-keeps the time it was *first* seen. A batch is one transaction: all of it or none of it.
+keeps the time it was *first* seen. A batch is one transaction (or, on PostgreSQL, one write
+statement): all of it or none of it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from sqlalchemy import (
     ARRAY,
     Connection,
     Engine,
-    Integer,
     String,
     and_,
     bindparam,
@@ -31,6 +32,8 @@ from sqlalchemy import (
 
 from connector.storage.models import ClickId, Touchpoint, Visitor
 from connector.tracking.channels import Source, click_ids_in, parse_source, query_params
+from connector.tracking.pgwrite import MERGED as _MERGED
+from connector.tracking.pgwrite import store_pg
 from connector.tracking.schemas import PageView
 
 SESSION_GAP = timedelta(minutes=30)
@@ -38,17 +41,6 @@ SESSION_GAP = timedelta(minutes=30)
 CLOCK_PAST, CLOCK_FUTURE = timedelta(days=1), timedelta(minutes=5)
 
 _visitors, _touchpoints, _click_ids = Visitor.__table__, Touchpoint.__table__, ClickId.__table__
-#: Visitor columns a page view updates when it carries a value (else the stored one stays).
-_MERGED = (
-    "ga_client_id",
-    "ga_session_id",
-    "fbp",
-    "fbc",
-    "hubspotutk",
-    "user_agent",
-    "consent_ad_user_data",
-    "consent_ad_personalization",
-)
 
 
 @dataclass(frozen=True)
@@ -73,16 +65,14 @@ def event_time(ts_ms: int | None, now: datetime, max_past: timedelta = CLOCK_PAS
 class _Statements:
     """The statements of a batch, built once per dialect.
 
-    On PostgreSQL the visitor IDs go in as one array parameter and touchpoint IDs are taken
-    from the sequence first, so every statement has a handful of parameters and psycopg can
-    prepare and cache it (a multi-row ``INSERT ... RETURNING`` would be parsed anew each time).
+    On PostgreSQL the visitor IDs go in as one array parameter, so the read has one parameter
+    and psycopg can prepare and cache it; the writes there are :func:`store_pg`'s statement.
     """
 
     last_touches: Any
     upsert_visitors: Any
     insert_touchpoints: Any
     insert_click_ids: Any
-    next_ids: Any = None
 
 
 @functools.cache
@@ -106,13 +96,6 @@ def _statements(dialect_name: str) -> _Statements:
         .subquery()
     )
     tp = _touchpoints.c
-    next_ids = (
-        select(func.nextval(func.pg_get_serial_sequence("touchpoints", "id"))).select_from(
-            func.generate_series(1, bindparam("n", type_=Integer))
-        )
-        if pg
-        else None
-    )
     columns = (tp.id, tp.visitor_id, tp.occurred_at, tp.source, tp.medium, tp.campaign)
     columns += (tp.term, tp.content, tp.channel)
     if pg:
@@ -134,7 +117,6 @@ def _statements(dialect_name: str) -> _Statements:
             and_(tp.visitor_id == latest.c.visitor_id, tp.occurred_at == latest.c.at),
         )
     return _Statements(
-        next_ids=next_ids,
         last_touches=last_touches,
         upsert_visitors=upsert.on_conflict_do_update(
             index_elements=["id"],
@@ -146,9 +128,9 @@ def _statements(dialect_name: str) -> _Statements:
                 **merged,
             },
         ),
-        insert_touchpoints=_touchpoints.insert()
-        if pg
-        else _touchpoints.insert().returning(_touchpoints.c.id, sort_by_parameter_order=True),
+        insert_touchpoints=_touchpoints.insert().returning(
+            _touchpoints.c.id, sort_by_parameter_order=True
+        ),
         insert_click_ids=dialect.insert(_click_ids).on_conflict_do_nothing(
             index_elements=["kind", "value"]
         ),
@@ -181,6 +163,7 @@ def store_prepared(bind: Engine | Connection, prepared: list[dict[str, Any]]) ->
 
 
 def _store(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
+    pg = conn.dialect.name == "postgresql"
     sql = _statements(conn.dialect.name)
     visitor_ids = sorted({p["visitor"]["id"] for p in prepared})
     last: dict[str, Any] = {}
@@ -202,14 +185,11 @@ def _store(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
         }
         touch_rows.append(row)
         last[p["visitor_id"]] = _LastTouch(p["at"], source)
-    conn.execute(sql.upsert_visitors, _merge_visitors([p["visitor"] for p in prepared]))
-    if sql.next_ids is not None:
-        ids = list(conn.execute(sql.next_ids, {"n": len(touch_rows)}).scalars())
-        for row, touchpoint_id in zip(touch_rows, ids, strict=True):
-            row["id"] = touchpoint_id
-        conn.execute(sql.insert_touchpoints, touch_rows)
-    else:
-        ids = list(conn.execute(sql.insert_touchpoints, touch_rows).scalars())
+    visitors = _merge_visitors([p["visitor"] for p in prepared])
+    if pg:  # one statement for all three writes
+        return store_pg(conn, visitors, touch_rows)
+    conn.execute(sql.upsert_visitors, visitors)
+    ids = list(conn.execute(sql.insert_touchpoints, touch_rows).scalars())
     clicks: dict[tuple[str, str], dict[str, Any]] = {}
     for p, touchpoint_id in zip(prepared, ids, strict=True):
         for kind, value in p["click_ids"].items():

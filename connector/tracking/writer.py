@@ -110,9 +110,17 @@ class HitWriter:
             done.set_result(touchpoint_id)
 
     def _store(self, prepared: list[dict[str, Any]]) -> list[int]:
-        """One transaction on the writer's own connection, kept between batches."""
+        """One transaction on the writer's own connection, kept between batches.
+
+        On PostgreSQL the connection is in autocommit mode: a batch's writes are one statement,
+        which is all or nothing by itself, and its read needs no transaction around it (under
+        read committed, a transaction would not keep another process's rows out of it either).
+        """
         if self._conn is None:
             self._conn = self.engine.connect()
+            if self._conn.dialect.name == "postgresql":
+                # A batch is one statement there (atomic on its own): no BEGIN/COMMIT trips.
+                self._conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
             return store_prepared(self._conn, prepared)
         except Exception:

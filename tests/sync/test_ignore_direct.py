@@ -71,8 +71,8 @@ def credit(rows: list[dict[str, Any]], model: str) -> dict[int, Decimal]:
 def test_attribution_rows_skip_direct_when_the_journey_has_other_touches():
     """Default: last click 900 to Paid Social (2), first click to Organic (1), linear 450/450."""
     rows = attribution_rows(hand_deal(), hand_journey(), settings(True))
-    assert credit(rows, "last_click") == {1: Decimal("0.00"), 2: Decimal("900.00")}
-    assert credit(rows, "first_click") == {1: Decimal("900.00"), 2: Decimal("0.00")}
+    assert credit(rows, "last_click") == {2: Decimal("900.00")}
+    assert credit(rows, "first_click") == {1: Decimal("900.00")}
     assert credit(rows, "linear") == {1: Decimal("450.00"), 2: Decimal("450.00")}
     assert 3 not in {r["touchpoint_id"] for r in rows}
     assert touch_summary(hand_journey(), True) == (
@@ -87,8 +87,6 @@ def test_with_the_rule_off_direct_keeps_its_credit():
     """ignore_direct false: last click 900 to the Direct visit (3); linear 300 each."""
     rows = attribution_rows(hand_deal(), hand_journey(), settings(False))
     assert credit(rows, "last_click") == {
-        1: Decimal("0.00"),
-        2: Decimal("0.00"),
         3: Decimal("900.00"),
     }
     assert set(credit(rows, "linear").values()) == {Decimal("300.00")}
@@ -177,13 +175,11 @@ def test_sync_moves_the_credit_off_direct(
             stored = session.get(Deal, deal)
             last_touch = (stored.first_touch_channel, stored.last_touch_channel)
         if ignore_direct:
-            assert last == {"Organic Search": Decimal("0.00"), "Paid Social": Decimal("900.00")}
+            assert last == {"Paid Social": Decimal("900.00")}
             assert linear == {"Organic Search": Decimal("450.00"), "Paid Social": Decimal("450.00")}
             assert last_touch == ("Organic Search", "Paid Social")
         else:
             assert last == {
-                "Organic Search": Decimal("0.00"),
-                "Paid Social": Decimal("0.00"),
                 "Direct": Decimal("900.00"),
             }
             assert set(linear.values()) == {Decimal("300.00")}
@@ -221,7 +217,6 @@ def test_a_backfill_reattributes_deals_synced_under_the_old_setting(
         )
         assert status == "succeeded"
         assert credit_by_channel(after, deal, "last_click") == {
-            "Organic Search": Decimal("0.00"),
             "Paid Social": Decimal("900.00"),
         }
         with after.sessions() as session:

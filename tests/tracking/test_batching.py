@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from connector.storage.models import ClickId, Touchpoint, Visitor, utcnow
 from connector.tracking.collect import Hit, record_page_views
@@ -109,3 +109,48 @@ def test_batch_sizes(runtime, size):
     now = utcnow()
     hits = [_hit(f"visitor-{n:05d}", f"https://s.example/{n}", now) for n in range(size)]
     assert len(record_page_views(runtime.engine, hits)) == size
+
+
+def test_click_ids_keep_first_sighting_within_and_across_batches(runtime):
+    """A click ID seen twice in a batch, then again later, keeps its first time and touch."""
+    now = utcnow().replace(microsecond=0)  # hits carry milliseconds
+    first, second = record_page_views(
+        runtime.engine,
+        [
+            _hit("visitor-aaaa", "https://s.example/?gclid=G1", now - timedelta(minutes=5)),
+            _hit("visitor-bbbb", "https://s.example/?gclid=G1&fbclid=F1", now),
+        ],
+    )
+    (third,) = record_page_views(
+        runtime.engine, [_hit("visitor-cccc", "https://s.example/?fbclid=F1", now)]
+    )
+    assert first < second < third
+    with runtime.sessions() as session:
+        clicks = {c.value: c for c in session.scalars(select(ClickId))}
+        fbc = session.get(Visitor, "visitor-bbbb").fbc
+    assert (clicks["G1"].visitor_id, clicks["G1"].touchpoint_id) == ("visitor-aaaa", first)
+    assert clicks["G1"].first_seen_at == now - timedelta(minutes=5)
+    assert (clicks["F1"].visitor_id, clicks["F1"].touchpoint_id) == ("visitor-bbbb", second)
+    assert fbc is not None and fbc.endswith(".F1")
+
+
+def test_batch_writes_in_one_statement_on_postgresql(runtime):
+    """On PostgreSQL a batch is a read and one write statement, whatever its size."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    now = utcnow()
+    hits = [_hit(f"visitor-{n:05d}", f"https://s.example/?gclid=C{n}", now) for n in range(20)]
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        ids = record_page_views(runtime.engine, hits)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    assert len(statements) == 2 and len(ids) == 20 and ids == sorted(ids)
+    with runtime.sessions() as session:
+        clicks = session.execute(select(ClickId.value, ClickId.touchpoint_id)).all()
+    assert sorted(clicks) == sorted((f"C{n}", ids[n]) for n in range(20))
