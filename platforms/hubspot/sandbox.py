@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -288,6 +288,7 @@ class HubSpotSandbox(HttpEmulator):
         client_secret: str = "sandbox-client-secret",
         requests_per_10s: int = 100,
         search_per_second: int = 5,
+        requests_per_day: int = 250_000,
         now: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] | None = None,
         portal_id: int = 1234567,
@@ -308,6 +309,12 @@ class HubSpotSandbox(HttpEmulator):
         self._lock = threading.RLock()
         self._rolling = _Window(requests_per_10s, 10.0)
         self._secondly_search = _Window(search_per_second, 1.0)
+        #: Private apps' daily budget (250k on Free/Starter), reset at midnight by ``now``
+        #: (HubSpot resets at midnight in the account's time zone; the sandbox's is UTC).
+        self.requests_per_day = requests_per_day
+        self.daily_refused = 0
+        self._day: date | None = None
+        self._used_today = 0
         self._ids = itertools.count(1001)
         self._deals = _ObjectStore("deals", dict(DEAL_PROPERTIES), DEAL_DEFAULT_OUTPUT)
         self._contacts = _ObjectStore(
@@ -632,6 +639,12 @@ class HubSpotSandbox(HttpEmulator):
 
     def _rate_limit(self, endpoint: str) -> None:
         with self._lock:
+            today = self.now().date()
+            if today != self._day:
+                self._day, self._used_today = today, 0
+            if self._used_today >= self.requests_per_day:
+                self.daily_refused += 1
+                raise self._rate_limited("DAILY")
             now = self.monotonic()
             if endpoint.endswith("/search") and not self._secondly_search.admit(now):
                 raise self._rate_limited("SECONDLY")
@@ -639,6 +652,7 @@ class HubSpotSandbox(HttpEmulator):
                 if endpoint.endswith("/search"):
                     self._secondly_search.times.pop()
                 raise self._rate_limited("TEN_SECONDLY_ROLLING")
+            self._used_today += 1
 
     def _rate_limited(self, policy: str) -> HubSpotError:
         exc = HubSpotError(

@@ -88,26 +88,10 @@ def test_rate_limited_requests_are_retried_and_the_run_completes(
     assert sync.last["counts"]["hubspot_requests"] == 7 + 4
 
 
-class DailyCappedHubSpot(HubSpotSandbox):
-    """HubSpot with a daily request budget: past it, every call is a 429 with policy DAILY."""
-
-    def __init__(self, *args: Any, daily: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.daily, self.used, self.refused = daily, 0, 0
-
-    def _rate_limit(self, endpoint: str) -> None:
-        super()._rate_limit(endpoint)
-        with self._lock:
-            if self.used >= self.daily:
-                self.refused += 1
-                raise self._rate_limited("DAILY")
-            self.used += 1
-
-
 @pytest.fixture
-def capped_hubspot(clock, faults) -> Iterator[DailyCappedHubSpot]:
+def capped_hubspot(clock, faults) -> Iterator[HubSpotSandbox]:
     """Budget for the pipelines call and one page of deals (search, associations, contacts)."""
-    sandbox = DailyCappedHubSpot(faults, now=clock.now, monotonic=clock.monotonic, daily=4)
+    sandbox = HubSpotSandbox(faults, now=clock.now, monotonic=clock.monotonic, requests_per_day=4)
     with sandbox.start():
         yield sandbox
 
@@ -133,11 +117,11 @@ def test_the_daily_limit_stops_the_run_and_the_next_day_resumes(
         sync = Syncer(rt, clock)
         assert sync() == "partial"
         assert "daily limit" in sync.last["summary"]["sync"]["stopped"]
-        assert hubspot.refused == 1  # a daily 429 is not retried within the run
+        assert hubspot.daily_refused == 1  # a daily 429 is not retried within the run
         first_day = {r[0] for r in outbox(rt)}
         assert len(first_day) == 200
-        clock.advance(days=1)
-        hubspot.used, hubspot.daily = 0, 100  # a new day's budget
+        clock.advance(days=1)  # the sandbox's budget resets at midnight
+        hubspot.requests_per_day = 100
         assert sync() == "succeeded"
         rows = outbox(rt)
         assert {r[0] for r in rows} == set(deals)

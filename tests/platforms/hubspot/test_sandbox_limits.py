@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import hubspot
@@ -340,3 +341,19 @@ def test_contact_search_by_email_follows_email_changes(roomy_sandbox: HubSpotSan
         SimplePublicObjectInputForCreate(properties={"email": "new@example.com"}),
     )
     assert status == 409
+
+
+def test_past_the_daily_budget_every_call_is_429_daily_until_midnight(clock, data_clock) -> None:
+    """A private app's daily budget: 429 DAILY for any endpoint, a fresh budget the next day."""
+    with HubSpotSandbox(requests_per_day=3, now=data_clock, monotonic=clock.monotonic) as box:
+        pipelines = sdk(box).crm.pipelines.pipelines_api
+        for _ in range(3):
+            clock.sleep(1.0)
+            pipelines.get_all("deals")
+        for call in (lambda: pipelines.get_all("deals"), lambda: search(box, limit=1)):
+            status, body = rejection(call)
+            assert status == 429
+            assert (body["errorType"], body["policyName"]) == ("RATE_LIMIT", "DAILY")
+        assert box.daily_refused == 2
+        data_clock.current = data_clock.current.replace(hour=0) + timedelta(days=1)
+        assert pipelines.get_all("deals").results[0].id == "default"
