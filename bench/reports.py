@@ -97,6 +97,16 @@ SELECT g, g, 'v' || (2 * g), CASE WHEN g % 7 = 0 THEN 'call' ELSE 'form' END,
   'written', 1
 FROM bench_param p, generate_series(1, p.l) g;
 
+-- Two in three leads become MQLs an hour after the lead; one in three SQLs two days later.
+INSERT INTO lifecycle_events (contact_id, stage, crm_stage, email_sha256, entered_at, updated_at)
+SELECT 'c' || l.id, m.stage, m.crm_stage, pe.email_sha256, l.occurred_at + m.after, now()
+FROM leads l
+JOIN persons pe ON pe.id = l.person_id
+CROSS JOIN (VALUES ('mql', 'marketingqualifiedlead', interval '1 hour', 3, 2),
+                   ('sql', 'salesqualifiedlead', interval '2 days', 3, 1)) m(stage, crm_stage,
+                                                                           after, modulo, below)
+WHERE l.id % m.modulo < m.below;
+
 INSERT INTO crm_stages (pipeline, stage, label, display_order, is_closed, is_won) VALUES
  ('default', 'appointmentscheduled', 'Appointment scheduled', 0, false, false),
  ('default', 'qualifiedtobuy', 'Qualified to buy', 1, false, false),
@@ -227,6 +237,7 @@ def seed(url: str, touchpoints: int, deals: int, start: date) -> dict[str, int]:
                 "attributions",
                 "conversions",
                 "spend_daily",
+                "lifecycle_events",
             )
         }
     with engine.begin() as conn:
@@ -304,6 +315,11 @@ def main() -> int:
             timed(
                 "source report ignore_direct=false",
                 lambda: source_report(s, rng, model="last_click", ignore_direct=False, **money),
+                results,
+            )
+            timed(
+                "source report with MQLs/SQLs",
+                lambda: source_report(s, rng, model="last_click", lifecycle_mapped=True, **money),
                 results,
             )
             last30 = ReportRange(END - timedelta(days=29), END)
