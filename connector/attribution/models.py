@@ -49,14 +49,36 @@ def _position(n: int) -> list[Fraction]:
     return [POSITION_ENDS, *([middle] * (n - 2)), POSITION_ENDS]
 
 
+def _decay_factors(
+    times: Sequence[datetime], close_time: datetime, half_life_days: float
+) -> list[float]:
+    ages = [max((close_time - t).total_seconds(), 0.0) / 86400.0 for t in times]
+    newest = min(ages)
+    return [math.pow(2.0, -(age - newest) / half_life_days) for age in ages]
+
+
 def _time_decay(
     times: Sequence[datetime], close_time: datetime, half_life_days: float
 ) -> list[Fraction]:
-    ages = [max((close_time - t).total_seconds(), 0.0) / 86400.0 for t in times]
-    newest = min(ages)
-    raw = [Fraction(math.pow(2.0, -(age - newest) / half_life_days)) for age in ages]
+    raw = [Fraction(f) for f in _decay_factors(times, close_time, half_life_days)]
     total = sum(raw, Fraction(0))
     return [r / total for r in raw]
+
+
+def time_decay_parts(
+    times: Sequence[datetime], close_time: datetime, half_life_days: float
+) -> tuple[list[int], int]:
+    """Time-decay weights as integers and their sum: ``weights`` is ``part / total`` each.
+
+    The same ratios as :func:`weights` (the factors are floats, so each is an exact integer
+    over a power of two), without the Fraction arithmetic; ``split_units`` splits by them.
+    """
+    if half_life_days <= 0:
+        raise ValueError("half_life_days must be positive")
+    ratios = [f.as_integer_ratio() for f in _decay_factors(times, close_time, half_life_days)]
+    common = max(d for _, d in ratios)  # powers of two: the largest is a multiple of the rest
+    parts = [n * (common // d) for n, d in ratios]
+    return parts, sum(parts)
 
 
 _BY_COUNT: dict[str, Callable[[int], list[Fraction]]] = {

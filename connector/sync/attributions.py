@@ -8,13 +8,14 @@ from functools import lru_cache
 from typing import Any
 
 from connector.attribution import MODELS, split_amount, weights
-from connector.attribution.models import TIME_DECAY
+from connector.attribution.models import TIME_DECAY, time_decay_parts
 from connector.attribution.shares import integer_parts, quantum_for, split_units, units_of
 from connector.config import Settings
 from connector.sync.deals import CheckedDeal
 from connector.sync.match import Journey
 
 WEIGHT_QUANTUM = Decimal("1e-10")
+WEIGHT_UNITS = units_of(Decimal(1), WEIGHT_QUANTUM)  # what split_amount(Decimal(1), ...) splits
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the column's scale: stored weights still sum to 1
 
 
@@ -42,14 +43,10 @@ def attribution_rows(
     rows: list[dict[str, Any]] = []
     for model in MODELS:
         if model == TIME_DECAY:
-            exact = weights(
-                model,
-                times,
-                close_time=close_time,
-                half_life_days=settings.attribution.half_life_days,
-            )
-            stored = split_amount(Decimal(1), exact, WEIGHT_QUANTUM)
-            parts, total = integer_parts(exact)
+            # Integer parts in the weights' exact ratios: split_units gives what split_amount
+            # over the Fraction weights would, for the stored weights and the revenue alike.
+            parts, total = time_decay_parts(times, close_time, settings.attribution.half_life_days)
+            stored = [WEIGHT_QUANTUM * n for n in split_units(WEIGHT_UNITS, parts, total)]
         else:
             stored, parts, total = _by_count(model, len(times))
         # The same split as split_amount(amount, exact), with the parts of count-only models

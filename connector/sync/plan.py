@@ -167,11 +167,12 @@ def plan_conversions(
             else:
                 generation = top + 1
         units = ids.eligible_units(dest, journey)
-        if cfg.split(dest):
+        split_mode = cfg.split(dest)
+        if split_mode:
             # Split rows carry attributed shares, so they follow attribution.ignore_direct too.
             # Unsplit, the platform runs its own attribution from the most recent visit.
             units = ids.credited_units(units, cfg.settings.attribution.ignore_direct)
-        split = cfg.split(dest) and len(units) > 1
+        split = split_mode and len(units) > 1
         if split:
             model = cfg.settings.attribution.model
             times = [u.click.time if u.click else u.touch.time for u in units]  # type: ignore[union-attr]
@@ -188,6 +189,7 @@ def plan_conversions(
         options = {**(rule.platforms.get(dest) or {}), "rule": rule.name}
         if generation:
             options["generation"] = generation
+        event_name = cfg.event_name(dest, rule)
         for n, (unit, share) in enumerate(chosen, start=1):
             identifiers = ids.build(dest, journey, unit, region)
             if not ids.can_identify(dest, identifiers):
@@ -212,7 +214,7 @@ def plan_conversions(
                     deal.id,
                     dest,
                     CONVERSION,
-                    cfg.event_name(dest, rule),
+                    event_name,
                     dedup_key(deal.id, rule.name, *suffix),
                     None,
                     options,

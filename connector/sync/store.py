@@ -276,7 +276,7 @@ def replace_attributions(
     if not rows:
         return
     connection = session.connection()
-    values = [tuple(r[c] for c in ATTRIBUTION_COLUMNS) for r in rows]
+    values = list(map(itemgetter(*ATTRIBUTION_COLUMNS), rows))
     names = ", ".join(ATTRIBUTION_COLUMNS)
     if connection.dialect.name == "postgresql":
         raw = connection.connection.driver_connection

@@ -1027,6 +1027,7 @@ class HubSpotSandbox(HttpEmulator):
         ]
         seen: dict[str, int] = {}
         for position, (_, values) in enumerate(checked):
+            self.lifecycle.apply({}, values, started)  # an unknown stage fails the whole batch
             email = (values.get("email") or "").strip().lower()
             if not email:
                 continue

@@ -125,3 +125,21 @@ def test_batch_update_refuses_duplicate_ids(roomy_sandbox: HubSpotSandbox) -> No
     )
     assert status == 400 and "Duplicate IDs" in body["message"]
     assert roomy_sandbox.contacts[contact].get("firstname") is None
+
+
+def test_batch_create_with_an_unknown_lifecycle_stage_creates_nothing(
+    roomy_sandbox: HubSpotSandbox,
+) -> None:
+    """An invalid option in the last input fails the batch before the first is created."""
+    batch = BatchInputSimplePublicObjectBatchInputForCreate(
+        inputs=[
+            SimplePublicObjectBatchInputForCreate(properties=props, associations=[])
+            for props in (
+                {"email": "ok@example.com", "lifecyclestage": "lead"},
+                {"email": "bad@example.com", "lifecyclestage": "superfan"},
+            )
+        ]
+    )
+    status, body = _refused(_batch(roomy_sandbox).create, batch)
+    assert status == 400 and "superfan" in body["message"]
+    assert roomy_sandbox.contacts == {}
