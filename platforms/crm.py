@@ -69,6 +69,20 @@ class CrmPipeline:
     stages: tuple[CrmStage, ...]
 
 
+@dataclass(frozen=True)
+class ContactWrite:
+    """One contact to find by email (or create) and write ``properties`` onto."""
+
+    key: int
+    email: str | None
+    phone: str | None
+    properties: dict[str, str]
+
+
+#: Per write key: the contact ID, or the exception that stopped it.
+Outcomes = dict[int, "str | Exception"]
+
+
 class CrmSource(Protocol):
     """The CRM side of the loop (HubSpot today)."""
 
@@ -104,4 +118,11 @@ class CrmSource(Protocol):
         self, email: str | None, phone: str | None, properties: dict[str, str]
     ) -> str:
         """Find the contact by email (create it if missing), write ``properties``; its ID."""
+        ...
+
+    def upsert_contacts(self, writes: list[ContactWrite]) -> Outcomes:
+        """``upsert_contact`` for many at once, in as few requests as the CRM allows.
+
+        An exception in the outcomes stops only the contacts it concerns.
+        """
         ...

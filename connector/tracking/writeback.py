@@ -4,8 +4,8 @@ Runs after the response, never inside it. A lead is claimed with a conditional U
 (``pending`` and due → ``sending`` with a lease until ``crm_next_attempt_at``), so several
 threads, gunicorn workers or hosts write each lead once; a claim whose holder died is due
 again when its lease runs out. Failures retry with the outbox's backoff policy, per person: a
-pass writes all its contacts in a few batch requests (``crm_contacts``), and each person's
-leads are finished (done, retry later, failed) by that person's own outcome.
+pass writes all its contacts in a few batch requests (``CrmSource.upsert_contacts``), and each
+person's leads are finished (done, retry later, failed) by that person's own outcome.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from connector.mapping import MappingProfile, load_profile
 from connector.outbox.backoff import RetryPolicy
 from connector.runtime import Runtime
 from connector.storage.models import ClickId, Lead, Person, Touchpoint, Visitor
-from connector.tracking.crm_contacts import ContactWrite, upsert_contacts
 from connector.tracking.schemas import CLICK_ID_KINDS
+from platforms.crm import ContactWrite
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def process_pending(
         return counts
     try:
         _ensure_properties(source, profile)
-        outcomes = upsert_contacts(source, writes)
+        outcomes = source.upsert_contacts(writes)
     except Exception as exc:  # any CRM failure: retry or give up, never crash the worker
         outcomes = {write.key: exc for write in writes}
     for write in writes:

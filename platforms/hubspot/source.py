@@ -33,8 +33,9 @@ from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 from connector.config.models import HubSpotSettings
 from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
-from platforms.crm import CrmContact, CrmDeal, CrmPipeline, CrmStage
+from platforms.crm import ContactWrite, CrmContact, CrmDeal, CrmPipeline, CrmStage, Outcomes
 from platforms.hubspot.client import HubSpotApiError, HubSpotClient
+from platforms.hubspot.contact_batches import ContactBatches
 from platforms.hubspot.contacts import ContactPull
 from platforms.hubspot.paging import (
     PAGE_SIZE,
@@ -329,6 +330,10 @@ class HubSpotSource:
                 SimplePublicObjectInput(properties=dict(properties)),
             )
         return contact_id
+
+    def upsert_contacts(self, writes: list[ContactWrite]) -> Outcomes:
+        """Batch read by email, then batch update and create (see ``contact_batches``)."""
+        return ContactBatches(self.client, self.profile.contact).upsert(writes)
 
     def _find_by_email(self, email: str) -> str | None:
         request = ContactSearchRequest(

@@ -6,18 +6,13 @@ lookup, unlike search it does not lag behind recent writes), then one batch upda
 batch create per 100. Only when HubSpot refuses a whole batch for a reason retrying will not
 fix (a 4xx: one invalid value, an email created meanwhile) is that batch redone one contact at a
 time, so the refusal lands on the contact that caused it and the others are still written.
-
-This talks to HubSpot through the official SDK and the source's throttled client. Its natural
-home is the HubSpot adapter (``platforms/hubspot``); it lives here because the write-back is
-the only caller. A CRM source without a HubSpot client falls back to ``upsert_contact`` per
-contact.
+``HubSpotSource.upsert_contacts`` is the entry point.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hubspot.crm.contacts import (
@@ -30,38 +25,11 @@ from hubspot.crm.contacts import (
 )
 
 from connector.errors import Permanent
+from platforms.crm import ContactWrite, Outcomes
 
 T = TypeVar("T")
 BATCH_SIZE = 100  # HubSpot's maximum inputs per batch read/create/update
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
-
-
-@dataclass(frozen=True)
-class ContactWrite:
-    """One contact to find by email (or create) and write ``properties`` onto."""
-
-    key: int
-    email: str | None
-    phone: str | None
-    properties: dict[str, str]
-
-
-#: Per write key: the contact ID, or the exception that stopped it.
-Outcomes = dict[int, "str | Exception"]
-
-
-def upsert_contacts(source: Any, writes: Sequence[ContactWrite]) -> Outcomes:
-    """Write every contact; batched through HubSpot's batch API when the source allows it."""
-    client = getattr(source, "client", None)
-    if client is not None and hasattr(client, "contacts_batch"):
-        return ContactBatches(client, source.profile.contact).upsert(writes)
-    outcomes: Outcomes = {}
-    for write in writes:
-        try:
-            outcomes[write.key] = source.upsert_contact(write.email, write.phone, write.properties)
-        except Exception as exc:
-            outcomes[write.key] = exc
-    return outcomes
 
 
 class ContactBatches:
