@@ -218,9 +218,7 @@ class LifecycleStep:
         contacts = _newest(page)
         rows = [r for c in contacts for r in lifecycle_rows(c, profile.lifecycle, problems)]
         counts["contacts_pulled"] += len(contacts)
-        session = ctx.runtime.sessions()
-        try:
-            session.begin()
+        with store.page_transaction(ctx.runtime.sessions, dry_run=ctx.dry_run) as session:
             added, changed = write_events(session, rows)
             times = [c.modified_time for c in contacts if c.modified_time is not None]
             if times:
@@ -228,14 +226,5 @@ class LifecycleStep:
                 stored = parse_time(store.read_cursor(session, cursor))
                 if stored is None or newest > stored:
                     store.write_cursor(session, cursor, newest.isoformat())
-            if ctx.dry_run:
-                session.rollback()
-            else:
-                session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
         new.update(added)
         counts["lifecycle_times_changed"] += changed

@@ -178,50 +178,41 @@ class SyncStep:
         cfg: PlanSettings,
         totals: SyncTotals,
     ) -> None:
-        session = ctx.runtime.sessions()
         try:
-            session.begin()
-            with lookups.index_lookups(session):
-                rows, deal_rows, attr_rows, attr_deals, prior_ids = self._plan_page(
-                    session, page, profile, book, cfg, totals
-                )
-            store.upsert(session, _deals_table(), deal_rows, ["id"])
-            events = [
-                {
-                    "deal_id": d.id,
-                    "pipeline": d.pipeline,
-                    "stage": d.stage,
-                    "entered_at": d.modified_time,
-                }
-                for d in page
-                if d.stage
-            ]
-            store.insert_ignore(session, DealStageEvent.__table__, events, ["deal_id", "stage"])
-            # Deals never stored before have no attribution rows to replace.
-            seen_before = [d for d in attr_deals if d in prior_ids]
-            store.replace_attributions(session, seen_before, attr_rows)
-            inserted = store.insert_conversions(session, rows, ctx.run_id)
-            kinds = Counter(r["kind"] for r in inserted)
-            totals.counts["conversions_planned"] += kinds[CONVERSION]
-            totals.counts["restatements_planned"] += kinds[RESTATEMENT]
-            totals.counts["retractions_planned"] += kinds[RETRACTION]
-            store.forget_ids(session, pull.pending_prefix(profile), settled)
-            if advance and page:
-                newest = max(d.modified_time for d in page)
-                name = pull.cursor_name(profile)
-                current = pull.since_from_cursor(store.read_cursor(session, name))
-                if current is None or newest > current + pull.OVERLAP:
-                    store.write_cursor(session, name, newest.isoformat())
-            if ctx.dry_run:
-                session.rollback()
-            else:
-                session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            with store.page_transaction(ctx.runtime.sessions, dry_run=ctx.dry_run) as session:
+                with lookups.index_lookups(session):
+                    rows, deal_rows, attr_rows, attr_deals, prior_ids = self._plan_page(
+                        session, page, profile, book, cfg, totals
+                    )
+                store.upsert(session, _deals_table(), deal_rows, ["id"])
+                events = [
+                    {
+                        "deal_id": d.id,
+                        "pipeline": d.pipeline,
+                        "stage": d.stage,
+                        "entered_at": d.modified_time,
+                    }
+                    for d in page
+                    if d.stage
+                ]
+                store.insert_ignore(session, DealStageEvent.__table__, events, ["deal_id", "stage"])
+                # Deals never stored before have no attribution rows to replace.
+                seen_before = [d for d in attr_deals if d in prior_ids]
+                store.replace_attributions(session, seen_before, attr_rows)
+                inserted = store.insert_conversions(session, rows, ctx.run_id)
+                kinds = Counter(r["kind"] for r in inserted)
+                totals.counts["conversions_planned"] += kinds[CONVERSION]
+                totals.counts["restatements_planned"] += kinds[RESTATEMENT]
+                totals.counts["retractions_planned"] += kinds[RETRACTION]
+                store.forget_ids(session, pull.pending_prefix(profile), settled)
+                if advance and page:
+                    newest = max(d.modified_time for d in page)
+                    name = pull.cursor_name(profile)
+                    current = pull.since_from_cursor(store.read_cursor(session, name))
+                    if current is None or newest > current + pull.OVERLAP:
+                        store.write_cursor(session, name, newest.isoformat())
         finally:
-            session.close()
-            hashing.forget()
+            hashing.forget()  # the per-page memo of email hashes
 
     def _plan_page(
         self,

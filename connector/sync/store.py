@@ -10,13 +10,14 @@ lookups on PostgreSQL bind one array (``= ANY(...)``) instead of hundreds of par
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Table, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from connector.attribution import MODELS
 from connector.storage.models import Conversion, Cursor, Deal, utcnow
@@ -294,3 +295,24 @@ def replace_attributions(
     connection.exec_driver_sql(
         f"INSERT INTO attributions ({names}) VALUES (?, ?, ?, ?, ?, ?)", floats
     )
+
+
+@contextmanager
+def page_transaction(sessions: sessionmaker[Session], *, dry_run: bool) -> Iterator[Session]:
+    """One page's transaction: committed at the end, rolled back on any error or in a dry run.
+
+    A page is the unit a crashed run resumes from, so it commits whole or not at all.
+    """
+    session = sessions()
+    try:
+        session.begin()
+        yield session
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
