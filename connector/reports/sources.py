@@ -50,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from connector.attribution.direct import DIRECT_CHANNEL as DIRECT
 from connector.config import Settings
 from connector.reports.kpis import compute
 from connector.storage.models import Attribution, Deal, Lead, SpendDaily, Touchpoint
@@ -57,7 +58,6 @@ from connector.storage.models import Attribution, Deal, Lead, SpendDaily, Touchp
 DIMENSIONS = ("channel", "source_medium", "campaign", "keyword")
 MODELS = ("first_click", "last_click", "linear", "time_decay", "position_based")
 NO_JOURNEY = "(no journey)"
-DIRECT = "Direct"
 MATCHED = "matched"  # Deal.match_status when the sync found a journey
 
 
@@ -82,7 +82,7 @@ class ReportRange:
 def touch_dimension(by: str) -> ColumnElement[str]:
     """The touchpoint column (or expression) a report groups by."""
     if by == "channel":
-        return func.coalesce(Touchpoint.channel, literal("Direct"))
+        return func.coalesce(Touchpoint.channel, literal(DIRECT))
     if by == "source_medium":
         return (
             func.coalesce(Touchpoint.source, literal("(direct)"))

@@ -50,7 +50,9 @@ def test_c_after_the_subcommand_wins(tmp_path: Path):
     good = _write(tmp_path / "good.yaml", {"database": {"url": f"sqlite:///{tmp_path}/x.db"}})
     bad = _write(tmp_path / "bad.yaml", {"nope": 1})
     result = CliRunner().invoke(
-        cli, ["-c", str(bad), "config", "check", "-c", str(good)], env={"CLOSEDLOOP_CONFIG": ""}
+        cli,
+        ["-c", str(bad), "config", "check", "-c", str(good)],
+        env={"CLOSEDLOOP_CONFIG": str(bad)},
     )
     assert result.exit_code == 0, result.output
     assert "config ok" in result.output

@@ -19,7 +19,7 @@ def test_two_concurrent_claimers_get_disjoint_rows(settings, add_rows, now):
     def work(name: str, rt: Runtime) -> None:
         # Lockstep rounds: both claim at the same moment every round, so they really compete
         # (free-running, one thread can drain the queue before the other is scheduled).
-        while True:
+        for _ in range(60):  # 400 rows at 2 x 7 a round take 29 rounds
             barrier.wait(30)
             rows = claim_due(rt.sessions, "tiny", worker=name, limit=7, now=now, claim_seconds=300)
             claimed[name].extend(row.id for row in rows)
@@ -28,7 +28,7 @@ def test_two_concurrent_claimers_get_disjoint_rows(settings, add_rows, now):
                 return
 
     threads = [
-        threading.Thread(target=work, args=(name, rt))
+        threading.Thread(target=work, args=(name, rt), daemon=True)
         for name, rt in zip(claimed, workers, strict=True)
     ]
     for thread in threads:

@@ -296,6 +296,7 @@ def test_not_mapped_or_targeted_runs_skip(
     mapped = Runner(sync_runtime, clock, load_profile(sync_runtime.settings))
     assert mapped(deal_ids=["123"]) == "succeeded"
     assert "specific deals" in mapped.last["summary"]["skipped"]
+    assert hubspot.requests_by_endpoint[SEARCH] == 0
     assert events(sync_runtime) == {}
 
 

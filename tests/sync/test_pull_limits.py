@@ -121,8 +121,9 @@ def test_the_daily_limit_stops_the_run_and_the_next_day_resumes(
         first_day = {r[0] for r in outbox(rt)}
         assert len(first_day) == 200
         clock.advance(days=1)  # the sandbox's budget resets at midnight
-        hubspot.requests_per_day = 100
+        hubspot.requests_per_day = 7  # what the rest needs; without the reset only 3 are left
         assert sync() == "succeeded"
+        assert hubspot.daily_refused == 1
         rows = outbox(rt)
         assert {r[0] for r in rows} == set(deals)
         assert len(rows) == len({(r[1], r[2], r[3]) for r in rows}) == 3 * 250
