@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from connector.attribution import MODELS, split_amount, weights
+from connector.attribution import MODELS, weights
 from connector.attribution.models import TIME_DECAY, time_decay_parts
 from connector.attribution.shares import integer_parts, quantum_for, split_units, units_of
 from connector.config import Settings
@@ -71,9 +71,8 @@ def attribution_rows(
 @lru_cache(maxsize=256)
 def _by_count(model: str, n: int) -> tuple[list[Decimal], tuple[int, ...], int]:
     """Stored weights and integer parts of models that depend only on the number of touches."""
-    exact = weights(model, [_EPOCH] * n)
-    parts, total = integer_parts(exact)
-    return split_amount(Decimal(1), exact, WEIGHT_QUANTUM), parts, total
+    parts, total = integer_parts(weights(model, [_EPOCH] * n))
+    return [WEIGHT_QUANTUM * u for u in split_units(WEIGHT_UNITS, parts, total)], parts, total
 
 
 def touch_summary(

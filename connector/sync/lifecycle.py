@@ -25,6 +25,7 @@ from connector.runs import RunContext
 from connector.storage.models import LifecycleEvent, utcnow
 from connector.sync import pull, store
 from connector.sync.deals import parse_time
+from connector.sync.lookups import any_of, rows_for
 from platforms.crm import CrmContact
 
 log = logging.getLogger(__name__)
@@ -101,18 +102,20 @@ def write_events(session: Session, rows: list[dict[str, Any]]) -> tuple[Counter[
     new: Counter[str] = Counter()
     if not rows:
         return new, 0
-    ids = sorted({r["contact_id"] for r in rows})
     stored: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for start in range(0, len(ids), store.CHUNK):
-        query = select(
+    found = rows_for(
+        session,
+        {r["contact_id"] for r in rows},
+        lambda chunk, postgres: select(
             LifecycleEvent.contact_id,
             LifecycleEvent.stage,
             LifecycleEvent.entered_at,
             LifecycleEvent.email_sha256,
             LifecycleEvent.crm_stage,
-        ).where(LifecycleEvent.contact_id.in_(ids[start : start + store.CHUNK]))
-        for contact_id, stage, entered_at, email, crm_stage in session.execute(query):
-            stored[(contact_id, stage)] = (entered_at, email, crm_stage)
+        ).where(any_of(LifecycleEvent.contact_id, chunk, postgres)),
+    )
+    for contact_id, stage, entered_at, email, crm_stage in found:
+        stored[(contact_id, stage)] = (entered_at, email, crm_stage)
     now = utcnow()
     writes, changed = [], 0
     for row in rows:

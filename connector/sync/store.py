@@ -21,10 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.attribution import MODELS
 from connector.storage.models import Conversion, Cursor, Deal, utcnow
-from connector.sync.lookups import any_of, index_lookups, is_postgres, rows_for
+from connector.sync.lookups import any_of, chunks, index_lookups, is_postgres, rows_for
 from connector.sync.plan import ExistingRow
-
-CHUNK = 400
 
 
 def _write(
@@ -265,9 +263,7 @@ def replace_attributions(
     from connector.storage.models import Attribution
 
     postgres = is_postgres(session)
-    step = len(deal_ids) if postgres else CHUNK  # one array on PostgreSQL
-    for start in range(0, len(deal_ids), max(step, 1)):
-        chunk = deal_ids[start : start + step]
+    for chunk in chunks(deal_ids, postgres):  # one array on PostgreSQL
         # The model filter lets the (model, deal_id) index serve the delete.
         session.execute(
             delete(Attribution).where(

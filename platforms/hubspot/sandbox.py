@@ -1005,6 +1005,8 @@ class HubSpotSandbox(HttpEmulator):
                 f"Could not find contacts with ids: {', '.join(missing)}",
                 context={"ids": missing},
             )
+        for contact_id, values in checked:  # all or nothing: an unknown stage fails the batch
+            self.lifecycle.apply(self._contacts.records[contact_id], values, started)
         for contact_id, values in checked:
             self._apply_contact_update(contact_id, values)
         return _json(

@@ -17,7 +17,6 @@ What HubSpot documents and the sandbox enforces:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 
 #: HubSpot's default lifecycle stages, in their order.
 LIFECYCLE_STAGES: tuple[str, ...] = (
@@ -53,10 +52,6 @@ class LifecycleRules:
         at = self.stages.index(before) if before is not None else len(self.stages)
         self.stages.insert(at, stage_id)
         self.date_entered[stage_id] = date_property
-
-    def date_properties(self) -> Iterable[str]:
-        """Every date-entered property of the portal's stages."""
-        return self.date_entered.values()
 
     def apply(
         self, current: dict[str, str | None], values: dict[str, str | None], stamp: str
