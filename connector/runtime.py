@@ -6,11 +6,13 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Settings
+from connector.mapping import MappingProfile, load_profile
 from connector.storage import migrate
 from connector.storage.db import make_engine, session_factory
 
@@ -40,6 +42,11 @@ class Runtime:
         if upgrade:
             migrate.upgrade(engine)
         return cls(settings=settings, engine=engine, sessions=session_factory(engine))
+
+    @cached_property
+    def profile(self) -> MappingProfile:
+        """The mapping profile (part of the config): read, merged and validated once."""
+        return load_profile(self.settings)
 
     def close(self) -> None:
         """Release pooled connections."""

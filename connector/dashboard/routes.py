@@ -68,7 +68,7 @@ def index():
             rng,
             by=by,
             model=model,
-            **source_report_options(settings),
+            **source_report_options(settings, runtime().profile),
         )
         opportunities = opportunity_report(db, rng, touch=touch)
         delivery = delivery_report(db, rng, **money)
@@ -105,7 +105,7 @@ def index():
         charts=jsonable(charts),
         recent=recent,
         dead=dead,
-        kpis=KPIS,
+        kpis=[k for k in KPIS if sources["lifecycle_mapped"] or k.key != "mql_to_sql"],
         display=display,
         dimensions=DIMENSIONS,
         all_models=MODELS,

@@ -75,7 +75,7 @@ def sources():
             rng,
             by=by,
             model=model,
-            **source_report_options(runtime().settings),
+            **source_report_options(runtime().settings, runtime().profile),
         )
     return jsonify(jsonable(report))
 

@@ -234,21 +234,16 @@ def source_report(
         rows[key]["spend"] += Decimal(cost or 0)
         rows[key]["clicks"] += int(clicks or 0)
 
-    milestones = None
     if lifecycle_mapped:
         from connector.reports.lifecycle import add_to_rows, lifecycle_counts
 
-        milestones = lifecycle_counts(session, rng, by=by, model=model, ignore_direct=ignore_direct)
-        add_to_rows(rows, milestones)
+        add_to_rows(
+            rows, lifecycle_counts(session, rng, by=by, model=model, ignore_direct=ignore_direct)
+        )
 
     finished = [_finish(key, row) for key, row in rows.items()]
     finished.sort(key=lambda r: (r["revenue"], r["leads"], r["visits"]), reverse=True)
-    total = _sum_rows(rows.values())
-    if milestones is not None:
-        from connector.reports.lifecycle import lifecycle_totals
-
-        total.update(lifecycle_totals(milestones))  # _sum_rows skips the None-seeded columns
-    totals = _finish("Total", total)
+    totals = _finish("Total", _sum_rows(rows.values()))
     return {
         "range": {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
         "by": by,
@@ -262,15 +257,19 @@ def source_report(
     }
 
 
-def source_report_options(settings: Settings) -> dict[str, Any]:
-    """The settings every caller of :func:`source_report` passes (API, CLI, dashboard, demo)."""
+def source_report_options(settings: Settings, profile: Any = None) -> dict[str, Any]:
+    """The settings every caller of :func:`source_report` passes (API, CLI, dashboard, demo).
+
+    ``profile``: the runtime's already loaded mapping profile, so a request reads no YAML.
+    """
     from connector.mapping import load_profile
 
+    profile = profile or load_profile(settings)
     return {
         "currency": settings.currency,
         "fx_rates": settings.reports.fx_rates,
         "ignore_direct": settings.attribution.ignore_direct,
-        "lifecycle_mapped": load_profile(settings).lifecycle.is_mapped(),
+        "lifecycle_mapped": profile.lifecycle.is_mapped(),
     }
 
 
@@ -388,11 +387,12 @@ def _empty_row() -> dict[str, Any]:
 
 
 def _sum_rows(rows) -> dict[str, Any]:
+    """Column sums; a column that is None (undefined) in every row stays None."""
     total = _empty_row()
     for row in rows:
         for key, value in row.items():
-            if value is not None and total[key] is not None:
-                total[key] += value
+            if value is not None:
+                total[key] = value if total[key] is None else total[key] + value
     return total
 
 

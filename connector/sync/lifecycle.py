@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from connector.errors import SourceError
 from connector.identity import email_key
-from connector.mapping import MILESTONES, LifecycleMapping, MappingProfile, load_profile
+from connector.mapping import MILESTONES, LifecycleMapping, MappingProfile
 from connector.runs import RunContext
 from connector.storage.models import LifecycleEvent, utcnow
 from connector.sync import pull, store
@@ -148,7 +148,7 @@ class LifecycleStep:
     def __call__(self, ctx: RunContext) -> None:
         """Run the pull; figures go to ``ctx.counts`` and ``ctx.summary['lifecycle']``."""
         settings = ctx.runtime.settings
-        profile = self.profile or load_profile(settings)
+        profile = self.profile or ctx.runtime.profile
         summary: dict[str, Any] = {"dry_run": ctx.dry_run}
         counts: Counter[str] = Counter()
         new: Counter[str] = Counter()

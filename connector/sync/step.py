@@ -18,7 +18,7 @@ from typing import Any
 
 from connector.config import Settings
 from connector.errors import RetryableSourceError
-from connector.mapping import MappingProfile, load_profile
+from connector.mapping import MappingProfile
 from connector.runs import RunContext
 from connector.storage.models import DealStageEvent, utcnow
 from connector.sync import hashing, lookups, pull, store
@@ -95,7 +95,7 @@ class SyncStep:
 
     def _sync(self, ctx: RunContext) -> None:
         settings = ctx.runtime.settings
-        profile = self.profile or load_profile(settings)
+        profile = self.profile or ctx.runtime.profile
         source = self.source_factory(settings, profile)
         totals = SyncTotals()
         cfg = PlanSettings(

@@ -22,7 +22,7 @@ from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
 from connector.app.openapi import error_responses, register
 from connector.errors import LeaseHeld
-from connector.mapping import MappingProfile, load_profile
+from connector.mapping import MappingProfile
 from connector.storage.models import utcnow
 from connector.sync import pull, store
 
@@ -100,7 +100,7 @@ def hubspot_webhook():
         raise ApiError(403, "forbidden", "platforms.hubspot.client_secret is not configured")
     body = request.get_data(as_text=True)
     verify_signature(secret.get_secret_value(), body, int(time.time() * 1000))
-    profile = load_profile(rt.settings)
+    profile = rt.profile
     try:
         events = json.loads(body) if body else None
     except ValueError:

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.errors import Permanent
-from connector.mapping import MappingProfile, load_profile
+from connector.mapping import MappingProfile
 from connector.outbox.backoff import RetryPolicy
 from connector.runtime import Runtime
 from connector.storage.models import ClickId, Lead, Person, Touchpoint, Visitor
@@ -84,7 +84,7 @@ def process_pending(
     counts["claimed"] = len(lead_ids)
     if not lead_ids:
         return counts
-    profile = load_profile(runtime.settings)
+    profile = runtime.profile
     by_person: dict[int, list[int]] = defaultdict(list)
     with runtime.sessions() as session:
         for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids))):
