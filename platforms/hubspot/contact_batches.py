@@ -29,7 +29,8 @@ from platforms.crm import ContactWrite, Outcomes
 
 T = TypeVar("T")
 BATCH_SIZE = 100  # HubSpot's maximum inputs per batch read/create/update
-_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
+#: HubSpot's 409 names the contact that already has the email.
+EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
 
 class ContactBatches:
@@ -43,14 +44,14 @@ class ContactBatches:
     def upsert(self, writes: Sequence[ContactWrite]) -> Outcomes:
         """Outcome per write key; an exception only stops the contacts it concerns."""
         outcomes: Outcomes = {}
-        emails = sorted({w.email.strip().lower() for w in writes if w.email})
+        emails = sorted({_norm(w.email) for w in writes if w.email})
         found: dict[str, str] = {}
-        for chunk in _chunks(emails, BATCH_SIZE):
+        for chunk in chunks(emails, BATCH_SIZE):
             try:
                 found.update(self._read(chunk))
             except Exception as exc:
                 for write in writes:
-                    if write.email and write.email.strip().lower() in chunk:
+                    if write.email and _norm(write.email) in chunk:
                         outcomes[write.key] = exc
         pending = [w for w in writes if w.key not in outcomes]
         updates = [(found[_norm(w.email)], w) for w in pending if _norm(w.email) in found]
@@ -148,7 +149,7 @@ class ContactBatches:
                     BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
                 )
             except Exception as exc:
-                existing = _EXISTING_ID.search(str(getattr(exc, "body", {}).get("message", "")))
+                existing = EXISTING_ID.search(str(getattr(exc, "body", {}).get("message", "")))
                 if len(items) != 1 or getattr(exc, "status", None) != 409 or existing is None:
                     raise
                 # Created since we looked (another process, or an earlier unknown outcome).
@@ -174,7 +175,7 @@ def _in_batches(
 ) -> Outcomes:
     """``send`` per 100; a batch refused as a whole for a permanent reason is redone one by one."""
     outcomes: Outcomes = {}
-    for chunk in _chunks(items, BATCH_SIZE):
+    for chunk in chunks(items, BATCH_SIZE):
         try:
             outcomes.update(send(chunk))
         except Exception as exc:
@@ -189,7 +190,8 @@ def _in_batches(
     return outcomes
 
 
-def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
+def chunks(items: list[T], size: int) -> Iterable[list[T]]:
+    """Consecutive slices of at most ``size`` items (one batch request each)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

@@ -8,9 +8,8 @@ from the mapping profile.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +34,7 @@ from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
 from platforms.crm import ContactWrite, CrmContact, CrmDeal, CrmPipeline, CrmStage, Outcomes
 from platforms.hubspot.client import HubSpotApiError, HubSpotClient
-from platforms.hubspot.contact_batches import ContactBatches
+from platforms.hubspot.contact_batches import BATCH_SIZE, EXISTING_ID, ContactBatches, chunks
 from platforms.hubspot.contacts import ContactPull
 from platforms.hubspot.paging import (
     PAGE_SIZE,
@@ -45,9 +44,7 @@ from platforms.hubspot.paging import (
 from platforms.hubspot.paging import as_utc as _as_utc
 from platforms.hubspot.paging import parse_time as _parse_time
 
-BATCH_SIZE = 100  # batch read/update maximum
 ASSOCIATIONS_BATCH = 1_000  # v4 association batch read maximum
-_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
 
 class HubSpotSource:
@@ -100,7 +97,7 @@ class HubSpotSource:
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal]:
         """The deals with these IDs (missing ones are left out), contacts included."""
         records: list[Any] = []
-        for chunk in _chunks(list(dict.fromkeys(ids)), BATCH_SIZE):
+        for chunk in chunks(list(dict.fromkeys(ids)), BATCH_SIZE):
             answer = self.client.call(
                 "deal_batch_read",
                 self.client.deals_batch.read,
@@ -147,7 +144,7 @@ class HubSpotSource:
 
     def _contact_ids(self, deal_ids: list[str]) -> dict[str, list[str]]:
         links: dict[str, list[str]] = {}
-        for chunk in _chunks(deal_ids, ASSOCIATIONS_BATCH):
+        for chunk in chunks(deal_ids, ASSOCIATIONS_BATCH):
             answer = self.client.call(
                 "associations",
                 self.client.associations_batch.get_page,
@@ -163,7 +160,7 @@ class HubSpotSource:
 
     def _read_contacts(self, ids: list[str]) -> dict[str, CrmContact]:
         found: dict[str, CrmContact] = {}
-        for chunk in _chunks(ids, BATCH_SIZE):
+        for chunk in chunks(ids, BATCH_SIZE):
             answer = self.client.call(
                 "contact_batch_read",
                 self.client.contacts_batch.read,
@@ -318,7 +315,7 @@ class HubSpotSource:
                 return str(created.id)
             except HubSpotApiError as exc:
                 # The search index lags behind writes; HubSpot names the existing contact.
-                found = _EXISTING_ID.search(str(exc.body.get("message", "")))
+                found = EXISTING_ID.search(str(exc.body.get("message", "")))
                 if exc.status != 409 or found is None:
                     raise
                 contact_id = found.group(1)
@@ -358,11 +355,6 @@ class HubSpotSource:
         )
         results = answer.results or []
         return str(results[0].id) if results else None
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _flag(value: str | None) -> bool | None:
