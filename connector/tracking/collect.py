@@ -61,45 +61,18 @@ def event_time(ts_ms: int | None, now: datetime, max_past: timedelta = CLOCK_PAS
     return when if now - max_past <= when <= now + CLOCK_FUTURE else now
 
 
-@dataclass(frozen=True)
-class _Statements:
-    """The statements of a batch, built once per dialect.
+@functools.cache
+def _last_touches(dialect_name: str) -> Any:
+    """Each wanted visitor's newest touchpoint, built once per dialect.
 
     On PostgreSQL the visitor IDs go in as one array parameter, so the read has one parameter
-    and psycopg can prepare and cache it; the writes there are :func:`store_pg`'s statement.
+    and psycopg can prepare and cache it, with one backward index step per visitor instead of
+    aggregating all of its touches.
     """
-
-    last_touches: Any
-    upsert_visitors: Any
-    insert_touchpoints: Any
-    insert_click_ids: Any
-
-
-@functools.cache
-def _statements(dialect_name: str) -> _Statements:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    pg = dialect_name == "postgresql"
-    dialect = postgresql if pg else sqlite
-    greatest = func.greatest if pg else func.max
-    upsert = dialect.insert(_visitors)
-    merged = {name: func.coalesce(upsert.excluded[name], _visitors.c[name]) for name in _MERGED}
-    wanted = (
-        _touchpoints.c.visitor_id == func.any(bindparam("visitor_ids", type_=ARRAY(String)))
-        if pg
-        else _touchpoints.c.visitor_id.in_(bindparam("visitor_ids", expanding=True))
-    )
-    latest = (
-        select(_touchpoints.c.visitor_id, func.max(_touchpoints.c.occurred_at).label("at"))
-        .where(wanted)
-        .group_by(_touchpoints.c.visitor_id)
-        .subquery()
-    )
     tp = _touchpoints.c
     columns = (tp.id, tp.visitor_id, tp.occurred_at, tp.source, tp.medium, tp.campaign)
     columns += (tp.term, tp.content, tp.channel)
-    if pg:
-        # One backward index step per visitor, instead of aggregating all of its touches.
+    if dialect_name == "postgresql":
         wanted_ids = func.unnest(bindparam("visitor_ids", type_=ARRAY(String)))
         ids = wanted_ids.table_valued("visitor_id").render_derived(name="wanted")
         newest = (
@@ -109,29 +82,45 @@ def _statements(dialect_name: str) -> _Statements:
             .limit(1)
             .lateral("newest")
         )
-        last_touches = select(newest).select_from(ids).join(newest, true())
-    else:
-        last_touches = select(*columns).join_from(
-            _touchpoints,
-            latest,
-            and_(tp.visitor_id == latest.c.visitor_id, tp.occurred_at == latest.c.at),
-        )
-    return _Statements(
-        last_touches=last_touches,
+        return select(newest).select_from(ids).join(newest, true())
+    latest = (
+        select(tp.visitor_id, func.max(tp.occurred_at).label("at"))
+        .where(tp.visitor_id.in_(bindparam("visitor_ids", expanding=True)))
+        .group_by(tp.visitor_id)
+        .subquery()
+    )
+    newest_of_each = and_(tp.visitor_id == latest.c.visitor_id, tp.occurred_at == latest.c.at)
+    return select(*columns).join_from(_touchpoints, latest, newest_of_each)
+
+
+@dataclass(frozen=True)
+class _SqliteWrites:
+    """The three writes of a batch on SQLite (PostgreSQL makes them one: :func:`store_pg`)."""
+
+    upsert_visitors: Any
+    insert_touchpoints: Any
+    insert_click_ids: Any
+
+
+@functools.cache
+def _sqlite_writes() -> _SqliteWrites:
+    from sqlalchemy.dialects import sqlite
+
+    upsert = sqlite.insert(_visitors)
+    merged = {name: func.coalesce(upsert.excluded[name], _visitors.c[name]) for name in _MERGED}
+    return _SqliteWrites(
         upsert_visitors=upsert.on_conflict_do_update(
             index_elements=["id"],
             set_={
-                "last_seen_at": greatest(upsert.excluded.last_seen_at, _visitors.c.last_seen_at),
-                "first_seen_at": func.min(upsert.excluded.first_seen_at, _visitors.c.first_seen_at)
-                if dialect_name == "sqlite"
-                else func.least(upsert.excluded.first_seen_at, _visitors.c.first_seen_at),
+                "last_seen_at": func.max(upsert.excluded.last_seen_at, _visitors.c.last_seen_at),
+                "first_seen_at": func.min(upsert.excluded.first_seen_at, _visitors.c.first_seen_at),
                 **merged,
             },
         ),
         insert_touchpoints=_touchpoints.insert().returning(
             _touchpoints.c.id, sort_by_parameter_order=True
         ),
-        insert_click_ids=dialect.insert(_click_ids).on_conflict_do_nothing(
+        insert_click_ids=sqlite.insert(_click_ids).on_conflict_do_nothing(
             index_elements=["kind", "value"]
         ),
     )
@@ -164,10 +153,9 @@ def store_prepared(bind: Engine | Connection, prepared: list[dict[str, Any]]) ->
 
 def _store(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
     pg = conn.dialect.name == "postgresql"
-    sql = _statements(conn.dialect.name)
     visitor_ids = sorted({p["visitor"]["id"] for p in prepared})
     last: dict[str, Any] = {}
-    for row in conn.execute(sql.last_touches, {"visitor_ids": visitor_ids}):
+    for row in conn.execute(_last_touches(conn.dialect.name), {"visitor_ids": visitor_ids}):
         if row.visitor_id not in last or row.id > last[row.visitor_id].id:
             last[row.visitor_id] = row
     touch_rows = []
@@ -188,6 +176,7 @@ def _store(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
     visitors = _merge_visitors([p["visitor"] for p in prepared])
     if pg:  # one statement for all three writes
         return store_pg(conn, visitors, touch_rows)
+    sql = _sqlite_writes()
     conn.execute(sql.upsert_visitors, visitors)
     ids = list(conn.execute(sql.insert_touchpoints, touch_rows).scalars())
     clicks: dict[tuple[str, str], dict[str, Any]] = {}
