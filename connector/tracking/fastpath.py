@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 
 #: Set in the WSGI environ when this path already charged the client's rate limit.
 RATE_CHARGED = "closedloop.rate_charged"
-_JSON_TYPES = frozenset(("application/json", "text/plain"))
-_CORS_HEADERS = "Content-Type, Authorization"
+JSON_TYPES = ("application/json", "text/plain")
 _FAILED = json.dumps({"error": "internal_error", "detail": "see the server log"}).encode() + b"\n"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -65,7 +64,7 @@ class CollectFastPath:
             return self.app(environ, start_response)  # own origin or 403: Flask decides
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         length = _content_length(environ)
-        if mimetype not in _JSON_TYPES or length is None or length > self.max_body_bytes:
+        if mimetype not in JSON_TYPES or length is None or length > self.max_body_bytes:
             return self.app(environ, start_response)
         self.writeback.ensure_started()
         if self.limiter.take(environ.get("REMOTE_ADDR") or "unknown") > 0:
@@ -77,7 +76,7 @@ class CollectFastPath:
             environ["wsgi.input"] = io.BytesIO(raw)
             return self.app(environ, start_response)
         hit = Hit(view, utcnow(), environ.get("HTTP_USER_AGENT"), self.max_past)
-        headers = self._cors(origin)
+        headers = cors_headers(origin) if origin is not None else []
         try:
             self.writer.write(hit)
         except Exception:
@@ -102,17 +101,15 @@ class CollectFastPath:
         except (ValueError, RecursionError, ValidationError):
             return None
 
-    @staticmethod
-    def _cors(origin: str | None) -> list[tuple[str, str]]:
-        """The same CORS answer as the blueprint's ``after_request`` (origin is allowed)."""
-        if origin is None:
-            return []
-        return [
-            ("Access-Control-Allow-Origin", origin),
-            ("Access-Control-Allow-Methods", "POST, OPTIONS"),
-            ("Access-Control-Allow-Headers", _CORS_HEADERS),
-            ("Vary", "Origin"),
-        ]
+
+def cors_headers(origin: str) -> list[tuple[str, str]]:
+    """The CORS answer for an allowed origin, the same on the fast path and through Flask."""
+    return [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+        ("Access-Control-Allow-Headers", "Content-Type, Authorization"),
+        ("Vary", "Origin"),
+    ]
 
 
 def _content_length(environ: dict[str, Any]) -> int | None:

@@ -21,7 +21,7 @@ from connector.app.errors import ApiError
 from connector.app.ops import require_token, trigger_token
 from connector.storage.models import utcnow
 from connector.tracking import collect, forget, identify, snippet
-from connector.tracking.fastpath import RATE_CHARGED, CollectFastPath
+from connector.tracking.fastpath import JSON_TYPES, RATE_CHARGED, CollectFastPath, cors_headers
 from connector.tracking.ratelimit import RateLimiter, retry_after_header
 from connector.tracking.schemas import Forget, Identify, PageView, field_errors, openapi_schemas
 from connector.tracking.worker import WritebackWorker
@@ -30,8 +30,6 @@ from connector.tracking.writer import HitWriter
 blueprint = Blueprint("tracking", __name__)
 
 LIMITER, WORKER, HITS = "closedloop.ratelimit", "closedloop.writeback", "closedloop.hits"
-JSON_TYPES = ("application/json", "text/plain")
-CORS_HEADERS = "Content-Type, Authorization"
 
 
 def init_app(app: Flask) -> None:
@@ -94,10 +92,11 @@ def _cors(response: Response) -> Response:
     """Echo an allowed origin; browsers then let the page read the answer."""
     origin = request.headers.get("Origin")
     if origin is not None and request.method != "GET" and _origin_allowed(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-        response.vary.add("Origin")
+        for name, value in cors_headers(origin):
+            if name == "Vary":
+                response.vary.add(value)
+            else:
+                response.headers[name] = value
     return response
 
 
