@@ -38,3 +38,14 @@ RESERVED_EVENTS = frozenset(
 )  # fmt: skip
 RESERVED_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag.")
 RESERVED_PARAMS = frozenset({"firebase_conversion"})
+#: User property names GA4 reserves (Measurement Protocol reference, "Reserved names").
+RESERVED_USER_PROPERTIES = frozenset(
+    {
+        "first_open_time",
+        "first_visit_time",
+        "last_deep_link_referrer",
+        "user_id",
+        "first_open_after_install",
+    }
+)
+RESERVED_USER_PROPERTY_PREFIXES = ("google_", "ga_", "firebase_")

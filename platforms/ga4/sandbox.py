@@ -37,6 +37,8 @@ from platforms.ga4.limits import (
     RESERVED_EVENTS,
     RESERVED_PARAMS,
     RESERVED_PREFIXES,
+    RESERVED_USER_PROPERTIES,
+    RESERVED_USER_PROPERTY_PREFIXES,
 )
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator, TokenIssuer
 from platforms.sandbox_kit.oauth import TOKEN_PATH
@@ -191,6 +193,10 @@ class MeasurementValidator:
             path = f"user_properties.{name}"
             if len(name) > MAX_USER_PROPERTY_NAME or not NAME_PATTERN.match(name):
                 self.add(path, f"User property [{name}] has an invalid name.", "NAME_INVALID")
+            elif name in RESERVED_USER_PROPERTIES or name.startswith(
+                RESERVED_USER_PROPERTY_PREFIXES
+            ):
+                self.add(path, f"User property [{name}] is reserved.", "NAME_RESERVED")
             value = prop.get("value") if isinstance(prop, dict) else None
             if isinstance(value, str) and len(value) > MAX_USER_PROPERTY_VALUE:
                 self.add(

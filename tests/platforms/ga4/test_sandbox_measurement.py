@@ -269,3 +269,21 @@ def test_purchase_dedups_on_transaction_id(sandbox: GA4Sandbox) -> None:
     collect(sandbox, {"client_id": "3.4", "events": [purchase("T-9"), purchase("T-10")]})
     kept = [(a["name"], a["transaction_id"]) for a in sandbox.accepted]
     assert kept == [("purchase", "T-9"), ("lead", None), ("lead", None), ("purchase", "T-10")]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("user_id", ["NAME_RESERVED"]),
+        ("first_open_time", ["NAME_RESERVED"]),
+        ("ga_segment", ["NAME_RESERVED"]),
+        ("firebase_x", ["NAME_RESERVED"]),
+        ("plan_tier", []),
+    ],
+)
+def test_reserved_user_property_names_are_refused(
+    shared_sandbox: GA4Sandbox, name: str, expected: list[str]
+) -> None:
+    """GA4 reserves some user property names and prefixes; others pass."""
+    body = {"client_id": "1.2", "user_properties": {name: {"value": "x"}}, "events": [purchase()]}
+    assert codes(debug(shared_sandbox, body)) == expected
