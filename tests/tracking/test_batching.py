@@ -154,3 +154,17 @@ def test_batch_writes_in_one_statement_on_postgresql(runtime):
     with runtime.sessions() as session:
         clicks = session.execute(select(ClickId.value, ClickId.touchpoint_id)).all()
     assert sorted(clicks) == sorted((f"C{n}", ids[n]) for n in range(20))
+
+
+def test_the_postgresql_batch_statement_writes_every_stored_column():
+    """A column added to the models must reach PostgreSQL's one-statement write too.
+
+    SQLite's path writes whole rows; the PostgreSQL statement names its columns, so a new one
+    would be stored on SQLite and silently dropped on PostgreSQL.
+    """
+    from connector.storage.models import Touchpoint, Visitor
+    from connector.tracking.pgwrite import _TOUCH_COLUMNS, _VISITOR_COLUMNS
+
+    # The touchpoint ID comes from the sequence; the person is linked by /identify.
+    assert {n for n, _ in _TOUCH_COLUMNS} == set(Touchpoint.__table__.c.keys()) - {"id"}
+    assert {n for n, _ in _VISITOR_COLUMNS} == set(Visitor.__table__.c.keys()) - {"person_id"}
