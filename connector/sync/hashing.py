@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from connector import identity
 from connector.identity import email_key, meta_email_hash, meta_phone_hash, phone_key
 
 PAGE_MEMO = 8192
@@ -20,7 +21,16 @@ google_phone = lru_cache(maxsize=PAGE_MEMO)(phone_key)
 meta_phone = lru_cache(maxsize=PAGE_MEMO)(meta_phone_hash)
 
 
+@lru_cache(maxsize=PAGE_MEMO)
+def phone_hashes(phone: str | None, region: str) -> tuple[str | None, str | None]:
+    """(``phone_key``, ``meta_phone_hash``) of one number: libphonenumber parses it once."""
+    value = identity.normalize_phone(phone, region)
+    if not value:
+        return None, None
+    return identity.sha256_hex(value), identity.sha256_hex(value.lstrip("+"))
+
+
 def forget() -> None:
     """Drop every memoised address (end of a page)."""
-    for memo in (google_email, meta_email, google_phone, meta_phone):
+    for memo in (google_email, meta_email, google_phone, meta_phone, phone_hashes):
         memo.cache_clear()

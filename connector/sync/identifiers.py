@@ -1,9 +1,16 @@
-"""Per-platform identifiers for one conversion, hashed in that platform's normalisation."""
+"""Per-platform identifiers for one conversion, hashed in that platform's normalisation.
+
+Planning asks for identifiers once per destination and unit, but most of them belong to the
+person, not to the click: :class:`JourneyFacts` works those out once per journey and every
+destination reads them from there.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import chain, islice
+from typing import Any, NamedTuple
 
 from connector.attribution import credited
 from connector.sync import hashing
@@ -14,23 +21,92 @@ GOOGLE_CLICKS = ("gclid", "gbraid", "wbraid")
 MAX_EMAILS, MAX_PHONES = 3, 2
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):
     """What one planned row is tied to: a click (or touch) with its time, or nothing."""
 
     click: Click | None = None
     touch: Touch | None = None
 
 
-def _hashes(
-    values: list[str | None], fn: Callable[[str | None], str | None], limit: int
-) -> tuple[str, ...]:
-    out: list[str] = []
-    for value in values:
-        hashed = fn(value)
-        if hashed and hashed not in out:
-            out.append(hashed)
-    return tuple(out[:limit])
+NO_UNIT = Unit()
+
+
+def _distinct(hashed: Iterable[str | None], limit: int) -> tuple[str, ...]:
+    """The first ``limit`` different hashes, in the contacts' order (blanks skipped)."""
+    return tuple(islice(dict.fromkeys(filter(None, hashed)), limit))
+
+
+def _set(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The pairs whose value is set (not None): what :meth:`Identifiers.to_json` keeps."""
+    return {key: value for key, value in pairs if value is not None}
+
+
+class Person(NamedTuple):
+    """A journey's identifiers in one platform's hashing, the same for every unit.
+
+    ``scalars`` are the set fields after the hashes, in :class:`Identifiers` field order.
+    """
+
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    scalars: dict[str, Any]
+
+
+class JourneyFacts:
+    """What every destination's identifiers share for one journey, each worked out once.
+
+    Lives only as long as one planning call, so the hashes it holds never outlive the page
+    (see :mod:`connector.sync.hashing`).
+    """
+
+    def __init__(self, journey: Journey, region: str) -> None:
+        self.journey = journey
+        contacts = journey.contacts
+        # Matching already hashed every email in Google's form, so those are memo hits.
+        emails = [c.email for c in contacts if c.email]
+        phones = [hashing.phone_hashes(c.phone, region) for c in contacts if c.phone]
+        external_id = contacts[0].id if contacts else None
+        consent = _consent(journey)
+        self.google = Person(
+            _distinct(map(hashing.google_email, emails), MAX_EMAILS),
+            _distinct([g for g, _ in phones], MAX_PHONES) if phones else (),
+            _set([("external_id", external_id), *consent]),
+        )
+        user_agent = next((v.user_agent for v in journey.visitors if v.user_agent), None)
+        self.meta = Person(
+            _distinct(map(hashing.meta_email, emails), MAX_EMAILS),
+            _distinct([m for _, m in phones], MAX_PHONES) if phones else (),
+            _set([("external_id", external_id), ("user_agent", user_agent), *consent]),
+        )
+        self._fallbacks: dict[str, str | None] = {}
+
+    def latest(self, attr: str, preferred: Touch | None) -> str | None:
+        """The value from the unit's touch, else the newest touch, else a visitor that has it."""
+        if preferred is not None and (value := getattr(preferred, attr)):
+            return value  # type: ignore[no-any-return]
+        if attr not in self._fallbacks:
+            self._fallbacks[attr] = _newest(self.journey, attr)
+        return self._fallbacks[attr]
+
+    def fbc(self, preferred: Touch | None) -> str | None:
+        """The browser's _fbc, else one built from an fbclid whose click time is known."""
+        return self.latest("fbc", preferred) or _built_fbc(self.journey)
+
+
+def _built_fbc(journey: Journey) -> str | None:
+    """An _fbc built from the newest fbclid whose click time is known."""
+    timed = [c for c in journey.clicks if c.kind == "fbclid" and c.time is not None]
+    if not timed:
+        return None  # building fbc with another time would misreport the click's age
+    click = timed[-1]
+    return f"fb.1.{int(click.time.timestamp() * 1000)}.{click.value}"  # type: ignore[union-attr]
+
+
+def _newest(journey: Journey, attr: str) -> str | None:
+    for touch in reversed(journey.touches):
+        if value := getattr(touch, attr):
+            return value  # type: ignore[no-any-return]
+    return next((v for info in journey.visitors if (v := getattr(info, attr))), None)
 
 
 def _touch_for(journey: Journey, unit: Unit) -> Touch | None:
@@ -41,85 +117,81 @@ def _touch_for(journey: Journey, unit: Unit) -> Touch | None:
     return None
 
 
-def _latest(journey: Journey, attr: str, preferred: Touch | None) -> str | None:
-    """The value from the unit's touch, else the newest touch, else a visitor that has it."""
-    if preferred is not None and getattr(preferred, attr):
-        return getattr(preferred, attr)
-    for touch in reversed(journey.touches):
-        if value := getattr(touch, attr):
-            return value
-    return next((v for info in journey.visitors if (v := getattr(info, attr))), None)
-
-
-def _consent(journey: Journey) -> tuple[bool | None, bool | None]:
+def _consent(journey: Journey) -> tuple[tuple[str, bool | None], tuple[str, bool | None]]:
     """The person's latest consent signal, not the one given at the credited click.
 
     Consent withdrawn on a later visit must reach the conversion sent now, so the newest touch
     that carries a signal wins; the visitors' stored state is the fallback.
     """
-    for item in (*reversed(journey.touches), *journey.visitors):
+    user_data: bool | None = None
+    personalization: bool | None = None
+    for item in chain(reversed(journey.touches), journey.visitors):
         if item.consent_ad_user_data is not None or item.consent_ad_personalization is not None:
-            return item.consent_ad_user_data, item.consent_ad_personalization
-    return None, None
+            user_data, personalization = item.consent_ad_user_data, item.consent_ad_personalization
+            break
+    return ("consent_ad_user_data", user_data), ("consent_ad_personalization", personalization)
 
 
-def _fbc(journey: Journey, preferred: Touch | None) -> str | None:
-    """The browser's _fbc, else one built from an fbclid whose click time is known."""
-    if value := _latest(journey, "fbc", preferred):
-        return value
-    timed = [c for c in journey.clicks if c.kind == "fbclid" and c.time is not None]
-    if not timed:
-        return None  # building fbc with another time would misreport the click's age
-    click = timed[-1]
-    return f"fb.1.{int(click.time.timestamp() * 1000)}.{click.value}"  # type: ignore[union-attr]
+def _click_fields(
+    destination: str, facts: JourneyFacts, unit: Unit
+) -> tuple[dict[str, Any], datetime | None]:
+    """The set fields before the hashes (click and browser IDs) as stored, and the click time."""
+    click = unit.click
+    if destination == "google_ads":
+        if click is None or click.kind not in GOOGLE_CLICKS:
+            return {}, None
+        return _set([(click.kind, click.value), ("click_time", _iso(click.time))]), click.time
+    touch = _touch_for(facts.journey, unit)
+    if destination == "meta":
+        click = click if click is not None and click.kind == "fbclid" else None
+        time = click.time if click else None
+        return _set(
+            [
+                ("click_time", _iso(time)),
+                ("fbclid", click.value if click else None),
+                ("fbc", facts.fbc(touch)),
+                ("fbp", facts.latest("fbp", touch)),
+            ]
+        ), time
+    time = click.time if click else None
+    return _set(  # ga4 and any other Google-hashed destination
+        [
+            ("click_time", _iso(time)),
+            ("ga_client_id", facts.latest("ga_client_id", touch)),
+            ("ga_session_id", facts.latest("ga_session_id", touch)),
+        ]
+    ), time
+
+
+def _iso(time: datetime | None) -> str | None:
+    return None if time is None else time.isoformat()
+
+
+def stored(
+    destination: str, facts: JourneyFacts, unit: Unit
+) -> tuple[dict[str, Any], datetime | None]:
+    """What ``Identifiers(...).to_json()`` gives for this unit, and the click time in it.
+
+    Planning keeps identifiers as JSON only, so building the dataclass would just be taken
+    apart again: this builds the same dict directly, in the dataclass's field order (the
+    person's part is shared by every unit; each row still gets its own lists).
+    """
+    out, click_time = _click_fields(destination, facts, unit)
+    person = facts.meta if destination == "meta" else facts.google
+    if person.emails:
+        out["email_sha256"] = list(person.emails)
+    if person.phones:
+        out["phone_sha256"] = list(person.phones)
+    out.update(person.scalars)
+    return out, click_time
 
 
 def build(destination: str, journey: Journey, unit: Unit, region: str) -> Identifiers:
-    """The identifiers ``destination`` can use for this unit, in its own hashing."""
-    contacts = journey.contacts
-    emails = [c.email for c in contacts]
-    phones = [c.phone for c in contacts]
-    touch = _touch_for(journey, unit)
-    ad_user_data, ad_personalization = _consent(journey)
-    external_id = contacts[0].id if contacts else None
-    if destination == "google_ads":
-        click = unit.click if unit.click and unit.click.kind in GOOGLE_CLICKS else None
-        return Identifiers(
-            gclid=click.value if click and click.kind == "gclid" else None,
-            gbraid=click.value if click and click.kind == "gbraid" else None,
-            wbraid=click.value if click and click.kind == "wbraid" else None,
-            click_time=click.time if click else None,
-            email_sha256=_hashes(emails, hashing.google_email, MAX_EMAILS),
-            phone_sha256=_hashes(phones, lambda p: hashing.google_phone(p, region), MAX_PHONES),
-            external_id=external_id,
-            consent_ad_user_data=ad_user_data,
-            consent_ad_personalization=ad_personalization,
-        )
-    if destination == "meta":
-        click = unit.click if unit.click and unit.click.kind == "fbclid" else None
-        visitor_ua = next((v.user_agent for v in journey.visitors if v.user_agent), None)
-        return Identifiers(
-            fbclid=click.value if click else None,
-            click_time=click.time if click else None,
-            fbc=_fbc(journey, touch),
-            fbp=_latest(journey, "fbp", touch),
-            email_sha256=_hashes(emails, hashing.meta_email, MAX_EMAILS),
-            phone_sha256=_hashes(phones, lambda p: hashing.meta_phone(p, region), MAX_PHONES),
-            external_id=external_id,
-            user_agent=visitor_ua,
-            consent_ad_user_data=ad_user_data,
-            consent_ad_personalization=ad_personalization,
-        )
-    return Identifiers(  # ga4 and any other Google-hashed destination
-        ga_client_id=_latest(journey, "ga_client_id", touch),
-        ga_session_id=_latest(journey, "ga_session_id", touch),
-        click_time=unit.click.time if unit.click else None,
-        email_sha256=_hashes(emails, hashing.google_email, MAX_EMAILS),
-        phone_sha256=_hashes(phones, lambda p: hashing.google_phone(p, region), MAX_PHONES),
-        external_id=external_id,
-        consent_ad_user_data=ad_user_data,
-        consent_ad_personalization=ad_personalization,
-    )
+    """The identifiers ``destination`` can use for this unit, in its own hashing.
+
+    Read back from the stored form, exactly as the outbox hands them to the adapters.
+    """
+    return Identifiers.from_json(stored(destination, JourneyFacts(journey, region), unit)[0])
 
 
 def eligible_units(destination: str, journey: Journey) -> list[Unit]:
@@ -130,10 +202,40 @@ def eligible_units(destination: str, journey: Journey) -> list[Unit]:
     """
     if destination == "ga4":
         return [Unit(touch=t) for t in journey.touches if t.ga_client_id]
-    kinds = GOOGLE_CLICKS if destination == "google_ads" else ("fbclid",)
+    return [Unit(click=c) for c in _eligible_clicks(destination, journey)]
+
+
+def last_unit(destination: str, journey: Journey) -> Unit:
+    """The newest of :func:`eligible_units` (an empty unit if none), without building the rest.
+
+    Unsplit, the platform only gets the most recent unit.
+    """
+    if destination == "ga4":
+        for touch in reversed(journey.touches):
+            if touch.ga_client_id:
+                return Unit(touch=touch)
+        return NO_UNIT
+    kinds = _click_kinds(destination)
+    untimed = None
+    for click in reversed(journey.clicks):
+        if click.kind in kinds:
+            if click.time is not None:
+                return Unit(click=click)
+            if untimed is None:
+                untimed = click
+    return NO_UNIT if untimed is None else Unit(click=untimed)
+
+
+def _click_kinds(destination: str) -> tuple[str, ...]:
+    return GOOGLE_CLICKS if destination == "google_ads" else ("fbclid",)
+
+
+def _eligible_clicks(destination: str, journey: Journey) -> list[Click]:
+    """Timed clicks of the destination's kinds, else its newest untimed one."""
+    kinds = _click_kinds(destination)
     clicks = [c for c in journey.clicks if c.kind in kinds]
     timed = [c for c in clicks if c.time is not None]
-    return [Unit(click=c) for c in (timed or clicks[-1:])]
+    return timed or clicks[-1:]
 
 
 def credited_units(units: list[Unit], ignore_direct: bool) -> list[Unit]:
@@ -150,10 +252,28 @@ def _unit_is_direct(unit: Unit) -> bool:
 
 def can_identify(destination: str, ids: Identifiers) -> bool:
     """Whether the platform has anything to match the conversion on."""
+    return identifiable(destination, vars(ids))
+
+
+def identifiable(destination: str, present: dict[str, Any]) -> bool:
+    """:func:`can_identify` on :func:`fields` output (or any field-name mapping)."""
+    get = present.get
     if destination == "google_ads":
-        return bool(ids.gclid or ids.gbraid or ids.wbraid or ids.email_sha256 or ids.phone_sha256)
+        return bool(
+            get("gclid")
+            or get("gbraid")
+            or get("wbraid")
+            or get("email_sha256")
+            or get("phone_sha256")
+        )
     if destination == "ga4":
-        return bool(ids.ga_client_id)
+        return bool(get("ga_client_id"))
     if destination == "meta":
-        return bool(ids.email_sha256 or ids.phone_sha256 or ids.fbc or ids.fbp or ids.external_id)
+        return bool(
+            get("email_sha256")
+            or get("phone_sha256")
+            or get("fbc")
+            or get("fbp")
+            or get("external_id")
+        )
     return True

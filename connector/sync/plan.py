@@ -31,11 +31,41 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 
 def dedup_key(deal_id: str, rule: str, *suffix: str) -> str:
     """``cl-<deal>-<rule>[-suffix...]``; hashed when longer than 64 characters. No PII."""
-    parts = [_UNSAFE.sub("_", p) for p in (deal_id, rule, *suffix)]
+    return _joined_key([_safe(p) for p in (deal_id, rule, *suffix)])
+
+
+def _safe(part: str) -> str:
+    return _UNSAFE.sub("_", part)
+
+
+def _joined_key(parts: Sequence[str]) -> str:
+    """The dedup key of already safe parts (see :func:`dedup_key`)."""
     key = "-".join(["cl", *parts])
     if len(key) <= MAX_KEY:
         return key
     return "cl-" + hashlib.sha256(key.encode()).hexdigest()[: MAX_KEY - 3]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One destination of one rule, with what every row for it shares."""
+
+    destination: str
+    event_name: str
+    options: dict[str, Any]
+    split: bool
+
+
+@dataclass(frozen=True)
+class ResolvedRule:
+    """A rule's targets and key part, worked out once per run (see :meth:`PlanSettings.resolve`).
+
+    Holds the rule itself so the memo entry, keyed by ``id(rule)``, cannot outlive it.
+    """
+
+    rule: EventRule
+    key_part: str
+    targets: tuple[Target, ...]
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,28 @@ class PlanSettings:
     settings: Settings
     destinations: tuple[str, ...]
     now: datetime
+    _resolved: dict[int, ResolvedRule] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def resolve(self, rule: EventRule) -> ResolvedRule:
+        """Targets, event names, options and split flags of ``rule``, memoised for the run.
+
+        They depend on the config and the rule only, both fixed for a run, yet every deal's
+        planning would otherwise look them up again for each destination.
+        """
+        memo = self._resolved.get(id(rule))
+        if memo is None or memo.rule is not rule:
+            memo = ResolvedRule(
+                rule, _safe(rule.name), tuple(self._target(d, rule) for d in self.targets(rule))
+            )
+            self._resolved[id(rule)] = memo
+        return memo
+
+    def _target(self, destination: str, rule: EventRule) -> Target:
+        options = {**(rule.platforms.get(destination) or {}), "rule": rule.name}
+        event_name = self.event_name(destination, rule)[:64]
+        return Target(destination, event_name, options, self.split(destination))
 
     def split(self, destination: str) -> bool:
         """Per-platform ``split`` overriding ``attribution.split``."""
@@ -149,73 +201,45 @@ def plan_conversions(
     """New conversion rows for one rule on every destination that can take them."""
     plan = Plan()
     value, currency = rule_value(rule, deal, cfg.settings.currency)
-    region = cfg.settings.tracking.default_phone_region
-    for dest in cfg.targets(rule):
-        mine = [
-            r
-            for r in existing
-            if r.destination == dest and r.kind == CONVERSION and r.rule == rule.name
-        ]
-        generation = 0
-        if mine:
-            retracted = {
-                r.adjusts_key for r in existing if r.kind == RETRACTION and r.destination == dest
-            }
-            top = max(r.generation for r in mine)
-            if any(r.dedup_key not in retracted for r in mine if r.generation == top):
-                generation = top  # still live: re-plan the same keys (a no-op insert)
-            else:
-                generation = top + 1
-        units = ids.eligible_units(dest, journey)
-        split_mode = cfg.split(dest)
-        if split_mode:
-            # Split rows carry attributed shares, so they follow attribution.ignore_direct too.
-            # Unsplit, the platform runs its own attribution from the most recent visit.
-            units = ids.credited_units(units, cfg.settings.attribution.ignore_direct)
-        split = split_mode and len(units) > 1
-        if split:
-            model = cfg.settings.attribution.model
-            times = [u.click.time if u.click else u.touch.time for u in units]  # type: ignore[union-attr]
-            exact = weights(
-                model,
-                times,  # type: ignore[arg-type]
-                close_time=event_time,
-                half_life_days=cfg.settings.attribution.half_life_days,
-            )
-            values = split_amount(value, exact)
-            chosen = list(zip(units, values, strict=True))
-        else:
-            chosen = [(units[-1] if units else ids.Unit(), value)]
-        options = {**(rule.platforms.get(dest) or {}), "rule": rule.name}
-        if generation:
-            options["generation"] = generation
-        event_name = cfg.event_name(dest, rule)
+    resolved = cfg.resolve(rule)
+    # Consent, hashes and browser IDs belong to the person: work them out once, not per row.
+    facts = ids.JourneyFacts(journey, cfg.settings.tracking.default_phone_region)
+    deal_id = deal.id
+    base_key = _joined_key([_safe(deal_id), resolved.key_part])
+    for target in resolved.targets:
+        dest = target.destination
+        generation = _generation(existing, dest, rule.name) if existing else 0
+        chosen, split = _chosen(target, journey, value, cfg, event_time)
+        options = {**target.options, "generation": generation} if generation else target.options
         for n, (unit, share) in enumerate(chosen, start=1):
-            identifiers = ids.build(dest, journey, unit, region)
-            if not ids.can_identify(dest, identifiers):
+            identifiers, click_time = ids.stored(dest, facts, unit)
+            if not ids.identifiable(dest, identifiers):
                 plan.not_planned.append((dest, "no eligible identifier"))
                 continue
             reason = too_old(
                 dest,
                 CONVERSION,
                 event_time=event_time,
-                click_time=identifiers.click_time,
+                click_time=click_time,
                 now=cfg.now,
                 settings=cfg.settings,
             )
             if reason:
                 plan.not_planned.append((dest, reason))
                 continue
-            suffix = [f"g{generation}"] if generation else []
-            if split:
-                suffix.append(str(n))
+            key = base_key
+            if generation or split:
+                suffix = [f"g{generation}"] if generation else []
+                if split:
+                    suffix.append(str(n))
+                key = _joined_key([_safe(deal_id), resolved.key_part, *suffix])
             plan.rows.append(
                 _row(
-                    deal.id,
+                    deal_id,
                     dest,
                     CONVERSION,
-                    event_name,
-                    dedup_key(deal.id, rule.name, *suffix),
+                    target.event_name,
+                    key,
                     None,
                     options,
                     share,
@@ -225,6 +249,43 @@ def plan_conversions(
                 )
             )
     return plan
+
+
+def _generation(existing: Sequence[ExistingRow], dest: str, rule: str) -> int:
+    """The generation to plan: the live one again, or the next one after a retraction."""
+    mine = [
+        r for r in existing if r.destination == dest and r.kind == CONVERSION and r.rule == rule
+    ]
+    if not mine:
+        return 0
+    retracted = {r.adjusts_key for r in existing if r.kind == RETRACTION and r.destination == dest}
+    top = max(r.generation for r in mine)
+    if any(r.dedup_key not in retracted for r in mine if r.generation == top):
+        return top  # still live: re-plan the same keys (a no-op insert)
+    return top + 1
+
+
+def _chosen(
+    target: Target, journey: Journey, value: Decimal, cfg: PlanSettings, event_time: datetime
+) -> tuple[list[tuple[ids.Unit, Decimal]], bool]:
+    """The units the destination's rows go to with their values, and whether that is a split."""
+    dest = target.destination
+    if not target.split:
+        # Unsplit, the platform runs its own attribution from the most recent visit.
+        return [(ids.last_unit(dest, journey), value)], False
+    # Split rows carry attributed shares, so they follow attribution.ignore_direct too.
+    attribution = cfg.settings.attribution
+    units = ids.credited_units(ids.eligible_units(dest, journey), attribution.ignore_direct)
+    if len(units) <= 1:
+        return [(units[-1] if units else ids.NO_UNIT, value)], False
+    times = [u.click.time if u.click else u.touch.time for u in units]  # type: ignore[union-attr]
+    exact = weights(
+        attribution.model,
+        times,  # type: ignore[arg-type]
+        close_time=event_time,
+        half_life_days=attribution.half_life_days,
+    )
+    return list(zip(units, split_amount(value, exact), strict=True)), True
 
 
 def _live(existing: Sequence[ExistingRow], rule: str) -> list[ExistingRow]:
@@ -285,7 +346,7 @@ def plan_restatements(
                 value,
                 deal.currency,
                 row.event_time,
-                Identifiers.from_json(row.identifiers),
+                Identifiers.from_json(row.identifiers).to_json(),
             )
         )
     return plan
@@ -323,7 +384,7 @@ def plan_retractions(
                 row.value,
                 row.currency,
                 row.event_time,
-                Identifiers.from_json(row.identifiers),
+                Identifiers.from_json(row.identifiers).to_json(),
             )
         )
     return plan
@@ -347,7 +408,7 @@ def _row(
     value: Decimal,
     currency: str,
     event_time: datetime,
-    identifiers: Identifiers,
+    identifiers: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "deal_id": deal_id,
@@ -360,5 +421,5 @@ def _row(
         "value": value,
         "currency": currency,
         "event_time": event_time,
-        "identifiers": identifiers.to_json(),
+        "identifiers": identifiers,
     }
