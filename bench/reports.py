@@ -2,7 +2,7 @@
 
 Seeds a dedicated schema with SQL set operations (generate_series; seconds, no Python loop):
 visitors with three touches each over six months, leads, 100k deals (45 % won, 10 % without a
-journey, some repeat customers) with stage history and attribution rows for all five models,
+journey, some repeat customers) with stage history and attribution rows (every model's share),
 outbox rows for three platforms, and daily spend per campaign and keyword. Then times every
 report over the whole six months and drops the schema.
 
@@ -158,21 +158,23 @@ FROM journey j WHERE j.deal_id = deals.id AND j.k = 1;
 UPDATE deals SET last_touch_channel = j.channel, last_touch_source = 'src / med'
 FROM journey j WHERE j.deal_id = deals.id AND j.k = j.n;
 
-INSERT INTO attributions (deal_id, model, touchpoint_id, weight, revenue, currency)
-SELECT deal_id, model, tp_id, round(w::numeric, 10), round(amount * w::numeric, 2), currency
+INSERT INTO attributions (deal_id, touchpoint_id, currency,
+                          first_click_weight, first_click_revenue,
+                          last_click_weight, last_click_revenue, linear_weight, linear_revenue,
+                          time_decay_weight, time_decay_revenue,
+                          position_based_weight, position_based_revenue)
+SELECT deal_id, tp_id, currency,
+  round(wf::numeric, 10), round(amount * wf::numeric, 2),
+  round(wl::numeric, 10), round(amount * wl::numeric, 2),
+  round(wn::numeric, 10), round(amount * wn::numeric, 2),
+  round(wt::numeric, 10), round(amount * wt::numeric, 2),
+  round(wp::numeric, 10), round(amount * wp::numeric, 2)
 FROM (
-  SELECT j.*, m.model,
-    CASE m.model
-      WHEN 'first_click' THEN (k = 1)::int
-      WHEN 'last_click' THEN (k = n)::int
-      WHEN 'linear' THEN 1.0 / n
-      WHEN 'position_based' THEN CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN 0.5
-                                      WHEN k = 1 OR k = n THEN 0.4 ELSE 0.2 / (n - 2) END
-      ELSE decay / sum(decay) OVER (PARTITION BY deal_id)
-    END AS w
+  SELECT j.*, (k = 1)::int AS wf, (k = n)::int AS wl, 1.0 / n AS wn,
+    decay / sum(decay) OVER (PARTITION BY deal_id) AS wt,
+    CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN 0.5
+         WHEN k = 1 OR k = n THEN 0.4 ELSE 0.2 / (n - 2) END AS wp
   FROM journey j
-  CROSS JOIN (VALUES ('first_click'), ('last_click'), ('linear'), ('time_decay'),
-                     ('position_based')) m(model)
 ) a;
 
 INSERT INTO conversions (deal_id, destination, kind, event_name, dedup_key, value, currency,

@@ -1,8 +1,8 @@
 """Model comparison: revenue per channel (or other grouping) under every attribution model.
 
-One GROUP BY over (group, model) instead of five source reports, with the same crediting as
-the source report's revenue column: attributed shares of deals won in the range, and won deals
-without a journey on the ``(no journey)`` row.
+One GROUP BY with a revenue sum per model instead of five source reports, with the same
+crediting as the source report's revenue column: attributed shares of deals won in the range,
+and won deals without a journey on the ``(no journey)`` row.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, exists, func, literal, select, true, union_all
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.reports.sources import (
@@ -18,11 +18,12 @@ from connector.reports.sources import (
     NO_JOURNEY,
     ReportRange,
     fx_factor,
+    has_journey,
     plan_for_reports,
     touch_dimension,
     won_between,
 )
-from connector.storage.models import Attribution, Deal, Touchpoint
+from connector.storage.models import Attribution, Deal, Touchpoint, model_revenue
 
 CENT = Decimal("0.01")
 
@@ -47,29 +48,21 @@ def model_comparison(
         values[model] += Decimal(amount or 0)
 
     attributed = (
-        select(dim, Attribution.model, func.sum(Attribution.revenue * fx))
+        select(dim, *(func.sum(model_revenue(m) * fx) for m in MODELS))
         .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
         .join(Deal, Deal.id == Attribution.deal_id)
-        .where(Attribution.model.in_(MODELS), won)
-        .group_by(dim, Attribution.model)
+        .where(won)
+        .group_by(dim)
     )
-    for group, model, revenue in session.execute(attributed):
-        add(group, model, revenue)
-    # Won deals without rows, for every model in one pass (one anti-join on deal and model
-    # instead of five scans of the deals).
-    models = union_all(*(select(literal(m, String()).label("model")) for m in MODELS)).subquery()
-    orphans = (
-        select(models.c.model, func.sum(Deal.amount * fx))
-        .select_from(Deal)
-        .join(models, true())
-        .where(
-            won,
-            ~exists().where(Attribution.deal_id == Deal.id, Attribution.model == models.c.model),
-        )
-        .group_by(models.c.model)
-    )
-    for model, revenue in session.execute(orphans):
-        add(NO_JOURNEY, model, revenue)
+    for group, *revenues in session.execute(attributed):
+        for model, revenue in zip(MODELS, revenues, strict=True):
+            add(group, model, revenue)
+    # Won deals without a journey: the same deals under every model.
+    orphans = select(func.count(), func.sum(Deal.amount * fx)).where(won, ~has_journey())
+    count, unattributed = session.execute(orphans).one()
+    if count:
+        for model in MODELS:
+            add(NO_JOURNEY, model, unattributed)
 
     rows = [
         {"group": group, "revenue": {m: v.quantize(CENT) for m, v in values.items()}}

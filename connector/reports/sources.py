@@ -53,7 +53,15 @@ from sqlalchemy.orm import Session
 from connector.attribution.direct import DIRECT_CHANNEL as DIRECT
 from connector.config import Settings
 from connector.reports.kpis import compute
-from connector.storage.models import Attribution, Deal, Lead, SpendDaily, Touchpoint
+from connector.storage.models import (
+    Attribution,
+    Deal,
+    Lead,
+    SpendDaily,
+    Touchpoint,
+    model_revenue,
+    model_weight,
+)
 
 DIMENSIONS = ("channel", "source_medium", "campaign", "keyword")
 MODELS = ("first_click", "last_click", "linear", "time_decay", "position_based")
@@ -137,9 +145,12 @@ def won_between(rng: ReportRange) -> ColumnElement[bool]:
     return and_(Deal.is_won.is_(True), Deal.close_time >= rng.since, Deal.close_time < rng.until)
 
 
-def has_journey(model: str) -> ColumnElement[bool]:
-    """The deal has attribution rows under ``model`` (a journey to credit)."""
-    return exists().where(Attribution.deal_id == Deal.id, Attribution.model == model)
+def has_journey() -> ColumnElement[bool]:
+    """The deal has attribution rows (a journey to credit).
+
+    The same under every model: each gives its credit to at least one of the deal's rows.
+    """
+    return exists().where(Attribution.deal_id == Deal.id)
 
 
 def source_report(
@@ -187,17 +198,18 @@ def source_report(
     # One pass over the model's attribution rows: revenue, won deals, opportunities, and the
     # share of won deals that came from existing customers (not new customers); plus, with a
     # NULL group, won deals without a journey under this model.
+    weight, revenue = model_weight(model), model_revenue(model)
     credited = (
         select(
             dim.label("grp"),
-            func.sum(case((won_in_range, Attribution.revenue * fx))),
-            func.sum(case((won_in_range, Attribution.weight))),
-            func.sum(case((created_in_range, Attribution.weight))),
-            func.sum(case((and_(won_in_range, repeat), Attribution.weight))),
+            func.sum(case((won_in_range, revenue * fx))),
+            func.sum(case((won_in_range, weight))),
+            func.sum(case((created_in_range, weight))),
+            func.sum(case((and_(won_in_range, repeat), weight))),
         )
         .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
         .join(Deal, Deal.id == Attribution.deal_id)
-        .where(Attribution.model == model, or_(won_in_range, created_in_range))
+        .where(weight > 0, or_(won_in_range, created_in_range))
         .group_by(dim)
     )
     # Deals the sync found no journey for (no contact, never tracked, outside the window)
@@ -211,7 +223,7 @@ def source_report(
         func.sum(case((won_in_range, 1), else_=0)),
         func.sum(case((created_unmatched, 1), else_=0)),
         func.sum(case((and_(won_in_range, repeat), 1), else_=0)),
-    ).where(or_(won_in_range, created_unmatched), ~has_journey(model))
+    ).where(or_(won_in_range, created_unmatched), ~has_journey())
     for key, money, won, opportunities, repeat_weight in session.execute(
         union_all(credited, orphans)
     ):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.reports.sources import ReportRange, fx_factor, plan_for_reports
-from connector.storage.models import Attribution, Deal, Touchpoint
+from connector.storage.models import Attribution, Deal, Touchpoint, model_revenue, model_weight
 
 
 def revenue_over_time(
@@ -27,11 +27,11 @@ def revenue_over_time(
     plan_for_reports(session)
     fx = fx_factor(Deal.currency, currency, fx_rates or {})
     query = (
-        select(day, Touchpoint.channel, func.sum(Attribution.revenue * fx))
+        select(day, Touchpoint.channel, func.sum(model_revenue(model) * fx))
         .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
         .join(Deal, Deal.id == Attribution.deal_id)
         .where(
-            Attribution.model == model,
+            model_weight(model) > 0,
             Deal.is_won.is_(True),
             Deal.close_time >= rng.since,
             Deal.close_time < rng.until,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,7 +18,12 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     if url.startswith("postgresql://"):
         # Users copy URLs from psql; SQLAlchemy would pick psycopg2, which we don't ship.
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "future": True,
+        "json_serializer": json_text,
+        "json_deserializer": orjson.loads,
+    }
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {
             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
@@ -31,6 +37,14 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     elif engine.dialect.name == "postgresql":
         _utc_sessions(engine)
     return engine
+
+
+def json_text(value: Any) -> str:
+    """JSON columns' text, by orjson: a sync encodes and decodes tens of thousands per page.
+
+    Non-string keys become strings, as the standard library's encoder does.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _utc_sessions(engine: Engine) -> None:

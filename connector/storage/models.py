@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from connector.attribution.models import MODELS
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -36,6 +38,8 @@ NAMING = {
 }
 
 Money = Numeric(18, 4)
+#: An attribution weight: a share of 1, exact to 1e-10.
+Weight = Numeric(12, 10)
 # BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -219,34 +223,67 @@ class Deal(Base):
 
 
 class DealStageEvent(Base):
-    """A stage the deal was seen entering, for the opportunity (funnel) report."""
+    """A stage the deal was seen entering, for the opportunity (funnel) report.
+
+    No foreign key: the sync writes events only with their deal, and deals are never deleted
+    (see migration 0004). The unique key's index serves lookups by deal.
+    """
 
     __tablename__ = "deal_stage_events"
     __table_args__ = (UniqueConstraint("deal_id", "stage", name="uq_deal_stage_events_deal_stage"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    deal_id: Mapped[str] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    deal_id: Mapped[str] = mapped_column(String(64))
     pipeline: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(64))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Attribution(Base):
-    """A deal's revenue share per touchpoint under one model, for reports."""
+    """A deal's credit to one touchpoint under every model, for reports.
+
+    One row per credited touch with a weight and a revenue column per model (see
+    ``MODEL_COLUMNS``), not one row per (model, touch): the sync writes these for every deal it
+    reads, and a fifth of the rows is a fifth of the writes and index entries. A model that
+    gives the touch no credit (first click on a later touch) holds zeros there.
+
+    No foreign keys: the sync replaces a deal's rows whole, and ``closedloop forget`` deletes a
+    person's rows explicitly before their touchpoints. A key check per row was the largest
+    single cost of a PostgreSQL sync (two index probes and a row lock per inserted row).
+    """
 
     __tablename__ = "attributions"
-    __table_args__ = (
-        UniqueConstraint("deal_id", "model", "touchpoint_id", name="uq_attributions_deal_model_tp"),
-        Index("ix_attributions_model_deal", "model", "deal_id"),
-    )
+    __table_args__ = {"sqlite_with_rowid": False}  # the primary key is the table's only tree
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    deal_id: Mapped[str] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
-    model: Mapped[str] = mapped_column(String(32))
-    touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoints.id", ondelete="CASCADE"))
-    weight: Mapped[Decimal] = mapped_column(Numeric(12, 10))
-    revenue: Mapped[Decimal] = mapped_column(Money)
+    deal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    touchpoint_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     currency: Mapped[str] = mapped_column(String(3))
+    first_click_weight: Mapped[Decimal] = mapped_column(Weight)
+    first_click_revenue: Mapped[Decimal] = mapped_column(Money)
+    last_click_weight: Mapped[Decimal] = mapped_column(Weight)
+    last_click_revenue: Mapped[Decimal] = mapped_column(Money)
+    linear_weight: Mapped[Decimal] = mapped_column(Weight)
+    linear_revenue: Mapped[Decimal] = mapped_column(Money)
+    time_decay_weight: Mapped[Decimal] = mapped_column(Weight)
+    time_decay_revenue: Mapped[Decimal] = mapped_column(Money)
+    position_based_weight: Mapped[Decimal] = mapped_column(Weight)
+    position_based_revenue: Mapped[Decimal] = mapped_column(Money)
+
+
+#: (weight column, revenue column) of each attribution model, by model name.
+MODEL_COLUMNS: dict[str, tuple[str, str]] = {
+    model: (f"{model}_weight", f"{model}_revenue") for model in MODELS
+}
+
+
+def model_weight(model: str) -> Any:
+    """The attribution weight column of ``model`` (KeyError for an unknown model)."""
+    return getattr(Attribution, MODEL_COLUMNS[model][0])
+
+
+def model_revenue(model: str) -> Any:
+    """The attribution revenue column of ``model``."""
+    return getattr(Attribution, MODEL_COLUMNS[model][1])
 
 
 class Conversion(Base):

@@ -15,6 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from connector.attribution import MODELS, split_amount, weights
 from connector.storage.models import (
+    MODEL_COLUMNS,
     Attribution,
     Conversion,
     Deal,
@@ -65,24 +66,34 @@ def report_app(make_settings, make_app, dashboard_config):
     return make_app(make_settings(dashboard_config))
 
 
-def add_attributions(session, deal_id, amount, currency, close, touches) -> None:
-    """Attribution rows for every model, as the sync writes them."""
-    times = [t.occurred_at for t in touches]
+def attributions(deal_id, amount, currency, close, touches) -> list[Attribution]:
+    """A deal's attribution rows as the sync writes them: one per touch, every model's share.
+
+    ``touches`` are (touchpoint ID, time) pairs, oldest first.
+    """
+    times = [at for _, at in touches]
+    columns: dict[str, list[Decimal]] = {}
     for model in MODELS:
         exact = weights(model, times, close_time=close, half_life_days=7)
-        shares = split_amount(Decimal(amount), exact)
-        stored = split_amount(Decimal(1), exact, Decimal("1e-10"))
-        for tp, share, weight in zip(touches, shares, stored, strict=True):
-            session.add(
-                Attribution(
-                    deal_id=deal_id,
-                    model=model,
-                    touchpoint_id=tp.id,
-                    weight=weight,
-                    revenue=share,
-                    currency=currency,
-                )
-            )
+        weight, revenue = MODEL_COLUMNS[model]
+        columns[weight] = split_amount(Decimal(1), exact, Decimal("1e-10"))
+        columns[revenue] = split_amount(Decimal(amount), exact)
+    return [
+        Attribution(
+            deal_id=deal_id,
+            touchpoint_id=tp_id,
+            currency=currency,
+            **{name: values[i] for name, values in columns.items()},
+        )
+        for i, (tp_id, _) in enumerate(touches)
+    ]
+
+
+def add_attributions(session, deal_id, amount, currency, close, touches) -> None:
+    """Attribution rows for the deal's touchpoints (objects with ``id`` and ``occurred_at``)."""
+    session.add_all(
+        attributions(deal_id, amount, currency, close, [(t.id, t.occurred_at) for t in touches])
+    )
 
 
 def seed_small_world(sessions, campaign: str = "Brand") -> None:

@@ -17,13 +17,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from reports_conftest import attributions
 
-from connector.attribution import MODELS, split_amount, weights
+from connector.attribution import MODELS
 from connector.reports import ReportRange, source_report
 from connector.reports.compare import model_comparison
 from connector.reports.kpis import display
 from connector.storage.models import (
-    Attribution,
     Deal,
     Lead,
     Person,
@@ -101,22 +101,11 @@ def fixture_db(runtime):
                 )
             )
             s.flush()
-            times = [tps[t].occurred_at for t in touch_ids]
-            for model in MODELS:
-                exact = weights(model, times, close_time=close, half_life_days=7)
-                shares = split_amount(Decimal(amount), exact)
-                stored = split_amount(Decimal(1), exact, Decimal("1e-10"))
-                for tp_id, share, weight in zip(touch_ids, shares, stored, strict=True):
-                    s.add(
-                        Attribution(
-                            deal_id=deal_id,
-                            model=model,
-                            touchpoint_id=tp_id,
-                            weight=weight,
-                            revenue=share,
-                            currency=cur,
-                        )
-                    )
+            s.add_all(
+                attributions(
+                    deal_id, amount, cur, close, [(t, tps[t].occurred_at) for t in touch_ids]
+                )
+            )
         s.add_all(
             [
                 SpendDaily(

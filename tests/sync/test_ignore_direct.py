@@ -19,8 +19,8 @@ from sqlalchemy import select
 from connector.config import Settings
 from connector.mapping import load_profile
 from connector.runtime import Runtime
-from connector.storage.models import Attribution, Deal, Touchpoint
-from connector.sync.attributions import attribution_rows, touch_summary
+from connector.storage.models import Attribution, Deal, Touchpoint, model_revenue, model_weight
+from connector.sync.attributions import AttributionRow, attribution_rows, touch_summary
 from connector.sync.deals import check_deal
 from connector.sync.match import MATCHED, Journey, Touch
 from connector.sync.plan import PlanSettings, plan_conversions
@@ -64,8 +64,9 @@ def settings(ignore_direct: bool, **attribution: Any) -> Settings:
     return Settings.model_validate({"attribution": {"ignore_direct": ignore_direct, **attribution}})
 
 
-def credit(rows: list[dict[str, Any]], model: str) -> dict[int, Decimal]:
-    return {r["touchpoint_id"]: r["revenue"] for r in rows if r["model"] == model}
+def credit(rows: list[AttributionRow], model: str) -> dict[int, Decimal]:
+    """Revenue by touchpoint of the touches ``model`` credits."""
+    return {r.touchpoint_id: r.revenue(model) for r in rows if r.weight(model)}
 
 
 def test_attribution_rows_skip_direct_when_the_journey_has_other_touches():
@@ -74,7 +75,7 @@ def test_attribution_rows_skip_direct_when_the_journey_has_other_touches():
     assert credit(rows, "last_click") == {2: Decimal("900.00")}
     assert credit(rows, "first_click") == {1: Decimal("900.00")}
     assert credit(rows, "linear") == {1: Decimal("450.00"), 2: Decimal("450.00")}
-    assert 3 not in {r["touchpoint_id"] for r in rows}
+    assert 3 not in {r.touchpoint_id for r in rows}
     assert touch_summary(hand_journey(), True) == (
         "Organic Search",
         "google",
@@ -152,9 +153,9 @@ def seed_journey(hubspot: Any, runtime: Runtime) -> str:
 def credit_by_channel(runtime: Runtime, deal: str, model: str) -> dict[str, Decimal]:
     with runtime.sessions() as session:
         rows = session.execute(
-            select(Touchpoint.channel, Attribution.revenue)
+            select(Touchpoint.channel, model_revenue(model))
             .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
-            .where(Attribution.deal_id == deal, Attribution.model == model)
+            .where(Attribution.deal_id == deal, model_weight(model) > 0)
         ).all()
     return {channel: Decimal(revenue).quantize(Decimal("0.01")) for channel, revenue in rows}
 

@@ -7,8 +7,17 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from connector.attribution import MODELS
 from connector.identity import email_key, meta_email_hash
-from connector.storage.models import Attribution, Conversion, CrmStage, Deal, DealStageEvent
+from connector.storage.models import (
+    Attribution,
+    Conversion,
+    CrmStage,
+    Deal,
+    DealStageEvent,
+    model_revenue,
+    model_weight,
+)
 from tests.sync.conftest import NOW, outbox, won_deal
 
 
@@ -208,15 +217,23 @@ def test_every_model_is_stored_for_reports(hubspot, seed, sync, sync_runtime):
     deal = won_deal(hubspot, [tracked_contact(hubspot, seed)], amount="100")
     sync()
     with sync_runtime.sessions() as session:
-        totals = session.execute(
-            select(Attribution.model, func.sum(Attribution.revenue), func.count())
-            .where(Attribution.deal_id == deal)
-            .group_by(Attribution.model)
-        ).all()
+        totals = [
+            (
+                model,
+                *session.execute(
+                    select(func.sum(model_revenue(model)), func.count()).where(
+                        Attribution.deal_id == deal, model_weight(model) > 0
+                    )
+                ).one(),
+            )
+            for model in MODELS
+        ]
+        stored = session.scalar(select(func.count()).where(Attribution.deal_id == deal))
         stages = session.scalars(select(CrmStage.stage).where(CrmStage.is_won)).all()
         events = session.scalars(select(DealStageEvent.stage)).all()
-    # Three touches: every model's revenue sums to the amount; first and last click store
-    # only the credited touch (a touch without credit has no row).
+    # Three touches, one row each: every model's revenue sums to the amount; first and last
+    # click credit only one of them.
+    assert stored == 3
     assert {m: (Decimal(s), n) for m, s, n in totals} == {
         "first_click": (Decimal("100"), 1),
         "last_click": (Decimal("100"), 1),
@@ -353,8 +370,8 @@ def test_open_and_lost_deals_are_matched_for_the_reports_but_plan_nothing(
                 "Paid Search",
             )
             weights = session.execute(
-                select(func.sum(Attribution.weight), func.sum(Attribution.revenue)).where(
-                    Attribution.deal_id == deal_id, Attribution.model == "linear"
-                )
+                select(
+                    func.sum(Attribution.linear_weight), func.sum(Attribution.linear_revenue)
+                ).where(Attribution.deal_id == deal_id)
             ).one()
             assert (Decimal(weights[0]), Decimal(weights[1])) == (Decimal(1), revenue)
