@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,8 @@ RUNNING, SUCCEEDED, FAILED, PARTIAL, ABANDONED = (
     "abandoned",
 )
 FINISHED = {SUCCEEDED, FAILED, PARTIAL, ABANDONED}
+#: The lease is renewed once 1/RENEW_FRACTION of its time-to-live has passed.
+RENEW_FRACTION = 10
 
 
 class LeaseLost(RuntimeError):
@@ -51,12 +54,23 @@ class RunContext:
     summary: dict[str, Any] = field(default_factory=dict)
     failures: int = 0
     progress: Callable[[str, int, int | None], None] | None = None
+    clock: Callable[[], float] = time.monotonic
+    renewed_at: float | None = None
 
     def heartbeat(self) -> None:
-        """Renew the sync lease; long steps call this between batches."""
+        """Renew the sync lease; long steps call this between batches.
+
+        Renewed once a tenth of its lifetime has passed since the last renewal, not at every
+        call: a sync calls this per page, and a write per page would be work that buys
+        nothing while the lease has most of its time left.
+        """
         ttl = self.runtime.settings.schedule.lease_seconds
+        now = self.clock()
+        if self.renewed_at is not None and now - self.renewed_at < ttl / RENEW_FRACTION:
+            return
         if not lease.renew(self.runtime.engine, SYNC_LEASE, self.runtime.holder, ttl):
             raise LeaseLost("the sync lease was lost; another process took over")
+        self.renewed_at = now
 
 
 class Step(Protocol):

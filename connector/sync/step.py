@@ -14,15 +14,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from connector.config import Settings
 from connector.errors import RetryableSourceError
 from connector.mapping import MappingProfile
 from connector.runs import RunContext
-from connector.storage.models import DealStageEvent, utcnow
+from connector.storage.models import Deal, DealStageEvent, utcnow
 from connector.sync import hashing, lookups, pull, store
-from connector.sync.attributions import attribution_rows, touch_summary
+from connector.sync.attributions import AttributionRow, attribution_rows, touch_summary
 from connector.sync.deals import (
     NEW_WON,
     NO_CONTACTS,
@@ -35,6 +35,7 @@ from connector.sync.deals import (
 )
 from connector.sync.match import DealToMatch, Journey, Matcher
 from connector.sync.plan import (
+    ExistingRow,
     Plan,
     PlanSettings,
     plan_conversions,
@@ -47,6 +48,8 @@ from platforms.base import CONVERSION, RESTATEMENT, RETRACTION
 from platforms.crm import CrmDeal, CrmSource
 
 log = logging.getLogger(__name__)
+#: Pages between garbage collections during a sync (see ``SyncStep.__call__``).
+GC_EVERY_PAGES = 10
 
 
 @dataclass
@@ -61,6 +64,17 @@ class SyncTotals:
     def note(self, destination: str, reason: str) -> None:
         """Count a conversion not planned for ``destination`` with its reason."""
         self.not_planned.setdefault(destination, Counter())[reason] += 1
+
+
+class PlannedPage(NamedTuple):
+    """What planning a page produced, for the page's writes."""
+
+    outbox: list[dict[str, Any]]
+    deals: list[tuple[Any, ...]]  # in DEAL_COLUMNS order
+    attributions: list[AttributionRow]
+    attributed_deals: list[str]
+    prior: dict[str, Any]  # the stored rows of the deals seen before, by ID
+    existing: dict[str, list[ExistingRow]]
 
 
 class SyncStep:
@@ -82,15 +96,23 @@ class SyncStep:
     def __call__(self, ctx: RunContext) -> None:
         """Run the sync; figures go to ``ctx.counts`` and ``ctx.summary['sync']``.
 
-        The objects alive before the sync (SDKs, SQLAlchemy, the app) are set aside from the
-        garbage collector while it runs: a sync allocates hundreds of thousands of short-lived
-        rows and tuples, and every full collection would otherwise traverse that whole heap
-        again (about a tenth of a sync's own time). They go back to the collector afterwards.
+        The garbage collector is kept out of the pages. A page allocates hundreds of thousands
+        of rows and tuples that reference counting frees as soon as the page is written, but
+        each automatic collection in between traverses all of them, and the heap that was
+        alive before the sync (SDKs, SQLAlchemy, the app) as well: about a fifth of a sync's
+        own time. So that heap is frozen, automatic collection paused, and a collection runs
+        every ``GC_EVERY_PAGES`` pages, between pages, when little is alive; cyclic garbage
+        (sessions, SDK objects) is freed there, so memory stays flat. Both settings are
+        process-wide, and restored afterwards whatever happens.
         """
+        was_enabled = gc.isenabled()
         gc.freeze()
+        gc.disable()
         try:
             self._sync(ctx)
         finally:
+            if was_enabled:
+                gc.enable()
             gc.unfreeze()
 
     def _sync(self, ctx: RunContext) -> None:
@@ -110,9 +132,12 @@ class SyncStep:
             if not ctx.dry_run:
                 with ctx.runtime.sessions.begin() as session:
                     store_pipelines(session, profile, pipelines)
-            for page, advance, pending in self._pages(ctx, source, profile):
+            pages = self._pages(ctx, source, profile)
+            for done, (page, advance, pending) in enumerate(pages, start=1):
                 self._page(ctx, page, advance, pending, profile, book, cfg, totals)
                 ctx.heartbeat()
+                if done % GC_EVERY_PAGES == 0:
+                    gc.collect()
         except RetryableSourceError as exc:
             # Rate limit or outage: committed pages stay, the cursor resumes here next run.
             ctx.failures += 1
@@ -181,29 +206,8 @@ class SyncStep:
         try:
             with store.page_transaction(ctx.runtime.sessions, dry_run=ctx.dry_run) as session:
                 with lookups.index_lookups(session):
-                    rows, deal_rows, attr_rows, attr_deals, prior_ids = self._plan_page(
-                        session, page, profile, book, cfg, totals
-                    )
-                store.upsert(session, _deals_table(), deal_rows, ["id"])
-                events = [
-                    {
-                        "deal_id": d.id,
-                        "pipeline": d.pipeline,
-                        "stage": d.stage,
-                        "entered_at": d.modified_time,
-                    }
-                    for d in page
-                    if d.stage
-                ]
-                store.insert_ignore(session, DealStageEvent.__table__, events, ["deal_id", "stage"])
-                # Deals never stored before have no attribution rows to replace.
-                seen_before = [d for d in attr_deals if d in prior_ids]
-                store.replace_attributions(session, seen_before, attr_rows)
-                inserted = store.insert_conversions(session, rows, ctx.run_id)
-                kinds = Counter(r["kind"] for r in inserted)
-                totals.counts["conversions_planned"] += kinds[CONVERSION]
-                totals.counts["restatements_planned"] += kinds[RESTATEMENT]
-                totals.counts["retractions_planned"] += kinds[RETRACTION]
+                    planned = self._plan_page(session, page, profile, book, cfg, totals)
+                self._write_page(session, page, planned, ctx.run_id, totals)
                 store.forget_ids(session, pull.pending_prefix(profile), settled)
                 if advance and page:
                     newest = max(d.modified_time for d in page)
@@ -214,6 +218,50 @@ class SyncStep:
         finally:
             hashing.forget()  # the per-page memo of email hashes
 
+    def _write_page(
+        self,
+        session: Any,
+        page: list[CrmDeal],
+        planned: PlannedPage,
+        run_id: int,
+        totals: SyncTotals,
+    ) -> None:
+        """The page's deal states, stage events, attributions and outbox rows.
+
+        Rows of deals new to the store cannot collide with anything stored (the run holds the
+        lease, and a deal's rows are written with it), so they go in by plain insert (COPY on
+        PostgreSQL); only the deals seen before need the conflict handling of an upsert.
+        """
+        prior = planned.prior
+        deals = Deal.__table__
+        store.insert_new(
+            session, deals, DEAL_COLUMNS, [r for r in planned.deals if r[0] not in prior]
+        )
+        store.upsert_rows(
+            session, deals, DEAL_COLUMNS, [r for r in planned.deals if r[0] in prior], ["id"]
+        )
+        new_events: dict[tuple[str, str], tuple[Any, ...]] = {}
+        changed_events: list[tuple[Any, ...]] = []
+        for d in page:
+            if not d.stage:
+                continue
+            event = (d.id, d.pipeline, d.stage, d.modified_time)
+            if d.id not in prior:
+                new_events.setdefault((d.id, d.stage), event)  # the first sighting wins
+            elif prior[d.id][2] != d.stage:  # same stage as stored: its event is stored too
+                changed_events.append(event)
+        table = DealStageEvent.__table__
+        store.insert_new(session, table, EVENT_COLUMNS, list(new_events.values()))
+        store.insert_ignore(session, table, EVENT_COLUMNS, changed_events, ["deal_id", "stage"])
+        # Deals never stored before have no attribution rows to replace.
+        seen_before = [d for d in planned.attributed_deals if d in prior]
+        store.replace_attributions(session, seen_before, planned.attributions)
+        inserted = store.insert_conversions(session, planned.outbox, run_id, planned.existing)
+        kinds = Counter(r["kind"] for r in inserted)
+        totals.counts["conversions_planned"] += kinds[CONVERSION]
+        totals.counts["restatements_planned"] += kinds[RESTATEMENT]
+        totals.counts["retractions_planned"] += kinds[RETRACTION]
+
     def _plan_page(
         self,
         session: Any,
@@ -222,9 +270,7 @@ class SyncStep:
         book: StageBook,
         cfg: PlanSettings,
         totals: SyncTotals,
-    ) -> tuple[
-        list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[str], set[str]
-    ]:
+    ) -> PlannedPage:
         settings: Settings = cfg.settings
         won_rule = profile.won_event()
         other_rules = [r for r in profile.events if not r.is_deal_won()]
@@ -280,8 +326,9 @@ class SyncStep:
         ]
         existing = store.existing_rows(session, needs_existing)
         rows: list[dict[str, Any]] = []
-        deal_rows: list[dict[str, Any]] = []
-        attr_rows: list[dict[str, Any]] = []
+        deal_rows: list[tuple[Any, ...]] = []
+        now = utcnow()
+        attr_rows: list[AttributionRow] = []
         attr_deals: list[str] = []
         for deal in checked:
             p = prior.get(deal.id)
@@ -320,10 +367,16 @@ class SyncStep:
                 attr_rows.extend(attribution_rows(deal, journey, settings))
             deal_rows.append(
                 _deal_row(
-                    deal, p, journey, deal.id in blocked, sent, settings.attribution.ignore_direct
+                    deal,
+                    p,
+                    journey,
+                    deal.id in blocked,
+                    sent,
+                    settings.attribution.ignore_direct,
+                    now,
                 )
             )
-        return rows, deal_rows, attr_rows, attr_deals, set(prior)
+        return PlannedPage(rows, deal_rows, attr_rows, attr_deals, prior, existing)
 
 
 def _unique(page: Iterable[CrmDeal]) -> list[CrmDeal]:
@@ -336,10 +389,32 @@ def _unique(page: Iterable[CrmDeal]) -> list[CrmDeal]:
     return list(newest.values())
 
 
-def _deals_table() -> Any:
-    from connector.storage.models import Deal
-
-    return Deal.__table__
+#: The deal state the sync stores, in the order ``_deal_row`` gives it.
+DEAL_COLUMNS = (
+    "id",
+    "name",
+    "pipeline",
+    "stage",
+    "is_won",
+    "is_closed",
+    "amount",
+    "currency",
+    "close_time",
+    "created_time",
+    "modified_time",
+    "contact_ids",
+    "first_touch_channel",
+    "first_touch_source",
+    "last_touch_channel",
+    "last_touch_source",
+    "match_status",
+    "skip_reason",
+    "sent_amount",
+    "sent_currency",
+    "first_seen_at",
+    "updated_at",
+)
+EVENT_COLUMNS = ("deal_id", "pipeline", "stage", "entered_at")
 
 
 def _deal_row(
@@ -349,7 +424,9 @@ def _deal_row(
     blocked: bool,
     sent: tuple[Any, Any],
     ignore_direct: bool,
-) -> dict[str, Any]:
+    now: datetime,
+) -> tuple[Any, ...]:
+    """The deal's stored state, in ``DEAL_COLUMNS`` order."""
     raw = deal.raw
     touches = (
         touch_summary(journey, ignore_direct)
@@ -362,28 +439,24 @@ def _deal_row(
         match_status = "no_contact"
     else:
         match_status = prior[5] if prior else None
-    now = utcnow()
-    return {
-        "id": raw.id,
-        "name": raw.name[:512] if raw.name else None,
-        "pipeline": raw.pipeline,
-        "stage": raw.stage,
-        "is_won": deal.is_won,
-        "is_closed": bool(raw.is_closed) or deal.is_won,
-        "amount": deal.amount,
-        "currency": deal.currency if deal.amount is not None else None,
-        "close_time": deal.close_time,
-        "created_time": raw.created_time,
-        "modified_time": raw.modified_time,
-        "contact_ids": [c.id for c in raw.contacts],
-        "first_touch_channel": touches[0],
-        "first_touch_source": touches[1],
-        "last_touch_channel": touches[2],
-        "last_touch_source": touches[3],
-        "match_status": match_status,
-        "skip_reason": str(deal.problem) if blocked and deal.problem else None,
-        "sent_amount": sent[0],
-        "sent_currency": sent[1],
-        "first_seen_at": prior[10] if prior else now,
-        "updated_at": now,
-    }
+    return (
+        raw.id,
+        raw.name[:512] if raw.name else None,
+        raw.pipeline,
+        raw.stage,
+        deal.is_won,
+        bool(raw.is_closed) or deal.is_won,
+        deal.amount,
+        deal.currency if deal.amount is not None else None,
+        deal.close_time,
+        raw.created_time,
+        raw.modified_time,
+        [c.id for c in raw.contacts],
+        *touches,
+        match_status,
+        str(deal.problem) if blocked and deal.problem else None,
+        sent[0],
+        sent[1],
+        prior[10] if prior else now,
+        now,
+    )

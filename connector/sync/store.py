@@ -9,85 +9,176 @@ lookups on PostgreSQL bind one array (``= ANY(...)``) instead of hundreds of par
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Table, delete, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    TypeDecorator,
+    delete,
+    select,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.attribution import MODELS
-from connector.storage.models import Conversion, Cursor, Deal, utcnow
-from connector.sync.lookups import any_of, chunks, index_lookups, is_postgres, rows_for
+from connector.storage.db import json_text
+from connector.storage.models import Attribution, Conversion, Cursor, Deal, utcnow
+from connector.sync.attributions import ATTRIBUTION_COLUMNS, AttributionRow
+from connector.sync.lookups import any_of, chunks, is_postgres
 from connector.sync.plan import ExistingRow
+
+#: Rows as tuples in the order of the columns they are written to.
+Rows = Sequence[Sequence[Any]]
 
 
 def _write(
-    session: Session,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[dict[str, Any]],
-    conflict: str,
+    session: Session, table: Table, columns: Sequence[str], rows: Rows, conflict: str
 ) -> None:
     """``INSERT ... <conflict>`` for many rows in one driver ``executemany``.
 
     Values are bound by the columns' own type processors, so they are stored exactly as the
-    ORM would store them (UTC times, JSON text, SQLite's REAL for Numeric).
+    ORM would store them (UTC times, JSON text, SQLite's REAL for Numeric). (One statement
+    over arrays of values is slower on PostgreSQL: psycopg formats arrays in Python.)
     """
     connection = session.connection()
     dialect = connection.dialect
     postgres = dialect.name == "postgresql"
     types = [table.c[c].type for c in columns]
-    procs = [t.dialect_impl(dialect).bind_processor(dialect) for t in types]
     marks = ", ".join(
         ("%s::json" if isinstance(t, JSON) else "%s") if postgres else "?" for t in types
     )
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {conflict}"
-    # Only the columns with a processor are touched per row; pages repeat values (one "now"
-    # for every row, one close date for many deals), so each distinct value is bound once.
-    # JSON values are not hashable, and different every time anyway.
-    processed = [
-        (i, process, None if isinstance(t, JSON) else {})
-        for i, (process, t) in enumerate(zip(procs, types, strict=True))
-        if process is not None
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) {conflict}",
+        _bound(rows, types, dialect),
+    )
+
+
+def _bound(rows: Rows, types: Sequence[Any], dialect: Any) -> list[tuple[Any, ...]]:
+    """The rows with every value through its column's bind processor.
+
+    Column by column: pages repeat values (one "now" for every row, one close date for many
+    deals), so each distinct value is processed once; JSON values are not hashable, and
+    different every time anyway. JSON becomes its text (the engine's own serializer) on both
+    databases, ready for a binary COPY.
+    """
+    procs = [
+        json_text if isinstance(t, JSON) else t.dialect_impl(dialect).bind_processor(dialect)
+        for t in types
     ]
-    getter = itemgetter(*columns)
-    params: list[Any] = []
-    for row in rows:
-        values = list(getter(row)) if len(columns) > 1 else [getter(row)]
-        for i, process, memo in processed:
-            value = values[i]
-            if memo is None:
-                values[i] = process(value)
-            else:
-                try:
-                    values[i] = memo[value]
-                except KeyError:
-                    values[i] = memo.setdefault(value, process(value))
-        params.append(tuple(values))
-    connection.exec_driver_sql(sql, params)
+    if not rows or not any(procs):
+        return [tuple(r) for r in rows]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for i, (process, kind) in enumerate(zip(procs, types, strict=True)):
+        if process is None:
+            continue
+        if not isinstance(kind, JSON):
+            process = lru_cache(maxsize=None, typed=True)(process)
+        columns[i] = list(map(process, columns[i]))
+    return list(zip(*columns, strict=True))
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
     """Insert rows, or update every given column of the row with the same key."""
+    if rows:
+        columns = list(rows[0])
+        upsert_rows(session, table, columns, _tuples(rows, columns), keys)
+
+
+def upsert_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Rows, keys: list[str]
+) -> None:
+    """``upsert`` of rows given as tuples in ``columns`` order."""
     if not rows:
         return
-    columns = list(rows[0])
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     _write(
         session, table, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
 
+def _tuples(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    getter = itemgetter(*columns)
+    return [getter(r) for r in rows] if len(columns) > 1 else [(getter(r),) for r in rows]
+
+
+def insert_new(session: Session, table: Table, columns: Sequence[str], rows: Rows) -> None:
+    """Insert rows whose keys the table cannot hold yet: COPY on PostgreSQL.
+
+    For rows of deals new to the store, written under the sync's lease. Should one exist
+    after all, the unique index fails the page's transaction rather than doubling a row.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    params = _bound(rows, [table.c[c].type for c in columns], connection.dialect)
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, columns, params)
+        return
+    marks = ", ".join("?" * len(columns))
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", params
+    )
+
+
+def _copy(
+    connection: Any, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """PostgreSQL's binary COPY of driver-ready rows: the fastest way in.
+
+    Binary, with every column's type given up front, so psycopg encodes each value without
+    looking its type up (half the work of the text format). JSON travels as its text, which
+    is what the json type's binary form is.
+    """
+    raw = connection.connection.driver_connection
+    types = [_copy_type(table.c[c].type.dialect_impl(connection.dialect)) for c in columns]
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_type(kind: Any) -> str:
+    """The PostgreSQL type a binary COPY sends a column's values as."""
+    while isinstance(kind, TypeDecorator):  # UTCDateTime and the like: what they store as
+        kind = kind.impl_instance
+    for sql_type, name in _COPY_TYPES:
+        if isinstance(kind, sql_type):
+            return name
+    raise TypeError(f"no binary COPY type for {kind!r}")
+
+
+_COPY_TYPES: tuple[tuple[type, str], ...] = (
+    (JSON, "text"),
+    (String, "text"),
+    (Boolean, "bool"),
+    (DateTime, "timestamptz"),
+    (BigInteger, "int8"),
+    (SmallInteger, "int2"),
+    (Integer, "int4"),
+    (Numeric, "numeric"),
+)
+
+
 def insert_ignore(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
+    session: Session, table: Table, columns: Sequence[str], rows: Rows, keys: list[str]
 ) -> None:
     """Insert rows whose key is new; the others are left alone."""
     if rows:
-        _write(session, table, list(rows[0]), rows, f"ON CONFLICT ({', '.join(keys)}) DO NOTHING")
+        _write(session, table, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO NOTHING")
 
 
 CONVERSION_COLUMNS = (
@@ -102,6 +193,7 @@ CONVERSION_COLUMNS = (
     "currency",
     "event_time",
     "identifiers",
+    # The outbox state of a new row:
     "run_id",
     "status",
     "attempts",
@@ -109,62 +201,75 @@ CONVERSION_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_JSON_COLUMNS = {"options", "identifiers"}
+#: The columns a plan fills (``plan._row``); the rest is a new row's state.
+PLANNED_COLUMNS = CONVERSION_COLUMNS[: CONVERSION_COLUMNS.index("run_id")]
+_OPTIONS = CONVERSION_COLUMNS.index("options")
+_IDENTIFIERS = CONVERSION_COLUMNS.index("identifiers")
 OUTBOX_KEY = ("destination", "kind", "dedup_key")
 
 
 def insert_conversions(
-    session: Session, rows: Sequence[dict[str, Any]], run_id: int
+    session: Session,
+    rows: Sequence[dict[str, Any]],
+    run_id: int,
+    existing: Mapping[str, Sequence[ExistingRow]],
 ) -> list[dict[str, Any]]:
-    """Outbox rows, idempotent on (destination, kind, dedup_key). Returns the rows inserted.
+    """Outbox rows, idempotent on (destination, kind, dedup_key); returns the ones new.
 
-    The sync holds the lease and is the only writer of new outbox rows, so the keys not found
-    beforehand are exactly the rows this call adds; the unique index stays the last word
-    (SQLite's insert ignores a duplicate, PostgreSQL's COPY would fail the page's transaction).
+    ``existing`` holds every outbox row of the deals the rows were planned for that were
+    stored before this page: a deal's outbox rows are only ever written in the transaction
+    that stores the deal, so a deal new to the store has none, and no lookup is needed. The
+    unique index stays the last word (SQLite's insert skips a duplicate; PostgreSQL's COPY
+    would fail the page rather than double a conversion).
     """
     if not rows:
         return []
-    postgres = is_postgres(session)
-
-    def known(deal_ids: list[str], pg: bool) -> Any:
-        # By deal (ix_conversions_deal): a handful of rows per deal, whatever the outbox's size.
-        # Keys are derived from the deal, so no other deal's row can hold one of them.
-        return select(Conversion.destination, Conversion.kind, Conversion.dedup_key).where(
-            any_of(Conversion.deal_id, deal_ids, pg)
-        )
-
-    with index_lookups(session):
-        existing = {tuple(r) for r in rows_for(session, {r["deal_id"] for r in rows}, known)}
-    now = utcnow()
+    known = {(r.destination, r.kind, r.dedup_key) for mine in existing.values() for r in mine}
     new: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in rows:
         key = (r["destination"], r["kind"], r["dedup_key"])
-        if key not in existing and key not in new:
-            new[key] = {
-                **r,
-                "run_id": run_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
+        if key not in known and key not in new:
+            new[key] = r
     if not new:
         return []
-    if not postgres:
-        insert_ignore(session, Conversion.__table__, list(new.values()), list(OUTBOX_KEY))
+    now = utcnow()
+    state = (run_id, "pending", 0, now, now, now)  # run_id ... updated_at
+    planned = itemgetter(*PLANNED_COLUMNS)
+    if not is_postgres(session):
+        insert_ignore(
+            session,
+            Conversion.__table__,
+            CONVERSION_COLUMNS,
+            [planned(r) + state for r in new.values()],
+            list(OUTBOX_KEY),
+        )
         return list(new.values())
-    raw = session.connection().connection.driver_connection
-    names = ", ".join(CONVERSION_COLUMNS)
-    with (
-        raw.cursor() as cursor,  # type: ignore[union-attr]
-        cursor.copy(f"COPY conversions ({names}) FROM STDIN") as copy,
-    ):
-        for r in new.values():
-            copy.write_row(
-                [json.dumps(r[c]) if c in _JSON_COLUMNS else r[c] for c in CONVERSION_COLUMNS]
-            )
+    options = _json_memo()
+
+    def ready(r: dict[str, Any]) -> list[Any]:
+        row = [*planned(r), *state]
+        row[_OPTIONS] = options(row[_OPTIONS])
+        row[_IDENTIFIERS] = json_text(row[_IDENTIFIERS])
+        return row
+
+    _copy(session.connection(), Conversion.__table__, CONVERSION_COLUMNS, map(ready, new.values()))
     return list(new.values())
+
+
+def _json_memo() -> Callable[[dict[str, Any] | None], str]:
+    """``json_text`` remembering flat dicts: a page's rows share a handful of option sets."""
+    seen: dict[Any, str] = {}
+
+    def dumps(value: dict[str, Any] | None) -> str:
+        try:
+            key = tuple(value.items()) if value is not None else None
+            return seen[key]
+        except KeyError:
+            return seen.setdefault(key, json_text(value))
+        except TypeError:  # a nested (unhashable) value
+            return json_text(value)
+
+    return dumps
 
 
 def existing_rows(session: Session, deal_ids: Sequence[str]) -> dict[str, list[ExistingRow]]:
@@ -249,47 +354,29 @@ def forget_ids(session: Session, prefix: str, deal_ids: Sequence[str]) -> None:
         session.execute(delete(Cursor).where(Cursor.name.in_([f"{prefix}{i}" for i in deal_ids])))
 
 
-ATTRIBUTION_COLUMNS = ("deal_id", "model", "touchpoint_id", "weight", "revenue", "currency")
-
-
 def replace_attributions(
-    session: Session, deal_ids: Sequence[str], rows: Sequence[dict[str, Any]]
+    session: Session, deal_ids: Sequence[str], rows: Sequence[AttributionRow]
 ) -> None:
     """Recompute the deals' attribution rows: delete the old ones, insert the new.
 
-    These are the bulk of a sync's writes (five models x every touch), so they go through the
-    driver directly: COPY on PostgreSQL, executemany on SQLite.
+    These are the bulk of a sync's writes (every credited touch of every deal read), so they
+    go through the driver directly: COPY on PostgreSQL, executemany on SQLite.
     """
-    from connector.storage.models import Attribution
-
     postgres = is_postgres(session)
     for chunk in chunks(deal_ids, postgres):  # one array on PostgreSQL
-        # The model filter lets the (model, deal_id) index serve the delete.
-        session.execute(
-            delete(Attribution).where(
-                Attribution.model.in_(MODELS), any_of(Attribution.deal_id, chunk, postgres)
-            )
-        )
+        session.execute(delete(Attribution).where(any_of(Attribution.deal_id, chunk, postgres)))
     if not rows:
         return
     connection = session.connection()
-    values = list(map(itemgetter(*ATTRIBUTION_COLUMNS), rows))
     names = ", ".join(ATTRIBUTION_COLUMNS)
-    if connection.dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(  # type: ignore[union-attr]
-                f"COPY attributions ({names}) FROM STDIN"
-            ) as copy,
-        ):
-            for value in values:
-                copy.write_row(value)
+    if postgres:
+        _copy(connection, Attribution.__table__, ATTRIBUTION_COLUMNS, rows)
         return
     # SQLAlchemy stores Numeric as REAL on SQLite; do the same so both paths agree.
-    floats = [(d, m, t, float(w), float(r), c) for d, m, t, w, r, c in values]
+    marks = ", ".join("?" * len(ATTRIBUTION_COLUMNS))
     connection.exec_driver_sql(
-        f"INSERT INTO attributions ({names}) VALUES (?, ?, ?, ?, ?, ?)", floats
+        f"INSERT INTO attributions ({names}) VALUES ({marks})",
+        [(r[0], r[1], r[2], *map(float, r[3:])) for r in rows],
     )
 
 

@@ -10,6 +10,8 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from connector.storage import lease
 from connector.storage.models import utcnow
 
@@ -97,3 +99,23 @@ def test_lease_of_a_killed_process_is_reclaimable(runtime, db_url: str, tmp_path
     now = utcnow()
     assert not lease.acquire(runtime.engine, "sync", "survivor", 60, now=now)
     assert lease.acquire(runtime.engine, "sync", "survivor", 60, now=now + timedelta(seconds=61))
+
+
+def test_run_heartbeat_renews_once_a_tenth_of_the_lease_has_passed(runtime):
+    """Per-page heartbeats renew the lease only now and then, and still notice its loss."""
+    from connector.runs import SYNC_LEASE, LeaseLost, RunContext
+
+    ttl = runtime.settings.schedule.lease_seconds
+    assert lease.acquire(runtime.engine, SYNC_LEASE, runtime.holder, ttl)
+    t = [0.0]
+    ctx = RunContext(runtime=runtime, run_id=1, trigger="test", clock=lambda: t[0])
+    ctx.heartbeat()  # the first call renews
+    first = lease.current(runtime.engine, SYNC_LEASE).expires_at
+    lease.release(runtime.engine, SYNC_LEASE, runtime.holder)  # lost behind our back
+    t[0] = ttl / 10 - 1
+    ctx.heartbeat()  # too soon to renew: no write, no error
+    assert lease.current(runtime.engine, SYNC_LEASE) is None
+    t[0] = ttl / 10
+    with pytest.raises(LeaseLost):
+        ctx.heartbeat()
+    assert first is not None
