@@ -4,15 +4,20 @@ On SQLite an IN list is chunked under the bound-parameter limit. On PostgreSQL t
 one array parameter (``= ANY(...)``): psycopg parses every placeholder of a query client-side
 and prepares only queries it has seen before, and an IN list of another length per page defeats
 both; the array keeps the query text the same for every page.
+
+Hot lookups can go further and skip SQLAlchemy's compiler altogether: ``in_list`` and
+``list_param`` give fixed statement text with the whole list in one parameter on both
+databases (a JSON array read by ``json_each`` on SQLite), for ``exec_driver_sql``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import any_, bindparam, text
+from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -49,18 +54,25 @@ def index_lookups(session: Session) -> Iterator[None]:
     if not is_postgres(session):
         yield
         return
-    settings = (
-        "SELECT set_config('plan_cache_mode', :plans, true), "
-        "set_config('enable_seqscan', :scans, true)"
-    )
-    before = session.execute(
-        text("SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')")
-    ).one()
-    session.execute(text(settings), {"plans": "force_custom_plan", "scans": "off"})
+    connection = session.connection()
+    before = connection.exec_driver_sql(_PLAN_FOR_LOOKUPS).one()
     try:
         yield
     finally:
-        session.execute(text(settings), {"plans": before[0], "scans": before[1]})
+        connection.exec_driver_sql(_RESTORE_PLANNER, (before[0], before[1]))
+
+
+# One round trip each way: the CTE reads the settings before the outer query changes them.
+_PLAN_FOR_LOOKUPS = (
+    "WITH before AS MATERIALIZED ("
+    "SELECT current_setting('plan_cache_mode') AS plans, "
+    "current_setting('enable_seqscan') AS scans) "
+    "SELECT plans, scans, set_config('plan_cache_mode', 'force_custom_plan', true), "
+    "set_config('enable_seqscan', 'off', true) FROM before"
+)
+_RESTORE_PLANNER = (
+    "SELECT set_config('plan_cache_mode', %s, true), set_config('enable_seqscan', %s, true)"
+)
 
 
 def chunks(values: Iterable[Any], postgres: bool) -> Iterator[list[Any]]:
@@ -85,3 +97,30 @@ def rows_for(
     for chunk in chunks(values, postgres):
         out.extend(connection.execute(statement(chunk, postgres)).all())
     return out
+
+
+def placeholder(postgres: bool) -> str:
+    """The driver's positional parameter marker, for statements run with ``exec_driver_sql``."""
+    return "%s" if postgres else "?"
+
+
+def in_list(column: str, postgres: bool, sql_type: str = "text") -> str:
+    """SQL for ``column`` in the one-parameter list of ``list_param``, whatever its length.
+
+    The text never changes, so neither SQLAlchemy nor the driver compiles it again per page,
+    and both databases still probe the column's index once per value (``sql_type`` names the
+    array's element type on PostgreSQL, matching the column's so the index applies). The array
+    goes in binary (``%b``): psycopg's text form runs a quoting regex on every element.
+    """
+    if postgres:
+        return f"{column} = ANY(%b::{sql_type}[])"
+    return f"{column} IN (SELECT value FROM json_each(?))"
+
+
+def list_param(values: Iterable[Any], postgres: bool) -> Any:
+    """The distinct values as ``in_list``'s parameter: an array, or a JSON array on SQLite.
+
+    Unsorted: both databases sort the keys themselves before probing the index.
+    """
+    items = list(set(values))
+    return items if postgres else json.dumps(items)

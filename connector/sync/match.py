@@ -8,18 +8,19 @@ within the lookback window before the close.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+import orjson
 from sqlalchemy.orm import Session
 
 from connector.attribution import credited, is_direct
-from connector.storage.models import ClickId, Person, Touchpoint, Visitor
 from connector.sync.hashing import google_email
-from connector.sync.lookups import any_of, rows_for
+from connector.sync.lookups import in_list, is_postgres, list_param, placeholder
 from platforms.crm import CrmContact
 
 MATCHED = "matched"
@@ -33,7 +34,9 @@ CRM_CLICK_KINDS = ("gclid", "fbclid")
 
 # Touch, Click and VisitorInfo are named tuples rather than frozen dataclasses: a sync builds
 # one per stored touchpoint and click of every matched visitor, and a frozen dataclass pays an
-# object.__setattr__ per field for each.
+# object.__setattr__ per field for each. The hot loops build them with ``_new`` (what a named
+# tuple's own ``__new__`` does, minus its Python-level call).
+_new = tuple.__new__
 
 
 class Touch(NamedTuple):
@@ -123,7 +126,8 @@ class _Page:
         touches: dict[str, list[Touch]],
         clicks: list[tuple[str, str, str, datetime, int | None]],
     ) -> None:
-        self.persons = persons
+        self.by_email = {key: pid for (kind, key), pid in persons.items() if kind == "email"}
+        self.by_contact = {key: pid for (kind, key), pid in persons.items() if kind == "contact"}
         self.touches = touches
         self.by_id: dict[str, list[VisitorInfo]] = defaultdict(list)
         self.by_utk: dict[str, list[VisitorInfo]] = defaultdict(list)
@@ -143,12 +147,107 @@ class _Page:
             self.click_times.setdefault((row[1], row[2]), row[3])
 
 
+# -- statements and row conversion ---------------------------------------------------------
+_VISITOR_COLUMNS = (
+    "id, ga_client_id, ga_session_id, fbc, fbp, user_agent, consent_ad_user_data, "
+    "consent_ad_personalization, person_id, hubspotutk"
+)
+_TOUCH_COLUMNS = (
+    "id, visitor_id, occurred_at, channel, source, {click_ids}, ga_client_id, ga_session_id, "
+    "fbc, fbp, consent_ad_user_data, consent_ad_personalization"
+)
+_CLICK_COLUMNS = "visitor_id, kind, value, first_seen_at, touchpoint_id"
+
+
+class _Statements(NamedTuple):
+    persons: str
+    visitors: str
+    touches: str
+    clicks: str
+
+
+@cache
+def _statements(postgres: bool) -> _Statements:
+    """The matcher's four statements, one per step; each ``UNION ALL`` branch probes an index.
+
+    The branches are the separate lookups they replace, in the same order, so rows come back
+    as they did when each was a query of its own.
+    """
+    mark = placeholder(postgres)
+    # As text on both: psycopg's JSON loader is plain json.loads; orjson is several times faster.
+    columns = _TOUCH_COLUMNS.format(click_ids="click_ids::text" if postgres else "click_ids")
+    crm_kinds = ", ".join(f"'{k}'" for k in CRM_CLICK_KINDS)
+    persons = (
+        f"SELECT 'email', id, email_sha256 FROM persons WHERE "
+        f"{in_list('email_sha256', postgres)} UNION ALL "
+        f"SELECT 'contact', id, crm_contact_id FROM persons WHERE "
+        f"{in_list('crm_contact_id', postgres)}"
+    )
+    visitors = " UNION ALL ".join(
+        f"SELECT {_VISITOR_COLUMNS} FROM visitors WHERE {in_list(column, postgres, sql_type)}"
+        for column, sql_type in (("id", "text"), ("hubspotutk", "text"), ("person_id", "bigint"))
+    )
+    touches = (
+        f"SELECT {columns} FROM touchpoints WHERE {in_list('visitor_id', postgres)} "
+        f"AND occurred_at >= {mark} AND occurred_at <= {mark}"
+    )
+    clicks = (
+        f"SELECT {_CLICK_COLUMNS} FROM click_ids WHERE {in_list('visitor_id', postgres)} "
+        f"UNION ALL SELECT {_CLICK_COLUMNS} FROM click_ids "
+        f"WHERE kind IN ({crm_kinds}) AND {in_list('value', postgres)}"
+    )
+    return _Statements(persons, visitors, touches, clicks)
+
+
+class _Codec(NamedTuple):
+    """What the ORM column types did to raw driver values: times, flags, JSON."""
+
+    time: Callable[[Any], datetime]
+    flag: Callable[[Any], bool | None]
+    json: Callable[[Any], Any]
+
+
+def _sqlite_time(value: str) -> datetime:
+    """An aware UTC time from SQLite's text, as ``UTCDateTime`` reads it (offsets ignored)."""
+    try:
+        return datetime.fromisoformat(value + "+00:00")  # much faster than .replace(tzinfo=)
+    except ValueError:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _sqlite_flag(value: int | None) -> bool | None:
+    """SQLite keeps booleans as 0/1."""
+    return None if value is None else bool(value)
+
+
+def _pg_time(value: datetime) -> datetime:
+    """In UTC, as ``UTCDateTime`` gives them (psycopg uses the session's zone, UTC by default)."""
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_SQLITE = _Codec(_sqlite_time, _sqlite_flag, orjson.loads)
+_PG = _Codec(_pg_time, _same, orjson.loads)
+
+
+def _bound(value: datetime, postgres: bool) -> Any:
+    """A time as the driver must get it to compare with stored ones (SQLite compares text)."""
+    utc = value.astimezone(UTC)
+    return utc if postgres else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class Matcher:
     """Matches pages of deals against the store; one instance per run."""
 
     def __init__(self, session: Session, lookback_days: int) -> None:
         self.session = session
         self.lookback = timedelta(days=lookback_days)
+        self.postgres = is_postgres(session)
+        self.sql = _statements(self.postgres)
+        self.codec = _PG if self.postgres else _SQLITE
 
     def match(self, deals: Sequence[DealToMatch]) -> dict[str, Journey]:
         """A journey (possibly empty, with the reason) for every deal."""
@@ -161,175 +260,169 @@ class Matcher:
         earliest = min(d.close_time for d in deals) - self.lookback
         latest = max(d.close_time for d in deals)
         touches = self._touches(visitor_ids, earliest, latest)
-        crm_values = {v for c in contacts for k in ("gclid", "fbclid") if (v := getattr(c, k))}
+        crm_values = {v for c in contacts for k in CRM_CLICK_KINDS if (v := getattr(c, k))}
         page = _Page(persons, visitors, touches, self._clicks(visitor_ids, crm_values))
         return {d.id: self._journey(d, page) for d in deals}
 
     # -- queries ---------------------------------------------------------------------------
+    # Fixed statement text run on the session's connection (see ``lookups.in_list``): at a
+    # page of 200 deals, compiling IN lists and SQLAlchemy's per-value result types used to
+    # cost more than the queries. ``_Codec`` does the few conversions the column types did.
+    def _rows(self, sql: str, *lists: Iterable[Any], extra: tuple[Any, ...] = ()) -> list[Any]:
+        """The driver's own row tuples: SQLAlchemy's Row objects would cost more than the query.
+
+        Still executed through SQLAlchemy, so connection events (logging, tests) see it.
+        """
+        params = tuple(list_param(values, self.postgres) for values in lists) + extra
+        result = self.session.connection().exec_driver_sql(sql, params)
+        try:
+            return result.cursor.fetchall()
+        finally:
+            result.close()
+
     def _persons(self, contacts: list[CrmContact]) -> dict[tuple[str, str], int]:
         """Person IDs by ('email', hash) and ('contact', CRM ID)."""
         keys = {k for c in contacts if (k := google_email(c.email))}
         ids = {c.id for c in contacts}
-        found: dict[tuple[str, str], int] = {}
-        cols = (Person.id, Person.email_sha256, Person.crm_contact_id)
-        for pid, sha, _ in rows_for(
-            self.session,
-            keys,
-            lambda ch, pg: select(*cols).where(any_of(Person.email_sha256, ch, pg)),
-        ):
-            found[("email", sha)] = pid
-        for pid, _, cid in rows_for(
-            self.session,
-            ids,
-            lambda ch, pg: select(*cols).where(any_of(Person.crm_contact_id, ch, pg)),
-        ):
-            found[("contact", cid)] = pid
-        return found
+        if not keys and not ids:
+            return {}
+        return {(kind, key): pid for kind, pid, key in self._rows(self.sql.persons, keys, ids)}
 
     def _visitors(
         self, contacts: list[CrmContact], persons: dict[tuple[str, str], int]
     ) -> list[tuple[VisitorInfo, int | None, str | None]]:
-        cols = (
-            Visitor.id,
-            Visitor.ga_client_id,
-            Visitor.ga_session_id,
-            Visitor.fbc,
-            Visitor.fbp,
-            Visitor.user_agent,
-            Visitor.consent_ad_user_data,
-            Visitor.consent_ad_personalization,
-            Visitor.person_id,
-            Visitor.hubspotutk,
+        """Visitors by ID, ``hubspotutk`` or person, each once."""
+        lists = (
+            {c.visitor_id for c in contacts if c.visitor_id},
+            {c.hubspotutk for c in contacts if c.hubspotutk},
+            set(persons.values()),
         )
+        if not any(lists):
+            return []
+        flag = self.codec.flag
         seen: dict[str, tuple[VisitorInfo, int | None, str | None]] = {}
-        lookups = (
-            (Visitor.id, {c.visitor_id for c in contacts if c.visitor_id}),
-            (Visitor.hubspotutk, {c.hubspotutk for c in contacts if c.hubspotutk}),
-            (Visitor.person_id, set(persons.values())),
-        )
-        for column, values in lookups:
-            for row in rows_for(
-                self.session,
-                values,
-                lambda ch, pg, col=column: select(*cols).where(any_of(col, ch, pg)),
-            ):
-                seen[row[0]] = (VisitorInfo(*row[:8]), row[8], row[9])
+        for vid, gcid, gsid, fbc, fbp, agent, data, ads, pid, utk in self._rows(
+            self.sql.visitors, *lists
+        ):
+            info = _new(VisitorInfo, (vid, gcid, gsid, fbc, fbp, agent, flag(data), flag(ads)))
+            seen[vid] = (info, pid, utk)
         return list(seen.values())
 
     def _touches(
         self, visitor_ids: set[str], earliest: datetime, latest: datetime
     ) -> dict[str, list[Touch]]:
-        cols = (
-            Touchpoint.id,
-            Touchpoint.visitor_id,
-            Touchpoint.occurred_at,
-            Touchpoint.channel,
-            Touchpoint.source,
-            Touchpoint.click_ids,
-            Touchpoint.ga_client_id,
-            Touchpoint.ga_session_id,
-            Touchpoint.fbc,
-            Touchpoint.fbp,
-            Touchpoint.consent_ad_user_data,
-            Touchpoint.consent_ad_personalization,
-        )
+        """The visitors' touches between ``earliest`` and ``latest``, by visitor."""
         by_visitor: dict[str, list[Touch]] = defaultdict(list)
-
-        def stmt(chunk: list[str], postgres: bool) -> Any:
-            return select(*cols).where(
-                any_of(Touchpoint.visitor_id, chunk, postgres),
-                Touchpoint.occurred_at >= earliest,
-                Touchpoint.occurred_at <= latest,
+        if not visitor_ids:
+            return by_visitor
+        time, flag, decode = self.codec
+        bounds = (_bound(earliest, self.postgres), _bound(latest, self.postgres))
+        for tid, vid, at, channel, source, raw, gcid, gsid, fbc, fbp, data, ads in self._rows(
+            self.sql.touches, visitor_ids, extra=bounds
+        ):
+            clicks = decode(raw) if raw is not None else None
+            ids = {k: str(v) for k, v in clicks.items() if k in CLICK_KINDS and v} if clicks else {}
+            touch = (
+                tid,
+                vid,
+                time(at),
+                channel,
+                source,
+                ids,
+                gcid,
+                gsid,
+                fbc,
+                fbp,
+                flag(data),
+                flag(ads),
             )
-
-        for row in rows_for(self.session, visitor_ids, stmt):
-            ids = {k: str(v) for k, v in (row[5] or {}).items() if k in CLICK_KINDS and v}
-            by_visitor[row[1]].append(Touch(row[0], row[1], row[2], row[3], row[4], ids, *row[6:]))
+            by_visitor[vid].append(_new(Touch, touch))
         return by_visitor
 
     def _clicks(
         self, visitor_ids: set[str], crm_values: set[str]
     ) -> list[tuple[str, str, str, datetime, int | None]]:
-        cols = (
-            ClickId.visitor_id,
-            ClickId.kind,
-            ClickId.value,
-            ClickId.first_seen_at,
-            ClickId.touchpoint_id,
-        )
+        """The visitors' click IDs and those of the CRM's click IDs we have seen, each once."""
+        if not visitor_ids and not crm_values:
+            return []
+        time = self.codec.time
         found = {
-            row[:3]: row
-            for row in rows_for(
-                self.session,
-                visitor_ids,
-                lambda ch, pg: select(*cols).where(any_of(ClickId.visitor_id, ch, pg)),
+            (kind, value): (vid, kind, value, time(seen), tp_id)
+            for vid, kind, value, seen, tp_id in self._rows(
+                self.sql.clicks, visitor_ids, crm_values
             )
         }
-        for row in rows_for(
-            self.session,
-            crm_values,
-            lambda ch, pg: select(*cols).where(
-                ClickId.kind.in_(CRM_CLICK_KINDS), any_of(ClickId.value, ch, pg)
-            ),
-        ):
-            found.setdefault(row[:3], row)
         return list(found.values())
 
     # -- assembly --------------------------------------------------------------------------
     def _journey(self, deal: DealToMatch, page: _Page) -> Journey:
         if not deal.contacts:
             return Journey(deal.id, NO_CONTACT)
-        person_ids = {
-            pid
-            for c in deal.contacts
-            for key in (("email", google_email(c.email) or ""), ("contact", c.id))
-            if (pid := page.persons.get(key)) is not None
-        }
-        found_visitors: dict[str, VisitorInfo] = {}
-        for c in deal.contacts:
-            for index, key in ((page.by_id, c.visitor_id), (page.by_utk, c.hubspotutk)):
-                for info in index.get(key or "", ()):
-                    found_visitors[info.id] = info
-        for pid in person_ids:
-            for info in page.by_person.get(pid, ()):
-                found_visitors[info.id] = info
-        mine = sorted(found_visitors.values(), key=lambda v: v.id)
+        mine = _visitors_of(deal.contacts, page)
         crm_clicks = [
-            (k, v) for c in deal.contacts for k in ("gclid", "fbclid") if (v := getattr(c, k))
+            (k, v) for c in deal.contacts for k in CRM_CLICK_KINDS if (v := getattr(c, k))
         ]
         if not mine and not crm_clicks:
             return Journey(deal.id, NEVER_TRACKED, deal.contacts)
         start, end = deal.close_time - self.lookback, deal.close_time
-        my_ids = [v.id for v in mine]
-        journey_touches = sorted(
-            (t for vid in my_ids for t in page.touches.get(vid, ()) if start <= t.time <= end),
-            key=lambda t: (t.time, t.id),
-        )
-        found: dict[tuple[str, str], Click] = {}
-
-        def keep(click: Click) -> None:
-            key = (click.kind, click.value)
-            old = found.get(key)
-            if old is None or (
-                click.time is not None and (old.time is None or click.time < old.time)
-            ):
-                found[key] = click
-
-        for vid in my_ids:
-            for _, kind, value, seen_at, tp_id in page.clicks_by_visitor.get(vid, ()):
+        # Click candidates go in this order (it settles ties): stored clicks by visitor, then
+        # the touches' own click IDs in time order, then the CRM's.
+        found: dict[tuple[str, str], tuple[datetime | None, int | None]] = {}
+        touches: list[Touch] = []
+        for info in mine:
+            touches += [t for t in page.touches.get(info.id, ()) if start <= t.time <= end]
+            for _, kind, value, seen_at, tp_id in page.clicks_by_visitor.get(info.id, ()):
                 if start <= seen_at <= end:
-                    keep(Click(kind, value, seen_at, tp_id))
-        for t in journey_touches:
+                    _keep(found, kind, value, seen_at, tp_id)
+        touches.sort(key=_TOUCH_ORDER)
+        for t in touches:
             for kind, value in t.click_ids.items():
-                keep(Click(kind, value, t.time, t.id))
+                _keep(found, kind, value, t.time, t.id)
         for kind, value in crm_clicks:  # the contact properties are named after the kinds
             seen = page.click_times.get((kind, value))
             if seen is None:
-                keep(Click(kind, value, None))
+                _keep(found, kind, value, None, None)
             elif start <= seen <= end:
-                keep(Click(kind, value, seen))
-        ordered = sorted(found.values(), key=lambda c: (c.time is not None, c.time or end, c.value))
-        status = (
-            MATCHED if journey_touches or ordered else (OUTSIDE_WINDOW if mine else NEVER_TRACKED)
-        )
-        return Journey(deal.id, status, deal.contacts, journey_touches, ordered, mine)
+                _keep(found, kind, value, seen, None)
+        clicks = [_new(Click, (k, v, t, tp)) for (k, v), (t, tp) in found.items()]
+        if len(clicks) > 1:
+            clicks.sort(key=lambda c: (c.time is not None, c.time or end, c.value))
+        status = MATCHED if touches or clicks else (OUTSIDE_WINDOW if mine else NEVER_TRACKED)
+        return Journey(deal.id, status, deal.contacts, touches, clicks, mine)
+
+
+#: Touches in time order, the ID breaking ties: (time, id).
+_TOUCH_ORDER = itemgetter(2, 0)
+
+
+def _keep(
+    found: dict[tuple[str, str], tuple[datetime | None, int | None]],
+    kind: str,
+    value: str,
+    time: datetime | None,
+    touch_id: int | None,
+) -> None:
+    """Keep one click per (kind, value): the earliest timed one, else the first untimed one.
+
+    Plain tuples until the end: most candidates are duplicates (a touch's click ID is also a
+    stored click), so only the survivors become ``Click`` objects.
+    """
+    old = found.get((kind, value))
+    if old is None or (time is not None and (old[0] is None or time < old[0])):
+        found[(kind, value)] = (time, touch_id)
+
+
+def _visitors_of(contacts: tuple[CrmContact, ...], page: _Page) -> list[VisitorInfo]:
+    """A deal's visitors, by ID: by visitor ID, ``hubspotutk`` and the contacts' persons."""
+    found: dict[str, VisitorInfo] = {}
+    for c in contacts:
+        for infos in (
+            page.by_id.get(c.visitor_id or "", ()),
+            page.by_utk.get(c.hubspotutk or "", ()),
+        ):
+            for info in infos:
+                found[info.id] = info
+        for pid in (page.by_email.get(google_email(c.email) or ""), page.by_contact.get(c.id)):
+            for info in page.by_person.get(pid, ()):  # never None: no such key
+                found[info.id] = info
+    return [found[vid] for vid in sorted(found)]
