@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option marking a connection's transactions as read-only (``held_sessions``).
+READ_ONLY = "closedloop_read_only"
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
@@ -73,7 +75,24 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: no lock-upgrade deadlocks between writers.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Sessions that only read (``held_sessions``) take no lock and run beside a writer.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def held_sessions(engine: Engine, *, read_only: bool = False) -> Iterator[sessionmaker[Session]]:
+    """Sessions on one connection held while the block runs, one transaction at a time.
+
+    For a job that opens a transaction per page: no pool checkout, and no liveness ping with
+    it, per transaction. ``read_only`` sessions may run while another connection writes: on
+    SQLite they take no write lock (WAL gives them the last committed state); nothing may be
+    written in them.
+    """
+    with engine.connect() as connection:
+        if read_only:
+            connection = connection.execution_options(**{READ_ONLY: True})
+        yield sessionmaker(bind=connection, expire_on_commit=False)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

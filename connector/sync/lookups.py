@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import any_, bindparam
@@ -38,40 +37,26 @@ def any_of(column: Any, values: Iterable[Any], postgres: bool) -> Any:
     return column.in_(items)
 
 
-@contextmanager
-def index_lookups(session: Session) -> Iterator[None]:
-    """On PostgreSQL, have the lookups inside probe their indexes, whatever the statistics say.
+def index_lookups_for_reads(session: Session) -> None:
+    """On PostgreSQL, have this read transaction's lookups probe their indexes.
 
     These lookups fetch a page's worth of keys from tables that can hold millions of rows, so
     an index probe is always the right plan. PostgreSQL cannot always tell: tables filled
     during the sync itself (deals, the outbox) have no statistics yet, and it then estimates
     that an ``= ANY(...)`` of a few hundred keys matches the whole table and reads all of it,
     page after page, making a large backfill quadratic. Generic plans of prepared statements
-    (psycopg prepares a query it has run five times) go the same way. So, for these statements
-    only, plans are made for the actual arrays and a sequential scan is the last resort; the
-    writes that follow keep the defaults.
+    (psycopg prepares a query it has run five times) go the same way. So plans are made for
+    the actual arrays and a sequential scan is the last resort. The settings are local to the
+    transaction (``set_config(..., true)``) and end with it: the sync's writes run in
+    transactions of their own, with the defaults. One round trip.
     """
-    if not is_postgres(session):
-        yield
-        return
-    connection = session.connection()
-    before = connection.exec_driver_sql(_PLAN_FOR_LOOKUPS).one()
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(_RESTORE_PLANNER, (before[0], before[1]))
+    if is_postgres(session):
+        session.connection().exec_driver_sql(_PLAN_FOR_READS)
 
 
-# One round trip each way: the CTE reads the settings before the outer query changes them.
-_PLAN_FOR_LOOKUPS = (
-    "WITH before AS MATERIALIZED ("
-    "SELECT current_setting('plan_cache_mode') AS plans, "
-    "current_setting('enable_seqscan') AS scans) "
-    "SELECT plans, scans, set_config('plan_cache_mode', 'force_custom_plan', true), "
-    "set_config('enable_seqscan', 'off', true) FROM before"
-)
-_RESTORE_PLANNER = (
-    "SELECT set_config('plan_cache_mode', %s, true), set_config('enable_seqscan', %s, true)"
+_PLAN_FOR_READS = (
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+    "set_config('enable_seqscan', 'off', true)"
 )
 
 

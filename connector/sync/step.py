@@ -1,9 +1,10 @@
 """The sync step: pull changed deals page by page, match, attribute, plan into the outbox.
 
-Each page is one transaction: deal states, stage events, attributions, outbox rows, the
-forgotten webhook IDs and the advanced cursor commit together, so a crash anywhere resumes at
-the first uncommitted page and re-plans the same dedup keys. A dry run does all the work and
-reports what it would plan, then rolls each page back: nothing persistent changes.
+Each page's writes are one transaction: deal states, stage events, attributions, outbox rows,
+the forgotten webhook IDs and the advanced cursor commit together, so a crash anywhere resumes
+at the first uncommitted page and re-plans the same dedup keys. A page is planned from what the
+pages before it committed, and written while the next one is fetched. A dry run does all the
+work and reports what it would plan, then rolls each page back: nothing persistent changes.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import gc
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Settings
 from connector.errors import RetryableSourceError
 from connector.mapping import MappingProfile
 from connector.runs import RunContext
+from connector.storage.db import held_sessions
 from connector.storage.models import Deal, DealStageEvent, utcnow
 from connector.sync import hashing, lookups, pull, store
 from connector.sync.attributions import AttributionRow, attribution_rows, touch_summary
@@ -31,6 +36,7 @@ from connector.sync.deals import (
     CheckedDeal,
     PriorState,
     check_deal,
+    parse_time,
     won_change,
 )
 from connector.sync.match import DealToMatch, Journey, Matcher
@@ -50,6 +56,7 @@ from platforms.crm import CrmDeal, CrmSource
 log = logging.getLogger(__name__)
 #: Pages between garbage collections during a sync (see ``SyncStep.__call__``).
 GC_EVERY_PAGES = 10
+WRITER_THREAD = "closedloop-sync-writer"
 
 
 @dataclass
@@ -64,6 +71,22 @@ class SyncTotals:
     def note(self, destination: str, reason: str) -> None:
         """Count a conversion not planned for ``destination`` with its reason."""
         self.not_planned.setdefault(destination, Counter())[reason] += 1
+
+
+@dataclass
+class _Cursor:
+    """The pull cursor as committed, kept in memory for the run (one reader, one writer)."""
+
+    stored: datetime | None
+
+
+class MatchedPage(NamedTuple):
+    """A page's checked deals and journeys, before their stored state is read."""
+
+    checked: list[CheckedDeal]
+    firing: dict[str, list[Any]]  # deal ID -> the non-won rules that fire for it
+    blocked: set[str]  # deals whose bad data stops them from planning
+    journeys: dict[str, Journey]
 
 
 class PlannedPage(NamedTuple):
@@ -132,12 +155,7 @@ class SyncStep:
             if not ctx.dry_run:
                 with ctx.runtime.sessions.begin() as session:
                     store_pipelines(session, profile, pipelines)
-            pages = self._pages(ctx, source, profile)
-            for done, (page, advance, pending) in enumerate(pages, start=1):
-                self._page(ctx, page, advance, pending, profile, book, cfg, totals)
-                ctx.heartbeat()
-                if done % GC_EVERY_PAGES == 0:
-                    gc.collect()
+            self._run_pages(ctx, source, profile, book, cfg, totals)
         except RetryableSourceError as exc:
             # Rate limit or outage: committed pages stay, the cursor resumes here next run.
             ctx.failures += 1
@@ -192,31 +210,104 @@ class SyncStep:
         for page in source.deals_changed_since(since, progress=report):
             yield page, True, []
 
-    def _page(
+    def _run_pages(
         self,
         ctx: RunContext,
-        page: list[CrmDeal],
-        advance: bool,
-        settled: list[str],
+        source: CrmSource,
         profile: MappingProfile,
         book: StageBook,
         cfg: PlanSettings,
         totals: SyncTotals,
     ) -> None:
-        try:
-            with store.page_transaction(ctx.runtime.sessions, dry_run=ctx.dry_run) as session:
-                with lookups.index_lookups(session):
-                    planned = self._plan_page(session, page, profile, book, cfg, totals)
-                self._write_page(session, page, planned, ctx.run_id, totals)
-                store.forget_ids(session, pull.pending_prefix(profile), settled)
-                if advance and page:
-                    newest = max(d.modified_time for d in page)
-                    name = pull.cursor_name(profile)
-                    current = pull.since_from_cursor(store.read_cursor(session, name))
-                    if current is None or newest > current + pull.OVERLAP:
-                        store.write_cursor(session, name, newest.isoformat())
-        finally:
-            hashing.forget()  # the per-page memo of email hashes
+        """Plan each page here, and write it while the next page is fetched and matched.
+
+        On PostgreSQL a page's writes and commit go to a writer thread (see ``_writer``), and
+        the CRM request for the next page, the matching of its deals and its planning run
+        meanwhile: the database's share of a page (index updates, the commit) overlaps work
+        instead of adding to it. Matching reads only what the sync never writes (people,
+        visitors, touchpoints, clicks), and a page's writes touch only its own deals, so the
+        next page's stored state can be read before they commit, unless the two pages share
+        a deal: then it is read after. Pages commit one at a time, in order, so a crash still
+        resumes at the first uncommitted page. A failed write fails the run at the next page.
+        """
+        pending: Future[Counter[str]] | None = None
+        with ctx.runtime.sessions() as session:
+            cursor = _Cursor(parse_time(store.read_cursor(session, pull.cursor_name(profile))))
+        engine = ctx.runtime.engine
+        with (
+            held_sessions(engine, read_only=True) as reads,
+            held_sessions(engine) as writes,
+            _writer(engine.dialect.name) as writer,
+        ):
+            try:
+                pages = self._pages(ctx, source, profile)
+                written: set[str] = set()  # the deal IDs of the page being written
+                for done, (page, advance, settled) in enumerate(pages, start=1):
+                    ids = {d.id for d in page}
+                    try:
+                        with reads() as session:
+                            lookups.index_lookups_for_reads(session)
+                            # Matching reads nothing a sync writes, and planning reads only
+                            # the page's own deals: both overlap the previous page's writes,
+                            # unless that page holds some of these deals, whose stored state
+                            # must then be read once it has committed. (Each PostgreSQL
+                            # statement sees what is committed when it starts; on SQLite the
+                            # writes ran before this session.)
+                            matched = self._match_page(session, page, profile, book, cfg, totals)
+                            if pending is not None and not ids.isdisjoint(written):
+                                _settle(pending, totals)
+                                pending = None
+                            planned = self._plan_page(session, matched, profile, cfg, totals)
+                    finally:
+                        hashing.forget()  # the per-page memo of email hashes
+                    if pending is not None:
+                        _settle(pending, totals)  # pages commit one at a time, in order
+                        pending = None
+                    ctx.heartbeat()
+                    if done % GC_EVERY_PAGES == 0:
+                        gc.collect()  # between pages: little is alive
+                    written = ids
+                    pending = writer.submit(
+                        self._commit_page,
+                        ctx,
+                        writes,
+                        page,
+                        planned,
+                        (advance, cursor),
+                        settled,
+                        profile,
+                    )
+            finally:
+                if pending is not None:  # committed (or its error raised) before the run goes on
+                    _settle(pending, totals)
+        ctx.heartbeat()
+
+    def _commit_page(
+        self,
+        ctx: RunContext,
+        writes: sessionmaker[Session],
+        page: list[CrmDeal],
+        planned: PlannedPage,
+        advance: tuple[bool, _Cursor],
+        settled: list[str],
+        profile: MappingProfile,
+    ) -> Counter[str]:
+        """The page's writes and the advanced cursor, in one transaction (rolled back if dry).
+
+        Runs on the writer thread; returns the outbox rows added, by kind.
+        """
+        moves, cursor = advance
+        newest = max((d.modified_time for d in page), default=None) if moves else None
+        if newest is not None and cursor.stored is not None and newest <= cursor.stored:
+            newest = None  # the cursor is already past this page
+        with store.page_transaction(writes, dry_run=ctx.dry_run) as session:
+            kinds = self._write_page(session, page, planned, ctx.run_id)
+            store.forget_ids(session, pull.pending_prefix(profile), settled)
+            if newest is not None:
+                store.write_cursor(session, pull.cursor_name(profile), newest.isoformat())
+        if newest is not None and not ctx.dry_run:
+            cursor.stored = newest
+        return kinds
 
     def _write_page(
         self,
@@ -224,9 +315,8 @@ class SyncStep:
         page: list[CrmDeal],
         planned: PlannedPage,
         run_id: int,
-        totals: SyncTotals,
-    ) -> None:
-        """The page's deal states, stage events, attributions and outbox rows.
+    ) -> Counter[str]:
+        """The page's deal states, stage events, attributions and outbox rows (added, by kind).
 
         Rows of deals new to the store cannot collide with anything stored (the run holds the
         lease, and a deal's rows are written with it), so they go in by plain insert (COPY on
@@ -257,12 +347,9 @@ class SyncStep:
         seen_before = [d for d in planned.attributed_deals if d in prior]
         store.replace_attributions(session, seen_before, planned.attributions)
         inserted = store.insert_conversions(session, planned.outbox, run_id, planned.existing)
-        kinds = Counter(r["kind"] for r in inserted)
-        totals.counts["conversions_planned"] += kinds[CONVERSION]
-        totals.counts["restatements_planned"] += kinds[RESTATEMENT]
-        totals.counts["retractions_planned"] += kinds[RETRACTION]
+        return Counter(r["kind"] for r in inserted)
 
-    def _plan_page(
+    def _match_page(
         self,
         session: Any,
         page: list[CrmDeal],
@@ -270,9 +357,14 @@ class SyncStep:
         book: StageBook,
         cfg: PlanSettings,
         totals: SyncTotals,
-    ) -> PlannedPage:
+    ) -> MatchedPage:
+        """Check the page's deals and find their journeys: nothing here reads what a sync writes.
+
+        Which deals are blocked (bad data where it would matter) does not depend on their
+        stored state either: a new win needs the deal won, and a won deal with bad data is
+        blocked whatever was stored.
+        """
         settings: Settings = cfg.settings
-        won_rule = profile.won_event()
         other_rules = [r for r in profile.events if not r.is_deal_won()]
         checked = [
             check_deal(
@@ -283,13 +375,8 @@ class SyncStep:
             )
             for d in _unique(page)
         ]
-        prior = store.prior_deals(session, [d.id for d in checked])
-        changes: dict[str, str] = {}
         firing: dict[str, list[Any]] = {}
         for deal in checked:
-            p = prior.get(deal.id)
-            state = PriorState(p[1], p[2], p[3], p[4]) if p else None
-            changes[deal.id] = won_change(deal, state) if won_rule else "unchanged"
             rules = [r for r in other_rules if rule_fires(r, deal)]
             if rules:
                 firing[deal.id] = rules
@@ -298,9 +385,7 @@ class SyncStep:
         blocked = {
             d.id
             for d in checked
-            if (changes[d.id] == NEW_WON and d.problem is not None)
-            or (d.id in firing and not d.raw.contacts)
-            or (d.is_won and d.problem is not None)
+            if (d.is_won and d.problem is not None) or (d.id in firing and not d.raw.contacts)
         }
         for deal in checked:
             if deal.id in blocked and deal.problem is not None:
@@ -319,6 +404,26 @@ class SyncStep:
         )
         for journey in journeys.values():
             totals.match[journey.status] += 1
+        return MatchedPage(checked, firing, blocked, journeys)
+
+    def _plan_page(
+        self,
+        session: Any,
+        matched: MatchedPage,
+        profile: MappingProfile,
+        cfg: PlanSettings,
+        totals: SyncTotals,
+    ) -> PlannedPage:
+        """Plan the matched page against the deals' stored state and outbox rows."""
+        settings: Settings = cfg.settings
+        won_rule = profile.won_event()
+        checked, firing, blocked, journeys = matched
+        prior = store.prior_deals(session, [d.id for d in checked])
+        changes: dict[str, str] = {}
+        for deal in checked:
+            p = prior.get(deal.id)
+            state = PriorState(p[1], p[2], p[3], p[4]) if p else None
+            changes[deal.id] = won_change(deal, state) if won_rule else "unchanged"
         needs_existing = [
             d.id
             for d in checked
@@ -377,6 +482,41 @@ class SyncStep:
                 )
             )
         return PlannedPage(rows, deal_rows, attr_rows, attr_deals, prior, existing)
+
+
+def _writer(dialect: str) -> Any:
+    """Where page writes run: a thread of their own on PostgreSQL, this thread on SQLite.
+
+    PostgreSQL does the writes' work in its own process, so it overlaps ours. SQLite does it
+    in this process, and from a second thread it would only contend for the interpreter.
+    """
+    if dialect == "postgresql":
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix=WRITER_THREAD)
+    return _InlineWriter()
+
+
+class _InlineWriter:
+    """An executor running each submitted call at once, in the caller's thread."""
+
+    def __enter__(self) -> _InlineWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``fn`` now; its result waits in the returned future."""
+        future: Future[Any] = Future()
+        future.set_result(fn(*args))  # an error is raised here and now
+        return future
+
+
+def _settle(pending: Future[Counter[str]], totals: SyncTotals) -> None:
+    """Wait for a page's commit (its error raised here) and count what it added."""
+    kinds = pending.result()
+    totals.counts["conversions_planned"] += kinds[CONVERSION]
+    totals.counts["restatements_planned"] += kinds[RESTATEMENT]
+    totals.counts["retractions_planned"] += kinds[RETRACTION]
 
 
 def _unique(page: Iterable[CrmDeal]) -> list[CrmDeal]:

@@ -132,21 +132,30 @@ def insert_new(session: Session, table: Table, columns: Sequence[str], rows: Row
 
 
 def _copy(
-    connection: Any, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    connection: Any,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    binary: bool = True,
 ) -> None:
-    """PostgreSQL's binary COPY of driver-ready rows: the fastest way in.
+    """PostgreSQL's COPY of driver-ready rows: the fastest way in.
 
-    Binary, with every column's type given up front, so psycopg encodes each value without
-    looking its type up (half the work of the text format). JSON travels as its text, which
-    is what the json type's binary form is.
+    Binary by default, with every column's type given up front, so psycopg encodes each value
+    without looking its type up (a third of the text format's work for a deal row). JSON
+    travels as its text, which is what the json type's binary form is. Rows of many numeric
+    columns go as text: psycopg builds numeric's binary form in Python, and the text form of
+    a Decimal in C.
     """
     raw = connection.connection.driver_connection
-    types = [_copy_type(table.c[c].type.dialect_impl(connection.dialect)) for c in columns]
+    options = " (FORMAT BINARY)" if binary else ""
     with (
         raw.cursor() as cursor,
-        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy,
+        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN{options}") as copy,
     ):
-        copy.set_types(types)
+        if binary:
+            dialect = connection.dialect
+            copy.set_types([_copy_type(table.c[c].type.dialect_impl(dialect)) for c in columns])
         for row in rows:
             copy.write_row(row)
 
@@ -370,7 +379,8 @@ def replace_attributions(
     connection = session.connection()
     names = ", ".join(ATTRIBUTION_COLUMNS)
     if postgres:
-        _copy(connection, Attribution.__table__, ATTRIBUTION_COLUMNS, rows)
+        # Ten numeric columns: text (see _copy).
+        _copy(connection, Attribution.__table__, ATTRIBUTION_COLUMNS, rows, binary=False)
         return
     # SQLAlchemy stores Numeric as REAL on SQLite; do the same so both paths agree.
     marks = ", ".join("?" * len(ATTRIBUTION_COLUMNS))

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from connector.storage.models import Touchpoint
-from connector.sync.lookups import index_lookups, is_postgres
+from connector.sync.lookups import index_lookups_for_reads, is_postgres
 from connector.sync.match import (
     MATCHED,
     NEVER_TRACKED,
@@ -37,8 +37,9 @@ CLOSE = NOW - timedelta(days=1)
 
 
 def match(runtime: Any, *deals: DealToMatch) -> dict[str, Journey]:
-    """Journeys for the deals, as the sync makes them (inside ``index_lookups``)."""
-    with runtime.sessions() as session, session.begin(), index_lookups(session):
+    """Journeys for the deals, as the sync makes them (in a read transaction planned for it)."""
+    with runtime.sessions() as session, session.begin():
+        index_lookups_for_reads(session)
         return Matcher(session, LOOKBACK).match(list(deals))
 
 
@@ -140,17 +141,17 @@ def test_sqlite_time_bounds_are_the_stored_text(seed, sync_runtime):
         assert _bound(at.astimezone(timezone(timedelta(hours=5))), False) == raw
 
 
-def test_index_lookups_sets_the_planner_and_restores_it(sync_runtime):
-    """On PostgreSQL, inside: custom plans, no sequential scans; after: what was there before."""
+def test_read_transactions_plan_for_index_lookups_until_they_end(sync_runtime):
+    """On PostgreSQL: custom plans, no sequential scans, for the transaction only."""
     settings = "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')"
-    with sync_runtime.sessions() as session, session.begin():
+    with sync_runtime.sessions() as session:
         if not is_postgres(session):
-            with index_lookups(session):
-                pass
+            index_lookups_for_reads(session)  # nothing to set
             return
         conn = session.connection()
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
         before = tuple(conn.exec_driver_sql(settings).one())
-        with index_lookups(session):
-            assert tuple(conn.exec_driver_sql(settings).one()) == ("force_custom_plan", "off")
-        assert tuple(conn.exec_driver_sql(settings).one()) == before == ("force_generic_plan", "on")
+        index_lookups_for_reads(session)
+        assert tuple(conn.exec_driver_sql(settings).one()) == ("force_custom_plan", "off")
+        session.rollback()
+        assert tuple(session.connection().exec_driver_sql(settings).one()) == before
+    assert before[1] == "on"
