@@ -405,8 +405,10 @@ def main() -> None:
             "  by endpoint, made/minimum: "
             + ", ".join(f"{name} {made.get(name, 0)}/{low}" for name, low in least.items())
         )
+        # Peak RSS over what the process held before the run (the pulled pages, freed memory
+        # the allocator keeps): zero means the sync fit in memory the process already had.
         print(
-            f"memory the sync added: {rss_peak - rss_before:.0f} MB at its peak "
+            f"memory the sync added: {max(rss_peak - rss_before, 0):.0f} MB at its peak "
             f"(RSS {rss_before:.0f} MB before it, with the pulled pages held; "
             f"peak while seeding: {rss_seeding:.0f} MB)"
         )
