@@ -18,11 +18,13 @@ contact entered the milestone):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from connector.reports.sources import (
@@ -71,6 +73,38 @@ def lifecycle_counts(
     for group, stage, count in session.execute(query):
         out[group if group is not None else NO_JOURNEY][MILESTONE_KEYS[stage]] += int(count)
     return dict(out)
+
+
+def lifecycle_counts_started(
+    session: Session,
+    rng: ReportRange,
+    *,
+    by: str = "channel",
+    model: str = "last_click",
+    ignore_direct: bool = True,
+) -> Callable[[], dict[str, dict[str, int]]]:
+    """``lifecycle_counts``, begun now on PostgreSQL; call the result for the counts.
+
+    Crediting every milestone is the longest query of a source report. On PostgreSQL it runs
+    on a connection of its own while the caller runs the report's other queries, so the
+    database works on both at once. Elsewhere (or on a session bound to one connection), the
+    query runs in the caller's session when the counts are asked for.
+    """
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return lambda: lifecycle_counts(
+            session, rng, by=by, model=model, ignore_direct=ignore_direct
+        )
+
+    def count() -> dict[str, dict[str, int]]:
+        with Session(bind) as own:
+            return lifecycle_counts(own, rng, by=by, model=model, ignore_direct=ignore_direct)
+
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closedloop-report")
+    try:
+        return worker.submit(count).result
+    finally:
+        worker.shutdown(wait=False)  # the thread ends with its query
 
 
 def credited_milestones(

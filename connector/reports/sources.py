@@ -175,6 +175,13 @@ def source_report(
         raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     rates = fx_rates or {}
     dim = touch_dimension(by)
+    milestones = None
+    if lifecycle_mapped:
+        from connector.reports.lifecycle import lifecycle_counts_started
+
+        milestones = lifecycle_counts_started(
+            session, rng, by=by, model=model, ignore_direct=ignore_direct
+        )
     plan_for_reports(session)
     rows: dict[str, dict[str, Any]] = defaultdict(_empty_row)
 
@@ -246,12 +253,10 @@ def source_report(
         rows[key]["spend"] += Decimal(cost or 0)
         rows[key]["clicks"] += int(clicks or 0)
 
-    if lifecycle_mapped:
-        from connector.reports.lifecycle import add_to_rows, lifecycle_counts
+    if milestones is not None:
+        from connector.reports.lifecycle import add_to_rows
 
-        add_to_rows(
-            rows, lifecycle_counts(session, rng, by=by, model=model, ignore_direct=ignore_direct)
-        )
+        add_to_rows(rows, milestones())
 
     finished = [_finish(key, row) for key, row in rows.items()]
     finished.sort(key=lambda r: (r["revenue"], r["leads"], r["visits"]), reverse=True)
