@@ -9,7 +9,7 @@ lookups on PostgreSQL bind one array (``= ANY(...)``) instead of hundreds of par
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -112,18 +112,21 @@ def _tuples(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[tupl
     return [getter(r) for r in rows] if len(columns) > 1 else [(getter(r),) for r in rows]
 
 
-def insert_new(session: Session, table: Table, columns: Sequence[str], rows: Rows) -> None:
+def insert_new(
+    session: Session, table: Table, columns: Sequence[str], rows: Rows, *, binary: bool = True
+) -> None:
     """Insert rows whose keys the table cannot hold yet: COPY on PostgreSQL.
 
     For rows of deals new to the store, written under the sync's lease. Should one exist
     after all, the unique index fails the page's transaction rather than doubling a row.
+    ``binary`` picks COPY's format (see ``_copy``).
     """
     if not rows:
         return
     connection = session.connection()
     params = _bound(rows, [table.c[c].type for c in columns], connection.dialect)
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, columns, params)
+        _copy(connection, table, columns, params, binary=binary)
         return
     marks = ", ".join("?" * len(columns))
     connection.exec_driver_sql(
@@ -212,8 +215,6 @@ CONVERSION_COLUMNS = (
 )
 #: The columns a plan fills (``plan._row``); the rest is a new row's state.
 PLANNED_COLUMNS = CONVERSION_COLUMNS[: CONVERSION_COLUMNS.index("run_id")]
-_OPTIONS = CONVERSION_COLUMNS.index("options")
-_IDENTIFIERS = CONVERSION_COLUMNS.index("identifiers")
 OUTBOX_KEY = ("destination", "kind", "dedup_key")
 
 
@@ -244,41 +245,13 @@ def insert_conversions(
     now = utcnow()
     state = (run_id, "pending", 0, now, now, now)  # run_id ... updated_at
     planned = itemgetter(*PLANNED_COLUMNS)
-    if not is_postgres(session):
-        insert_ignore(
-            session,
-            Conversion.__table__,
-            CONVERSION_COLUMNS,
-            [planned(r) + state for r in new.values()],
-            list(OUTBOX_KEY),
-        )
-        return list(new.values())
-    options = _json_memo()
-
-    def ready(r: dict[str, Any]) -> list[Any]:
-        row = [*planned(r), *state]
-        row[_OPTIONS] = options(row[_OPTIONS])
-        row[_IDENTIFIERS] = json_text(row[_IDENTIFIERS])
-        return row
-
-    _copy(session.connection(), Conversion.__table__, CONVERSION_COLUMNS, map(ready, new.values()))
+    values = [planned(r) + state for r in new.values()]
+    table = Conversion.__table__
+    if is_postgres(session):
+        insert_new(session, table, CONVERSION_COLUMNS, values)
+    else:
+        insert_ignore(session, table, CONVERSION_COLUMNS, values, list(OUTBOX_KEY))
     return list(new.values())
-
-
-def _json_memo() -> Callable[[dict[str, Any] | None], str]:
-    """``json_text`` remembering flat dicts: a page's rows share a handful of option sets."""
-    seen: dict[Any, str] = {}
-
-    def dumps(value: dict[str, Any] | None) -> str:
-        try:
-            key = tuple(value.items()) if value is not None else None
-            return seen[key]
-        except KeyError:
-            return seen.setdefault(key, json_text(value))
-        except TypeError:  # a nested (unhashable) value
-            return json_text(value)
-
-    return dumps
 
 
 def existing_rows(session: Session, deal_ids: Sequence[str]) -> dict[str, list[ExistingRow]]:
@@ -374,20 +347,8 @@ def replace_attributions(
     postgres = is_postgres(session)
     for chunk in chunks(deal_ids, postgres):  # one array on PostgreSQL
         session.execute(delete(Attribution).where(any_of(Attribution.deal_id, chunk, postgres)))
-    if not rows:
-        return
-    connection = session.connection()
-    names = ", ".join(ATTRIBUTION_COLUMNS)
-    if postgres:
-        # Ten numeric columns: text (see _copy).
-        _copy(connection, Attribution.__table__, ATTRIBUTION_COLUMNS, rows, binary=False)
-        return
-    # SQLAlchemy stores Numeric as REAL on SQLite; do the same so both paths agree.
-    marks = ", ".join("?" * len(ATTRIBUTION_COLUMNS))
-    connection.exec_driver_sql(
-        f"INSERT INTO attributions ({names}) VALUES ({marks})",
-        [(r[0], r[1], r[2], *map(float, r[3:])) for r in rows],
-    )
+    # Ten numeric columns: text COPY on PostgreSQL (see _copy); REAL on SQLite, as the ORM.
+    insert_new(session, Attribution.__table__, ATTRIBUTION_COLUMNS, rows, binary=False)
 
 
 @contextmanager
