@@ -24,6 +24,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from platforms.hubspot.sandbox_lifecycle import LIFECYCLE_DATE_PROPERTIES, LifecycleRules
+from platforms.hubspot.sandbox_search import SortedIndex, indexed_search
 from platforms.hubspot.webhook_signature import v3_headers
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator
 
@@ -161,10 +162,19 @@ class _ObjectStore:
         self.updated: dict[str, str] = {}
         self.version = 0
         self._cache: dict[str, list[str]] = {}
+        self._indexes: dict[str, SortedIndex] = {}
 
     def touch(self) -> None:
         self.version += 1
         self._cache.clear()
+        self._indexes.clear()
+
+    def sorted_index(self, name: str) -> SortedIndex:
+        """The records holding ``name`` in ascending search order (until the next change)."""
+        index = self._indexes.get(name)
+        if index is None:
+            index = self._indexes[name] = SortedIndex(self.records, name, self._comparable)
+        return index
 
     def public(self, record_id: str, properties: Sequence[str] | None) -> dict[str, Any]:
         values = self.records[record_id]
@@ -189,6 +199,16 @@ class _ObjectStore:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        ids = indexed_search(
+            groups, sorts, self.sorted_index, self._comparable, self._matches, self.records
+        )
+        if ids is None:
+            ids = self.scan(groups, sorts)
+        self._cache[key] = ids
+        return ids
+
+    def scan(self, groups: list[list[dict[str, Any]]], sorts: list[tuple[str, bool]]) -> list[str]:
+        """Every record tested against the filters, then sorted: the reference answer."""
         ids = [i for i, rec in self.records.items() if not groups or self._any(groups, rec)]
         ids.sort(key=int)
         for name, descending in reversed(sorts):
@@ -198,7 +218,6 @@ class _ObjectStore:
                 key=lambda i, n=name: self._sort_key(n, self.records[i][n]), reverse=descending
             )
             ids = present + missing
-        self._cache[key] = ids
         return ids
 
     def _any(self, groups: list[list[dict[str, Any]]], record: dict[str, str | None]) -> bool:
