@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import hubspot
@@ -93,6 +93,16 @@ class Throttle:
         """Back off (after a 429) without counting a request."""
         self.waited += seconds
         self.sleep(seconds)
+
+
+def sdk_inputs(model: Callable[..., T], api: Any, ids: Iterable[str]) -> list[T]:
+    """One SDK input object per ID, all sharing the API's configuration.
+
+    Built without one, every SDK model copies a default ``Configuration`` of its own: 15 µs
+    apiece, a tenth of a pull's CPU when each page reads hundreds of contacts.
+    """
+    config = api.api_client.configuration
+    return [model(id=i, local_vars_configuration=config) for i in ids]
 
 
 class HubSpotClient:

@@ -26,6 +26,7 @@ from hubspot.crm.contacts import (
 
 from connector.errors import Permanent
 from platforms.crm import ContactWrite, Outcomes
+from platforms.hubspot.client import sdk_inputs
 
 T = TypeVar("T")
 BATCH_SIZE = 100  # HubSpot's maximum inputs per batch read/create/update
@@ -68,7 +69,7 @@ class ContactBatches:
             self.client.contacts_batch.read,
             BatchReadInputSimplePublicObjectId(
                 id_property=self.email_property,
-                inputs=[SimplePublicObjectId(id=email) for email in emails],
+                inputs=sdk_inputs(SimplePublicObjectId, self.client.contacts_batch, emails),
                 properties=[self.email_property],
             ),
         )

@@ -33,7 +33,7 @@ from connector.config.models import HubSpotSettings
 from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
 from platforms.crm import ContactWrite, CrmContact, CrmDeal, CrmPipeline, CrmStage, Outcomes
-from platforms.hubspot.client import HubSpotApiError, HubSpotClient
+from platforms.hubspot.client import HubSpotApiError, HubSpotClient, sdk_inputs
 from platforms.hubspot.contact_batches import BATCH_SIZE, EXISTING_ID, ContactBatches, chunks
 from platforms.hubspot.contacts import ContactPull
 from platforms.hubspot.paging import (
@@ -102,7 +102,7 @@ class HubSpotSource:
                 "deal_batch_read",
                 self.client.deals_batch.read,
                 DealBatchRead(
-                    inputs=[DealId(id=i) for i in chunk],
+                    inputs=sdk_inputs(DealId, self.client.deals_batch, chunk),
                     properties=self.profile.deal_properties(),
                     properties_with_history=[],
                 ),
@@ -151,7 +151,9 @@ class HubSpotSource:
                 "deals",
                 "contacts",
                 BatchInputPublicFetchAssociationsBatchRequest(
-                    inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in chunk]
+                    inputs=sdk_inputs(
+                        PublicFetchAssociationsBatchRequest, self.client.associations_batch, chunk
+                    )
                 ),
             )
             for result in answer.results or []:
@@ -165,7 +167,7 @@ class HubSpotSource:
                 "contact_batch_read",
                 self.client.contacts_batch.read,
                 BatchReadInputSimplePublicObjectId(
-                    inputs=[SimplePublicObjectId(id=i) for i in chunk],
+                    inputs=sdk_inputs(SimplePublicObjectId, self.client.contacts_batch, chunk),
                     properties=self.profile.contact_properties(),
                     properties_with_history=[],
                 ),
