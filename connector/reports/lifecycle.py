@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
@@ -90,15 +91,14 @@ def lifecycle_counts_started(
     database works on both at once. Elsewhere (or on a session bound to one connection), the
     query runs in the caller's session when the counts are asked for.
     """
+    counts = partial(lifecycle_counts, rng=rng, by=by, model=model, ignore_direct=ignore_direct)
     bind = session.get_bind()
     if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
-        return lambda: lifecycle_counts(
-            session, rng, by=by, model=model, ignore_direct=ignore_direct
-        )
+        return partial(counts, session)
 
     def count() -> dict[str, dict[str, int]]:
         with Session(bind) as own:
-            return lifecycle_counts(own, rng, by=by, model=model, ignore_direct=ignore_direct)
+            return counts(own)
 
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closedloop-report")
     try:

@@ -51,26 +51,20 @@ class SortedIndex:
             high = comparable(name, flt.get("highValue"))
             if low is None or high is None:
                 return 0, 0
-            return self._bisect(bisect_left, low), self._bisect(bisect_right, high)
+            return bisect_left(self.keys, low), bisect_right(self.keys, high)
         wanted = comparable(name, flt.get("value"))
         if wanted is None:
             return 0, 0
         end = len(self.keys)
         if op == "GT":
-            return self._bisect(bisect_right, wanted), end
+            return bisect_right(self.keys, wanted), end
         if op == "GTE":
-            return self._bisect(bisect_left, wanted), end
+            return bisect_left(self.keys, wanted), end
         if op == "LT":
-            return 0, self._bisect(bisect_left, wanted)
+            return 0, bisect_left(self.keys, wanted)
         if op == "LTE":
-            return 0, self._bisect(bisect_right, wanted)
-        return self._bisect(bisect_left, wanted), self._bisect(bisect_right, wanted)  # EQ
-
-    def _bisect(self, side: Callable[..., int], wanted: Any) -> int:
-        try:
-            return side(self.keys, wanted)
-        except TypeError:  # a string compared with numbers: matches nothing, as in the scan
-            return 0
+            return 0, bisect_right(self.keys, wanted)
+        return bisect_left(self.keys, wanted), bisect_right(self.keys, wanted)  # EQ
 
 
 def indexed_search(
