@@ -254,6 +254,9 @@ class GA4Settings(PlatformSettings):
     event_name: str = "purchase"
     concurrency: Annotated[int, Field(ge=1, le=256)] = 32
     split: bool | None = None
+    #: Events older than GA4's 72-hour backdating window: sent without ``timestamp_micros``
+    #: (GA4 dates them at receipt, the revenue still arrives) or skipped (GA4's dates stay right).
+    late_events: Literal["send_at_receipt", "skip"] = "send_at_receipt"
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 

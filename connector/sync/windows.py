@@ -52,6 +52,9 @@ def too_old(
         if now - event_time > window:
             return f"Meta rejects a whole request if any event is older than {window.days} days"
         return None
+    late = now - event_time > GA4_BACKDATE
+    if destination == "ga4" and late and settings.platforms.ga4.late_events == "skip":
+        return "older than GA4's 72-hour backdating limit and platforms.ga4.late_events is skip"
     return None
 
 
@@ -74,6 +77,11 @@ def explain(settings: Settings, since: datetime, now: datetime) -> dict[str, str
             out[name] = (
                 f"deals closed after {now - window:%Y-%m-%d} only: Meta fails a whole request "
                 f"if any event is older than {window.days} days"
+            )
+        elif name == "ga4" and settings.platforms.ga4.late_events == "skip":
+            out[name] = (
+                f"deals closed after {now - GA4_BACKDATE:%Y-%m-%d %H:%M} UTC only: GA4 "
+                "backdates events at most 72 hours and platforms.ga4.late_events is skip"
             )
         elif name == "ga4":
             out[name] = (

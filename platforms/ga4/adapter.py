@@ -152,10 +152,12 @@ class GA4Destination(Destination[GA4Event]):
     ) -> Prepared[GA4Event] | Skip | Wait:
         """Build the purchase event, or Skip with why GA4 could never take it.
 
-        Timestamps: GA4 backdates an event at most 72 hours. An older conversion is still
-        sent, without ``timestamp_micros``, so the revenue reaches GA4 dated at receipt; the
-        payload's notes (and the outcome's diagnostics) record that. Sending it with its real
-        time would be dropped silently, and skipping it would lose the revenue.
+        Timestamps: GA4 backdates an event at most 72 hours; sending an older one with its
+        real time would be dropped silently. ``late_events`` decides what happens instead:
+        ``send_at_receipt`` (default) sends it without ``timestamp_micros``, so the revenue
+        reaches GA4 dated at receipt and the payload's notes (and the outcome's diagnostics)
+        say so; ``skip`` skips it with ``late_event``, for properties whose daily figures must
+        not gain revenue on the upload day.
         """
         if conversion.kind != CONVERSION:
             return Skip(
@@ -177,6 +179,8 @@ class GA4Destination(Destination[GA4Event]):
             value=float(conversion.value),
             transaction_id=conversion.dedup_key,
         )
+        if self.settings.late_events == "skip" and _late(conversion.event_time, now):
+            return Skip("late_event", _late_reason(conversion.event_time))
         if ids.ga_session_id:
             params["session_id"] = ids.ga_session_id
             params["engagement_time_msec"] = ENGAGEMENT_TIME_MSEC
@@ -219,8 +223,26 @@ class GA4Destination(Destination[GA4Event]):
         return [o if o is not None else Retry("UNKNOWN_OUTCOME", "not sent") for o in outcomes]
 
     def _deliver(self, items: list[Prepared[GA4Event]]) -> list[Outcome]:
-        """One client's request: validate if asked, then collect."""
+        """One client's request: validate if asked, then collect.
+
+        With ``late_events: skip``, an event that aged out of the 72-hour window between
+        prepare and send is not sent undated: it is rejected as ``late_event``.
+        """
         now = self.clock()
+        if self.settings.late_events == "skip":
+            late = {i for i, item in enumerate(items) if _aged_out(item.payload, now)}
+            if late:
+                kept = [item for i, item in enumerate(items) if i not in late]
+                sent = iter(self._deliver_at(kept, now) if kept else [])
+                return [
+                    Rejected("late_event", _late_reason(_event_time(items[i].payload)))
+                    if i in late
+                    else next(sent)
+                    for i in range(len(items))
+                ]
+        return self._deliver_at(items, now)
+
+    def _deliver_at(self, items: list[Prepared[GA4Event]], now: datetime) -> list[Outcome]:
         payloads = [_refresh_timestamp(item.payload, now) for item in items]
         outcomes: list[Outcome | None] = [None] * len(items)
         if self.validating:
@@ -355,6 +377,18 @@ def _backdatable(event_time: datetime, now: datetime) -> bool:
     return timedelta(0) <= age <= BACKDATE_LIMIT - BACKDATE_MARGIN
 
 
+def _late(event_time: datetime, now: datetime) -> bool:
+    """Too old for ``timestamp_micros`` (a future time is not late: it is sent undated)."""
+    return now - event_time > BACKDATE_LIMIT - BACKDATE_MARGIN
+
+
+def _late_reason(event_time: datetime) -> str:
+    return (
+        f"event time {event_time.isoformat()} is outside GA4's 72-hour backdating window and "
+        "platforms.ga4.late_events is skip (send_at_receipt would send it dated at receipt)"
+    )
+
+
 def _micros(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
@@ -366,12 +400,23 @@ def _timestamp_note(event_time: datetime) -> str:
     )
 
 
+def _event_time(payload: GA4Event) -> datetime:
+    """The prepared ``timestamp_micros`` as a time (the payload must carry one)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+        microseconds=payload.event["timestamp_micros"]
+    )
+
+
+def _aged_out(payload: GA4Event, now: datetime) -> bool:
+    """Prepared with a timestamp that is now too old for GA4."""
+    return "timestamp_micros" in payload.event and _late(_event_time(payload), now)
+
+
 def _refresh_timestamp(payload: GA4Event, now: datetime) -> GA4Event:
     """Drop a timestamp that aged out of the window between prepare and send."""
-    micros = payload.event.get("timestamp_micros")
-    if micros is None:
+    if "timestamp_micros" not in payload.event:
         return payload
-    event_time = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    event_time = _event_time(payload)
     if _backdatable(event_time, now):
         return payload
     event = {k: v for k, v in payload.event.items() if k != "timestamp_micros"}

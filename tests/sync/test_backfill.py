@@ -80,3 +80,28 @@ def test_cli_rejects_a_bad_date(tmp_path):
     """A malformed --since is a usage error (exit 2)."""
     result = CliRunner().invoke(cli, ["backfill", "--since", "yesterday"])
     assert result.exit_code == 2
+
+
+def test_late_events_skip_plans_no_ga4_event_older_than_72_hours(
+    hubspot, make_settings, sync_config, clock
+):
+    """With platforms.ga4.late_events: skip, a 20-day-old deal is not planned for GA4, with why."""
+    config = {**sync_config}
+    config["platforms"] = {**config["platforms"], "ga4": {**config["platforms"]["ga4"]}}
+    config["platforms"]["ga4"]["late_events"] = "skip"
+    rt = Runtime.from_settings(make_settings(config))
+    try:
+        seeder = Seeder(rt)
+        contact = hubspot.add_contact({"email": "ann@example.com"})
+        vid = seeder.visitor(seeder.person("ann@example.com"), ga_client_id="1.2")
+        seeder.touch(vid, NOW - timedelta(days=40), click=("gclid", "G-1"))
+        won_deal(hubspot, [contact], close=NOW - timedelta(days=20))
+        notes = plan_notes(rt, since_start(date(2026, 1, 1)), NOW)
+        assert "late_events is skip" in notes["ga4"]
+        _run_id, status = run_backfill(
+            rt, since_start(date(2026, 1, 1)), service=Syncer(rt, clock).service()
+        )
+        assert status == "succeeded"
+        assert sorted(r[1] for r in outbox(rt)) == ["google_ads"]
+    finally:
+        rt.close()

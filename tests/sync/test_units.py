@@ -155,6 +155,18 @@ def test_time_limits_per_platform():
     )
 
 
+def test_ga4_late_events_skip_makes_older_than_72_hours_too_old():
+    """platforms.ga4.late_events: skip refuses what is older than 72 h; the default takes all."""
+    skip = Settings.model_validate({"platforms": {"ga4": {"late_events": "skip"}}})
+    kwargs = {"click_time": None, "now": NOW}
+    old, recent = NOW - timedelta(hours=73), NOW - timedelta(hours=71)
+    assert "late_events" in (
+        too_old("ga4", "conversion", event_time=old, settings=skip, **kwargs) or ""
+    )
+    assert too_old("ga4", "conversion", event_time=recent, settings=skip, **kwargs) is None
+    assert too_old("ga4", "conversion", event_time=old, settings=Settings(), **kwargs) is None
+
+
 def test_consent_is_the_latest_signal_not_the_clicked_touchs():
     """Consent withdrawn after the ad click reaches the conversion; granted later counts too."""
     from connector.sync.identifiers import Unit, build

@@ -93,7 +93,7 @@ def test_writes_first_and_last_touch(tracked, hubspot):
     assert props["closedloop_first_keyword"] == "crm software"
     assert props["closedloop_first_channel"] == "Paid Search"
     assert props["closedloop_first_landing_page"].startswith("https://shop.example/spring?")
-    assert props["closedloop_last_source"] == "facebook"
+    assert props["closedloop_last_source"] == "m.facebook.com"  # GA4 reports the referrer host
     assert props["closedloop_last_channel"] == "Organic Social"
     assert props["closedloop_last_landing_page"] == "https://shop.example/blog"
     assert props["hs_google_click_id"] == "GCLID-1"

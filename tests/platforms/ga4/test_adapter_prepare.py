@@ -142,3 +142,24 @@ def test_long_transaction_id_is_out_of_bounds(adapter: GA4Destination, conversio
     long_key = PlannedConversion(**{**long_key.__dict__, "dedup_key": "k" * 101})
     result = adapter.prepare(long_key, NOW)
     assert isinstance(result, Skip) and result.code == "VALUE_OUT_OF_BOUNDS"
+
+
+def test_late_events_skip_skips_what_send_at_receipt_sends_undated(conversion: Build) -> None:
+    """``late_events: skip`` skips an 80-hour-old event as late_event; recent ones still go."""
+    skipping = GA4Destination(GA4Settings(late_events="skip"))
+    assert GA4Settings().late_events == "send_at_receipt"
+    late = skipping.prepare(conversion(age=timedelta(hours=80)), NOW)
+    assert isinstance(late, Skip) and late.code == "late_event"
+    assert "72-hour" in late.reason and "late_events" in late.reason
+    edge = skipping.prepare(conversion(age=timedelta(hours=71, minutes=59)), NOW)
+    assert isinstance(edge, Skip)  # inside the margin: it could age out in transit
+    recent = prepared(skipping.prepare(conversion(age=timedelta(hours=70)), NOW)).payload
+    assert "timestamp_micros" in recent.event
+    ahead = prepared(skipping.prepare(conversion(age=-timedelta(hours=1)), NOW)).payload
+    assert "timestamp_micros" not in ahead.event  # a future time is not late: sent undated
+
+
+def test_late_events_rejects_unknown_choice() -> None:
+    """Only the two documented choices are accepted."""
+    with pytest.raises(ValueError, match="late_events"):
+        GA4Settings(late_events="drop")

@@ -259,3 +259,23 @@ def test_prepared_fields_arrive_in_ga4(ga4_settings: GA4Settings, sandbox: GA4Sa
     assert kept["consent"] == {"ad_user_data": "GRANTED", "ad_personalization": "GRANTED"}
     assert kept["timestamp_micros"] == int(conversion.event_time.timestamp()) * 1_000_000
     assert (kept["value"], kept["currency"]) == (100.0, "USD")
+
+
+def test_skip_mode_rejects_an_event_that_ages_out_before_sending(
+    ga4_settings: GA4Settings, sandbox: GA4Sandbox
+) -> None:
+    """With late_events: skip, an event that leaves the window in transit is not sent undated."""
+    dest = GA4Destination(
+        ga4_settings.model_copy(update={"late_events": "skip"}), clock=lambda: NOW
+    )
+    then = NOW - timedelta(hours=3)
+    aging = dest.prepare(make_conversion(1, age=timedelta(hours=73)), then)
+    fresh = dest.prepare(make_conversion(2, age=timedelta(hours=1)), then)
+    assert isinstance(aging, Prepared) and isinstance(fresh, Prepared)
+    late, sent = dest.send([aging, fresh])
+    dest.close()
+    assert isinstance(late, Rejected) and late.code == "late_event"
+    assert isinstance(sent, Accepted)
+    assert [e["transaction_id"] for e in sandbox.accepted] == [
+        fresh.payload.event["params"]["transaction_id"]
+    ]
