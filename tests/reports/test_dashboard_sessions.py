@@ -226,8 +226,7 @@ def test_a_successful_login_clears_the_count(report_app):
 
 
 def test_wrong_bearer_tokens_are_throttled(report_app):
-    """Guessing API tokens from one address ends in 429 with Retry-After, then even a right
-    token waits; other addresses are unaffected."""
+    """Wrong API tokens from one address end in 429; then a right one waits; others are free."""
     client = report_app.test_client()
     wrong = {"Authorization": "Bearer nope"}
     right = {"Authorization": f"Bearer {DASHBOARD_TOKEN}"}
