@@ -231,7 +231,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_blueprint(blueprint)
 
-    from connector.app.openapi import register
+    from connector.app.openapi import error_responses, register
 
     html = {"200": {"description": "HTML page"}}
     register(
@@ -239,8 +239,27 @@ def init_app(app: Flask) -> None:
             "/dashboard/": {
                 "get": {"summary": "Dashboard (HTML, login required)", "responses": html}
             },
-            "/dashboard/login": {"post": {"summary": "Dashboard login form", "responses": html}},
-            "/dashboard/logout": {"post": {"summary": "Dashboard logout", "responses": html}},
+            "/dashboard/login": {
+                "post": {
+                    "summary": "Dashboard login form (throttled: 429 with Retry-After)",
+                    "responses": {
+                        "302": {"description": "logged in: to the dashboard"},
+                        "400": {"description": "HTML page: the form's CSRF token is stale"},
+                        "401": {"description": "HTML page: wrong username or password"},
+                        "429": {"description": "HTML page: too many failed log-ins"},
+                        **error_responses(403),
+                    },
+                }
+            },
+            "/dashboard/logout": {
+                "post": {
+                    "summary": "Dashboard logout (needs the form's CSRF token)",
+                    "responses": {
+                        "302": {"description": "logged out: to the login form"},
+                        **error_responses(400),
+                    },
+                }
+            },
             "/dashboard/trigger": {"post": {"summary": "Dashboard: sync now", "responses": html}},
             "/dashboard/retry": {
                 "post": {"summary": "Dashboard: retry dead letters", "responses": html}
