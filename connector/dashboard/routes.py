@@ -225,6 +225,16 @@ def _security_headers(response):
     return response
 
 
+def _form(*fields: str) -> dict:
+    """An OpenAPI request body: an HTML form of string fields."""
+    properties = {name: {"type": "string"} for name in fields}
+    schema = {"type": "object", "properties": properties, "required": ["csrf"]}
+    return {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+    }
+
+
 def init_app(app: Flask) -> None:
     """Register the dashboard, its sessions (see ``sessions``) and its response headers."""
     sessions.init_app(app)
@@ -242,6 +252,7 @@ def init_app(app: Flask) -> None:
             "/dashboard/login": {
                 "post": {
                     "summary": "Dashboard login form (throttled: 429 with Retry-After)",
+                    "requestBody": _form("csrf", "username", "password"),
                     "responses": {
                         "302": {"description": "logged in: to the dashboard"},
                         "400": {"description": "HTML page: the form's CSRF token is stale"},
@@ -254,6 +265,7 @@ def init_app(app: Flask) -> None:
             "/dashboard/logout": {
                 "post": {
                     "summary": "Dashboard logout (needs the form's CSRF token)",
+                    "requestBody": _form("csrf"),
                     "responses": {
                         "302": {"description": "logged out: to the login form"},
                         **error_responses(400),
