@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
-from connector.dashboard import sessions, throttle
+from connector.dashboard import headers, sessions, throttle
 from connector.dashboard.auth import check_login, csrf_ok, csrf_token, login_configured
 from connector.errors import LeaseHeld
 from connector.outbox.admin import requeue
@@ -46,19 +46,6 @@ blueprint = Blueprint(
     template_folder="templates",
     static_folder="static",
 )
-
-
-#: Sent with every dashboard and report response: no framing (clickjacking), scripts and
-#: styles only from the package's own files, no referrer leaving with report parameters.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def _range() -> tuple[ReportRange, str | None]:
@@ -215,16 +202,6 @@ def retry():
     return redirect(url_for("dashboard.index"))
 
 
-def _security_headers(response):
-    """Dashboard pages and report JSON: the headers above, and never kept in a cache."""
-    if request.path.startswith(("/dashboard", "/api/reports")):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.path.startswith("/dashboard/static/"):
-            response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _form(*fields: str) -> dict:
     """An OpenAPI request body: an HTML form of string fields."""
     properties = {name: {"type": "string"} for name in fields}
@@ -236,9 +213,9 @@ def _form(*fields: str) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    """Register the dashboard, its sessions (see ``sessions``) and its response headers."""
+    """Register the dashboard, its sessions and its response headers (see those modules)."""
     sessions.init_app(app)
-    app.after_request(_security_headers)
+    headers.init_app(app)
     app.register_blueprint(blueprint)
 
     from connector.app.openapi import error_responses, register
