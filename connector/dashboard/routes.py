@@ -145,17 +145,17 @@ def login():
         raise ApiError(403, "forbidden", "dashboard login is not configured")
     username = request.form.get("username", "")
     keys = [throttle.by_address(request.remote_addr), throttle.by_user(username)]
-    wait = throttle.wait_seconds(runtime().sessions, keys)
+    wait = throttle.wait_seconds(runtime().engine, keys)
     if wait:
         return _too_many(wait)
     if not csrf_ok(request.form.get("csrf")):
         return _login_page("Session expired, try again.", 400)
     if not check_login(settings, username, request.form.get("password", "")):
-        wait = throttle.record_failure(runtime().sessions, keys)
+        wait = throttle.record_failure(runtime().engine, keys)
         if wait:
             return _too_many(wait, "Wrong username or password. ")
         return _login_page("Wrong username or password.", 401)
-    throttle.clear(runtime().sessions, keys)
+    throttle.clear(runtime().engine, keys)
     sessions.start(username or "token")
     return redirect(url_for("dashboard.index"))
 

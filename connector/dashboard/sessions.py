@@ -20,9 +20,10 @@ from typing import Any
 
 from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 
 from connector.app.context import runtime
+from connector.storage.db import READ_ONLY
 from connector.storage.installation import installation_secret
 from connector.storage.models import DashboardSession, utcnow
 
@@ -90,8 +91,13 @@ def current_user() -> str | None:
     user, session_id = session.get("user"), session.get("sid")
     found = None
     if isinstance(user, str) and isinstance(session_id, str):
-        with runtime().sessions() as db:
-            row = db.get(DashboardSession, _digest(session_id))
+        # Read-only: on SQLite it takes no write lock beside the tracker's writers.
+        with runtime().engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            row = conn.execute(
+                select(DashboardSession.user, DashboardSession.expires_at).where(
+                    DashboardSession.id_sha256 == _digest(session_id)
+                )
+            ).first()
         if row is not None and row.user == user and row.expires_at > utcnow():
             found = user
     g.closedloop_user = found

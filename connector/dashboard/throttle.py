@@ -18,10 +18,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from connector.storage.db import READ_ONLY
 from connector.storage.models import LoginThrottle, utcnow
 
 WINDOW = timedelta(minutes=15)
@@ -51,13 +52,14 @@ def by_user(username: str) -> Key:
     return Key(f"user:{digest}", USER_LIMIT)
 
 
-def wait_seconds(
-    sessions: sessionmaker[Session], keys: list[Key], *, now: datetime | None = None
-) -> int:
-    """Whole seconds until none of ``keys`` is locked (0: go ahead)."""
+def wait_seconds(engine: Engine, keys: list[Key], *, now: datetime | None = None) -> int:
+    """Whole seconds until none of ``keys`` is locked (0: go ahead).
+
+    A read-only transaction: on SQLite it takes no write lock beside the tracker's writers.
+    """
     now = now or utcnow()
-    with sessions() as db:
-        locks = db.scalars(
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        locks = conn.scalars(
             select(LoginThrottle.locked_until).where(
                 LoginThrottle.key.in_([k.key for k in keys]), LoginThrottle.locked_until > now
             )
@@ -65,20 +67,18 @@ def wait_seconds(
     return max((_ceil_seconds(until - now) for until in locks), default=0)
 
 
-def record_failure(
-    sessions: sessionmaker[Session], keys: list[Key], *, now: datetime | None = None
-) -> int:
+def record_failure(engine: Engine, keys: list[Key], *, now: datetime | None = None) -> int:
     """Count a failure against every key; the seconds until the caller may retry (0: now)."""
     now = now or utcnow()
     try:
-        return _record(sessions, keys, now)
+        return _record(engine, keys, now)
     except IntegrityError:  # a concurrent first failure created a row: count on top of it
-        return _record(sessions, keys, now)
+        return _record(engine, keys, now)
 
 
-def _record(sessions: sessionmaker[Session], keys: list[Key], now: datetime) -> int:
+def _record(engine: Engine, keys: list[Key], now: datetime) -> int:
     wait = 0
-    with sessions.begin() as db:
+    with Session(engine) as db, db.begin():
         for key in sorted(keys, key=lambda k: k.key):  # one lock order: no deadlocks
             row = db.scalars(
                 select(LoginThrottle).where(LoginThrottle.key == key.key).with_for_update()
@@ -98,9 +98,9 @@ def _record(sessions: sessionmaker[Session], keys: list[Key], now: datetime) -> 
     return wait
 
 
-def clear(sessions: sessionmaker[Session], keys: list[Key]) -> None:
+def clear(engine: Engine, keys: list[Key]) -> None:
     """Forget the failures of ``keys`` (after a successful log-in)."""
-    with sessions.begin() as db:
+    with engine.begin() as db:
         db.execute(delete(LoginThrottle).where(LoginThrottle.key.in_([k.key for k in keys])))
 
 

@@ -30,12 +30,12 @@ def require_reader() -> None:
     token = token.strip()
     if scheme.lower() == "bearer" and token:
         keys = [throttle.by_address(request.remote_addr)]
-        wait = throttle.wait_seconds(runtime().sessions, keys)
+        wait = throttle.wait_seconds(runtime().engine, keys)
         if wait:
             _too_many(wait)
         if any(hmac.compare_digest(token.encode(), t.encode()) for t in reader_tokens()):
             return
-        wait = throttle.record_failure(runtime().sessions, keys)
+        wait = throttle.record_failure(runtime().engine, keys)
         if wait:
             _too_many(wait)
     raise ApiError(

@@ -13,6 +13,7 @@ import secrets
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from connector.storage.db import READ_ONLY
 from connector.storage.models import InstallationSecret, utcnow
 
 
@@ -37,5 +38,5 @@ def installation_secret(engine: Engine, name: str, *, nbytes: int = 32) -> str:
 
 
 def _read(engine: Engine, name: str) -> str | None:
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return conn.scalar(select(InstallationSecret.value).where(InstallationSecret.name == name))

@@ -248,16 +248,16 @@ def test_locks_grow_and_expire(runtime):
     keys = [throttle.by_user("ana")]
     start = utcnow()
     waits = [
-        throttle.record_failure(runtime.sessions, keys, now=start + timedelta(seconds=i))
+        throttle.record_failure(runtime.engine, keys, now=start + timedelta(seconds=i))
         for i in range(11)
     ]
     assert waits == [0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900]
     last = start + timedelta(seconds=10)
-    assert throttle.wait_seconds(runtime.sessions, keys, now=last) == 900
-    assert throttle.wait_seconds(runtime.sessions, keys, now=last + timedelta(seconds=901)) == 0
+    assert throttle.wait_seconds(runtime.engine, keys, now=last) == 900
+    assert throttle.wait_seconds(runtime.engine, keys, now=last + timedelta(seconds=901)) == 0
     later = last + throttle.WINDOW + timedelta(seconds=1)
-    assert throttle.record_failure(runtime.sessions, keys, now=later) == 0
-    assert throttle.wait_seconds(runtime.sessions, [throttle.by_user(" ANA ")], now=later) == 0
+    assert throttle.record_failure(runtime.engine, keys, now=later) == 0
+    assert throttle.wait_seconds(runtime.engine, [throttle.by_user(" ANA ")], now=later) == 0
 
 
 def test_user_names_are_not_stored(report_app):
