@@ -7,7 +7,6 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 import click
@@ -17,12 +16,13 @@ from connector.cli.common import Obj, pass_obj
 from connector.reports import (
     DIMENSIONS,
     MODELS,
+    RangeError,
     ReportRange,
-    default_range,
     delivery_report,
     jsonable,
     model_comparison,
     opportunity_report,
+    parse_range,
     source_report,
     source_report_options,
 )
@@ -33,24 +33,11 @@ FORMATS = click.Choice(["table", "csv", "json"])
 
 
 def _range(start: str | None, end: str | None) -> ReportRange:
-    """The range from --from/--to; bad dates are usage errors (exit code 2)."""
-    fallback = default_range(utcnow().date())
-    rng = ReportRange(
-        _day(start, "--from") if start else fallback.start,
-        _day(end, "--to") if end else fallback.end,
-    )
-    if rng.end < rng.start:
-        raise click.BadParameter("must not be before --from", param_hint="--to")
-    return rng
-
-
-def _day(value: str, option: str) -> date:
+    """The range from --from/--to; bad dates or ranges are usage errors (exit code 2)."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=option
-        ) from None
+        return parse_range(start, end, today=utcnow().date(), names=("--from", "--to"))
+    except RangeError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.field) from None
 
 
 @contextmanager

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
+from connector.dashboard import headers, sessions, throttle
 from connector.dashboard.auth import check_login, csrf_ok, csrf_token, login_configured
 from connector.errors import LeaseHeld
 from connector.outbox.admin import requeue
 from connector.reports import (
     DIMENSIONS,
     MODELS,
+    RangeError,
     ReportRange,
     default_range,
     delivery_report,
     jsonable,
     model_comparison,
     opportunity_report,
+    parse_range,
     source_report,
     source_report_options,
 )
@@ -38,14 +48,21 @@ blueprint = Blueprint(
 )
 
 
-def _range() -> ReportRange:
-    fallback = default_range(utcnow().date())
+def _range() -> tuple[ReportRange, str | None]:
+    """The range asked for, or the default one and a notice saying what was wrong."""
+    today = utcnow().date()
     try:
-        start = date.fromisoformat(request.args.get("from") or fallback.start.isoformat())
-        end = date.fromisoformat(request.args.get("to") or fallback.end.isoformat())
-    except ValueError:
-        return fallback
-    return ReportRange(min(start, end), max(start, end))
+        rng = parse_range(
+            request.args.get("from") or None, request.args.get("to") or None, today=today
+        )
+    except RangeError as exc:
+        return default_range(today), f"{exc}; showing the last 30 days instead."
+    return rng, None
+
+
+def _login_page(error: str | None, status: int = 200, headers: dict | None = None):
+    page = render_template("login.html", error=error, csrf=csrf_token())
+    return page, status, headers or {}
 
 
 @blueprint.get("/")
@@ -54,9 +71,9 @@ def index():
     settings = runtime().settings
     if not login_configured(settings.dashboard):
         return render_template("dashboard_closed.html"), 403
-    if not session.get("user"):
-        return render_template("login.html", error=None, csrf=csrf_token())
-    rng = _range()
+    if not sessions.current_user():
+        return _login_page(None)
+    rng, range_notice = _range()
     by = request.args.get("by") if request.args.get("by") in DIMENSIONS else "channel"
     model = request.args.get("model")
     model = model if model in MODELS else settings.attribution.model
@@ -114,40 +131,51 @@ def index():
         touch=touch,
         rng=rng,
         csrf=csrf_token(),
-        message=request.args.get("message"),
+        # Only the server's own flash messages: text from the URL would be a spoofed notice.
+        notices=get_flashed_messages(),
+        range_notice=range_notice,
     )
 
 
 @blueprint.post("/login")
 def login():
-    """Check the credentials and start a session."""
+    """Check the credentials and start a session (throttled per address and per user)."""
     settings = runtime().settings.dashboard
     if not login_configured(settings):
         raise ApiError(403, "forbidden", "dashboard login is not configured")
+    username = request.form.get("username", "")
+    keys = [throttle.by_address(request.remote_addr), throttle.by_user(username)]
+    wait = throttle.wait_seconds(runtime().engine, keys)
+    if wait:
+        return _too_many(wait)
     if not csrf_ok(request.form.get("csrf")):
-        return render_template(
-            "login.html", error="Session expired, try again.", csrf=csrf_token()
-        ), 400
-    if not check_login(
-        settings, request.form.get("username", ""), request.form.get("password", "")
-    ):
-        return render_template(
-            "login.html", error="Wrong username or password.", csrf=csrf_token()
-        ), 401
-    session.clear()
-    session["user"] = request.form.get("username") or "token"
+        return _login_page("Session expired, try again.", 400)
+    if not check_login(settings, username, request.form.get("password", "")):
+        wait = throttle.record_failure(runtime().engine, keys)
+        if wait:
+            return _too_many(wait, "Wrong username or password. ")
+        return _login_page("Wrong username or password.", 401)
+    throttle.clear(runtime().engine, keys)
+    sessions.start(username or "token")
     return redirect(url_for("dashboard.index"))
+
+
+def _too_many(wait: int, prefix: str = ""):
+    message = f"{prefix}Too many failed log-ins: try again in {wait} s."
+    return _login_page(message, 429, {"Retry-After": str(wait)})
 
 
 @blueprint.post("/logout")
 def logout():
-    """End the session."""
-    session.clear()
+    """End the session, here and on every other process (the form's CSRF token is required)."""
+    if not csrf_ok(request.form.get("csrf")):
+        raise ApiError(400, "invalid_request", "csrf: missing or wrong form token")
+    sessions.end()
     return redirect(url_for("dashboard.index"))
 
 
 def _require_user_and_csrf() -> None:
-    if not session.get("user"):
+    if not sessions.current_user():
         raise ApiError(401, "unauthorized", "log in at /dashboard")
     if not csrf_ok(request.form.get("csrf")):
         raise ApiError(400, "invalid_request", "csrf: missing or wrong form token")
@@ -159,10 +187,10 @@ def trigger():
     _require_user_and_csrf()
     try:
         run_id = runs().start_background("dashboard")
-        message = f"Sync started (run {run_id})."
+        flash(f"Sync started (run {run_id}).")
     except LeaseHeld:
-        message = "A sync is already running."
-    return redirect(url_for("dashboard.index", message=message))
+        flash("A sync is already running.")
+    return redirect(url_for("dashboard.index"))
 
 
 @blueprint.post("/retry")
@@ -170,22 +198,27 @@ def retry():
     """The 'Retry dead letters' button: dead conversions go back to the queue."""
     _require_user_and_csrf()
     count = requeue(runtime().sessions, now=utcnow())
-    return redirect(url_for("dashboard.index", message=f"{count} dead letters re-queued."))
+    flash(f"{count} dead letters re-queued.")
+    return redirect(url_for("dashboard.index"))
+
+
+def _form(*fields: str) -> dict:
+    """An OpenAPI request body: an HTML form of string fields."""
+    properties = {name: {"type": "string"} for name in fields}
+    schema = {"type": "object", "properties": properties, "required": ["csrf"]}
+    return {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+    }
 
 
 def init_app(app: Flask) -> None:
-    """Register the dashboard; sessions are signed with ``dashboard.secret_key``."""
-    import secrets
-
-    settings = app.extensions["closedloop"].settings.dashboard
-    key = settings.secret_key.get_secret_value() if settings.secret_key else None
-    # A random key per process is fine for one process; several workers need a shared key.
-    app.secret_key = key or app.secret_key or secrets.token_hex(32)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    """Register the dashboard, its sessions and its response headers (see those modules)."""
+    sessions.init_app(app)
+    headers.init_app(app)
     app.register_blueprint(blueprint)
 
-    from connector.app.openapi import register
+    from connector.app.openapi import error_responses, register
 
     html = {"200": {"description": "HTML page"}}
     register(
@@ -193,8 +226,29 @@ def init_app(app: Flask) -> None:
             "/dashboard/": {
                 "get": {"summary": "Dashboard (HTML, login required)", "responses": html}
             },
-            "/dashboard/login": {"post": {"summary": "Dashboard login form", "responses": html}},
-            "/dashboard/logout": {"post": {"summary": "Dashboard logout", "responses": html}},
+            "/dashboard/login": {
+                "post": {
+                    "summary": "Dashboard login form (throttled: 429 with Retry-After)",
+                    "requestBody": _form("csrf", "username", "password"),
+                    "responses": {
+                        "302": {"description": "logged in: to the dashboard"},
+                        "400": {"description": "HTML page: the form's CSRF token is stale"},
+                        "401": {"description": "HTML page: wrong username or password"},
+                        "429": {"description": "HTML page: too many failed log-ins"},
+                        **error_responses(403),
+                    },
+                }
+            },
+            "/dashboard/logout": {
+                "post": {
+                    "summary": "Dashboard logout (needs the form's CSRF token)",
+                    "requestBody": _form("csrf"),
+                    "responses": {
+                        "302": {"description": "logged out: to the login form"},
+                        **error_responses(400),
+                    },
+                }
+            },
             "/dashboard/trigger": {"post": {"summary": "Dashboard: sync now", "responses": html}},
             "/dashboard/retry": {
                 "post": {"summary": "Dashboard: retry dead letters", "responses": html}

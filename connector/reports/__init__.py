@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from connector.reports.compare import model_comparison
 from connector.reports.delivery import delivery_report
 from connector.reports.opportunities import opportunity_report
+from connector.reports.ranges import MAX_RANGE_DAYS, RangeError, default_range, parse_range
 from connector.reports.sources import (
     DIMENSIONS,
     MODELS,
@@ -19,21 +19,19 @@ from connector.reports.sources import (
 
 __all__ = [
     "DIMENSIONS",
+    "MAX_RANGE_DAYS",
     "MODELS",
+    "RangeError",
     "ReportRange",
     "default_range",
     "delivery_report",
     "jsonable",
     "model_comparison",
     "opportunity_report",
+    "parse_range",
     "source_report",
     "source_report_options",
 ]
-
-
-def default_range(today: date, days: int = 30) -> ReportRange:
-    """The last ``days`` days up to and including ``today``."""
-    return ReportRange(today - timedelta(days=days - 1), today)
 
 
 def jsonable(value: Any) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, Flask, jsonify, request
 
 from connector.app.context import runtime
@@ -12,12 +10,13 @@ from connector.app.openapi import error_responses, register
 from connector.reports import (
     DIMENSIONS,
     MODELS,
+    RangeError,
     ReportRange,
-    default_range,
     delivery_report,
     jsonable,
     model_comparison,
     opportunity_report,
+    parse_range,
     source_report,
     source_report_options,
 )
@@ -28,26 +27,10 @@ blueprint = Blueprint("reports", __name__, url_prefix="/api/reports")
 
 
 def _range() -> ReportRange:
-    fallback = default_range(utcnow().date())
-    start = _date("from", fallback.start)
-    end = _date("to", fallback.end)
-    if end < start:
-        raise ApiError(400, "invalid_request", "to: must not be before from")
-    if (end - start).days > 3660:
-        raise ApiError(400, "invalid_request", "to: a range may span at most 10 years")
-    return ReportRange(start, end)
-
-
-def _date(name: str, default: date) -> date:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(
-            400, "invalid_request", f"{name}: {raw[:40]!r} is not a date (use YYYY-MM-DD)"
-        ) from None
+        return parse_range(request.args.get("from"), request.args.get("to"), today=utcnow().date())
+    except RangeError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -132,7 +115,7 @@ def _op(summary: str, params: list[dict]) -> dict:
             "summary": summary,
             "security": [{"bearer": []}],
             "parameters": params,
-            "responses": {"200": {"description": "the report"}, **error_responses(400, 401)},
+            "responses": {"200": {"description": "the report"}, **error_responses(400, 401, 429)},
         }
     }
 

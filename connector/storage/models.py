@@ -367,6 +367,43 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class InstallationSecret(Base):
+    """A secret made once per installation (database) and shared by every process using it.
+
+    Several gunicorn workers, replicas and the CLI all sign with the same key; a key per
+    process would reject what another process signed.
+    """
+
+    __tablename__ = "installation_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DashboardSession(Base):
+    """A dashboard login, by the SHA-256 of its session ID: deleting the row ends it everywhere."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index("ix_dashboard_sessions_expires_at", "expires_at"),)
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins per client address or user name, shared by every process."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class PlatformStatus(Base):
     """Last outcome per platform, for /readyz and the dashboard."""
 

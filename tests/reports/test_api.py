@@ -51,6 +51,10 @@ def test_dashboard_and_trigger_tokens_are_accepted(api, endpoint, token):
         ("models", {"by": "device"}, "by:"),
         ("opportunities", {"touch": "middle"}, "touch:"),
         ("opportunities", {"by": "campaign"}, "by:"),
+        ("sources", {"from": "2026-11-01", "to": "9999-12-31"}, "to: must be 9999-12-30"),
+        ("delivery", {"from": "9999-12-01", "to": "9999-12-31"}, "to: must be 9999-12-30"),
+        ("models", {"from": "0001-01-01", "to": "9999-12-30"}, "to: a range may span at"),
+        ("sources", {"from": "2015-01-01", "to": "2026-01-01"}, "to: a range may span at"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_parameter(api, endpoint, params, named):

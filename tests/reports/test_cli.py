@@ -89,6 +89,8 @@ def test_delivery_table_names_dead_letters(config):
         (["--from", "2026-02-30"], "--from"),
         (["--to", "soon"], "--to"),
         (["--from", "2026-11-10", "--to", "2026-11-01"], "--to"),
+        (["--from", "2026-11-01", "--to", "9999-12-31"], "--to"),
+        (["--from", "0001-01-01", "--to", "9999-12-30"], "--to"),
     ],
 )
 def test_bad_dates_exit_2(config, args, named):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import date
 
 import pytest
 from reports_conftest import DASHBOARD_TOKEN, EVIL, PASSWORD, USERNAME, seed_small_world
@@ -118,7 +119,8 @@ def test_sync_now_starts_a_run(world, browser):
     """The 'Sync now' button starts a run that shows up as a sync_runs row."""
     page = browser.get("/dashboard/").get_data(as_text=True)
     response = browser.post("/dashboard/trigger", data={"csrf": csrf_of(page)})
-    assert response.status_code == 302 and "Sync+started" in response.location
+    assert response.status_code == 302 and response.location.endswith("/dashboard/")
+    assert "Sync started (run " in browser.get("/dashboard/").get_data(as_text=True)
     world.extensions["closedloop.runs"].wait_idle(30)
     with world.extensions["closedloop"].sessions() as s:
         runs = s.execute(select(SyncRun.trigger, SyncRun.status)).all()
@@ -132,7 +134,8 @@ def test_retry_dead_letters_requeues(world, browser):
     page = browser.get(f"/dashboard/{NOV}").get_data(as_text=True)
     assert "Retry dead letters (1)" in page
     response = browser.post("/dashboard/retry", data={"csrf": csrf_of(page)})
-    assert response.status_code == 302 and "1+dead+letters+re-queued" in response.location
+    assert response.status_code == 302 and response.location.endswith("/dashboard/")
+    assert "1 dead letters re-queued." in browser.get("/dashboard/").get_data(as_text=True)
     with world.extensions["closedloop"].sessions() as s:
         rows = s.execute(select(Conversion.destination, Conversion.status, Conversion.attempts))
         assert sorted(rows) == [("google_ads", "accepted", 1), ("meta", "pending", 0)]
@@ -151,3 +154,46 @@ def test_opportunities_by_first_or_last_touch(world, browser):
 
     assert groups("") == ["Paid Search"]
     assert groups("&touch=last") == ["Email"]
+
+
+def test_url_text_is_never_a_notice(browser):
+    """?message= from a link is not shown: notices come from the server's flash messages only."""
+    spoof = "Your account is suspended: call +1 555 0100"
+    page = browser.get("/dashboard/", query_string={"message": spoof}).get_data(as_text=True)
+    assert spoof not in page and 'class="notice"' not in page
+
+
+def test_a_notice_is_shown_once(world, browser):
+    """A button's notice appears on the next page only, not on every later load."""
+    page = browser.get("/dashboard/").get_data(as_text=True)
+    browser.post("/dashboard/retry", data={"csrf": csrf_of(page)})
+    assert "dead letters re-queued." in browser.get("/dashboard/").get_data(as_text=True)
+    assert "dead letters re-queued." not in browser.get("/dashboard/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("?from=0001-01-01&to=9999-12-30", "to: a range may span at most 3660 days"),
+        ("?from=2026-11-01&to=9999-12-31", "to: must be 9999-12-30 or earlier"),
+        ("?from=2026-11-30&to=2026-11-01", "to: must not be before from"),
+        ("?from=yesterday", "from: 'yesterday' is not a date"),
+    ],
+)
+def test_out_of_bounds_range_shows_the_default_with_a_notice(browser, query, named):
+    """A huge, reversed or bad range renders the last 30 days and says why, visibly."""
+    response = browser.get(f"/dashboard/{query}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    notice = re.search(r'<p class="error" role="alert" id="range-notice">([^<]*)</p>', page)
+    assert notice and html.unescape(notice.group(1)).startswith(named)
+    assert len(page) < 200_000  # 30 days, not 3.6 million
+    dates = re.findall(r'<input type="date" name="(?:from|to)" value="([^"]+)">', page)
+    start, end = (date.fromisoformat(d) for d in dates)
+    assert (end - start).days == 29
+
+
+def test_a_ten_year_range_renders(browser):
+    """The longest allowed range (3,660 days) renders without a notice."""
+    page = browser.get("/dashboard/?from=2016-12-06&to=2026-12-01").get_data(as_text=True)
+    assert 'id="range-notice"' not in page and 'id="sources"' in page

@@ -247,6 +247,11 @@ def test_dashboard_in_chromium(served, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            # The CSP must not block anything the dashboard itself needs (Chart.js included).
+            page.on(
+                "console",
+                lambda msg: "Content Security Policy" in msg.text and errors.append(msg.text),
+            )
             page.goto(f"{base}/dashboard/")
             page.fill("input[name=username]", USERNAME)
             page.fill("input[name=password]", PASSWORD)
@@ -279,6 +284,11 @@ def test_dashboard_in_chromium(served, tmp_path):
 
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
+
+            page.click("text=Log out")
+            page.wait_for_selector("input[name=password]")
+            page.goto(f"{base}/dashboard/")
+            assert page.locator("#sources").count() == 0
         finally:
             browser.close()
     assert errors == []
