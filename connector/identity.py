@@ -85,6 +85,19 @@ def email_key(email: str | None) -> str | None:
     return sha256_hex(value) if value else None
 
 
+def legacy_email_key(email: str | None) -> str | None:
+    """The key written before migration 0006, where it differs from :func:`email_key`.
+
+    Keys then removed Gmail dots but kept a ``+tag``. 0006 re-keyed every person whose address
+    was stored; a person whose address was not (only its hash was kept) still holds this key,
+    so matching, identify and forget look it up too. None when the key did not change.
+    """
+    parts = _split_address(email)
+    if parts is None or parts[1] not in _GMAIL_DOMAINS or "+" not in parts[0]:
+        return None
+    return sha256_hex(f"{parts[0].replace('.', '')}@{parts[1]}")
+
+
 def meta_email_hash(email: str | None) -> str | None:
     """Meta's ``em``: SHA-256 of the trimmed, lowercased address (no Gmail folding).
 

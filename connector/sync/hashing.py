@@ -11,11 +11,18 @@ from __future__ import annotations
 from functools import lru_cache
 
 from connector import identity
-from connector.identity import email_key, meta_email_hash, meta_phone_hash, phone_key
+from connector.identity import (
+    email_key,
+    legacy_email_key,
+    meta_email_hash,
+    meta_phone_hash,
+    phone_key,
+)
 
 PAGE_MEMO = 8192
 
 google_email = lru_cache(maxsize=PAGE_MEMO)(email_key)
+legacy_email = lru_cache(maxsize=PAGE_MEMO)(legacy_email_key)
 meta_email = lru_cache(maxsize=PAGE_MEMO)(meta_email_hash)
 google_phone = lru_cache(maxsize=PAGE_MEMO)(phone_key)
 meta_phone = lru_cache(maxsize=PAGE_MEMO)(meta_phone_hash)
@@ -32,5 +39,5 @@ def phone_hashes(phone: str | None, region: str) -> tuple[str | None, str | None
 
 def forget() -> None:
     """Drop every memoised address (end of a page)."""
-    for memo in (google_email, meta_email, google_phone, meta_phone, phone_hashes):
+    for memo in (google_email, legacy_email, meta_email, google_phone, meta_phone, phone_hashes):
         memo.cache_clear()

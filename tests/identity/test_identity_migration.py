@@ -41,6 +41,7 @@ PERSONS = [
     (8, "m.a.r.i.a+shop@gmail.com", old_key("maria+shop@gmail.com"), "C8", None),
     (9, "lee+x@gmail.com", old_key("lee+x@gmail.com"), None, None),
     (10, None, old_key("lee@gmail.com"), "C10", "+442079460958"),  # newer holder of the key
+    (11, None, old_key("sam+ads@gmail.com"), None, None),  # neither address nor contact ID
 ]
 #: What the CRM holds for each person's contact, and the visitors the journey must reach.
 EXPECTED = [
@@ -52,6 +53,7 @@ EXPECTED = [
     (CrmContact(id="X7", email="maria@gmail.com"), {"v7", "v8"}),
     (CrmContact(id="X8", email="maria+shop@gmail.com"), {"v7", "v8"}),
     (CrmContact(id="X9", email="lee@gmail.com"), {"v9", "v10"}),
+    (CrmContact(id="X11", email="Sam+Ads@gmail.com"), {"v11"}),  # found by its old key
 ]
 
 
@@ -136,7 +138,7 @@ def test_colliding_persons_merge_into_the_oldest_and_nothing_is_lost(db_url: str
         lifecycle = conn.execute(text("SELECT email_sha256 FROM lifecycle_events")).scalar()
     engine.dispose()
 
-    assert sorted(persons) == [1, 3, 4, 5, 6, 7, 9]  # 2 into 1, 8 into 7, 10 into 9
+    assert sorted(persons) == [1, 3, 4, 5, 6, 7, 9, 11]  # 2 into 1, 8 into 7, 10 into 9
     assert persons[1] == (email_key("johndoe@gmail.com"), "+14155550123", None)
     assert persons[7] == (email_key("maria@gmail.com"), None, "C8")
     assert persons[9] == (email_key("lee@gmail.com"), "+442079460958", "C10")
