@@ -7,7 +7,6 @@ destination reads them from there.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import chain, islice
@@ -92,26 +91,6 @@ class JourneyFacts:
     def fbc(self, preferred: Touch | None) -> str | None:
         """The browser's _fbc, else one built from an fbclid whose click time is known."""
         return self.latest("fbc", preferred) or _built_fbc(self.journey)
-
-
-#: Why a contact's email or phone is sent to no platform (the sync summary counts them).
-EMAIL_DROPPED = "email: not an address Google or Meta can match"
-PHONE_DROPPED = "phone: not a valid number (tracking.default_phone_region for national forms)"
-
-
-def dropped_identifiers(journey: Journey, region: str) -> Counter[str]:
-    """The contacts' emails and phones that normalise to nothing, by reason.
-
-    They are left out of every platform's identifiers (a hash of garbage matches no one);
-    counting them tells the user why match rates are lower than the CRM suggests.
-    """
-    dropped: Counter[str] = Counter()
-    for contact in journey.contacts:
-        if contact.email and hashing.google_email(contact.email) is None:
-            dropped[EMAIL_DROPPED] += 1
-        if contact.phone and hashing.phone_hashes(contact.phone, region)[0] is None:
-            dropped[PHONE_DROPPED] += 1
-    return dropped
 
 
 def _built_fbc(journey: Journey) -> str | None:

@@ -39,7 +39,6 @@ from connector.sync.deals import (
     parse_time,
     won_change,
 )
-from connector.sync.identifiers import dropped_identifiers
 from connector.sync.match import DealToMatch, Journey, Matcher
 from connector.sync.plan import (
     ExistingRow,
@@ -472,7 +471,7 @@ class SyncStep:
                     totals.note(dest, reason)
             if plans and journey is not None:
                 region = settings.tracking.default_phone_region
-                totals.dropped.update(dropped_identifiers(journey, region))
+                totals.dropped.update(hashing.dropped(journey.contacts, region))
             if journey is not None:
                 attr_deals.append(deal.id)
                 attr_rows.extend(attribution_rows(deal, journey, settings))

@@ -12,7 +12,7 @@ from datetime import timedelta
 from facebook_business.adobjects.serverside.normalize import Normalize
 from google.ads.datamanager_util import Encoding, Formatter
 
-from connector.sync.identifiers import EMAIL_DROPPED, PHONE_DROPPED
+from connector.sync.hashing import EMAIL_DROPPED, PHONE_DROPPED
 from tests.sync.conftest import NOW, outbox, won_deal
 
 TYPED = "Ann.Lee+promo@gmail.com"
