@@ -8,14 +8,24 @@ in memory (``closedloop forget`` must not be undone by a cache).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 
 from connector import identity
-from connector.identity import email_key, meta_email_hash, meta_phone_hash, phone_key
+from connector.identity import (
+    email_key,
+    legacy_email_key,
+    meta_email_hash,
+    meta_phone_hash,
+    phone_key,
+)
+from platforms.crm import CrmContact
 
 PAGE_MEMO = 8192
 
 google_email = lru_cache(maxsize=PAGE_MEMO)(email_key)
+legacy_email = lru_cache(maxsize=PAGE_MEMO)(legacy_email_key)
 meta_email = lru_cache(maxsize=PAGE_MEMO)(meta_email_hash)
 google_phone = lru_cache(maxsize=PAGE_MEMO)(phone_key)
 meta_phone = lru_cache(maxsize=PAGE_MEMO)(meta_phone_hash)
@@ -30,7 +40,28 @@ def phone_hashes(phone: str | None, region: str) -> tuple[str | None, str | None
     return identity.sha256_hex(value), identity.sha256_hex(value.lstrip("+"))
 
 
+#: Why a contact's email or phone is sent to no platform (the sync summary counts them).
+EMAIL_DROPPED = "email: not an address Google or Meta can match"
+PHONE_DROPPED = "phone: not a valid number (tracking.default_phone_region for national forms)"
+
+
+def dropped(contacts: Iterable[CrmContact], region: str) -> Counter[str]:
+    """The contacts' emails and phones that normalise to nothing, by reason.
+
+    They are left out of every platform's identifiers (a hash of garbage matches no one);
+    counting them tells the user why match rates are lower than the CRM suggests. Memo hits:
+    planning has hashed the same values already.
+    """
+    reasons: Counter[str] = Counter()
+    for contact in contacts:
+        if contact.email and google_email(contact.email) is None:
+            reasons[EMAIL_DROPPED] += 1
+        if contact.phone and phone_hashes(contact.phone, region)[0] is None:
+            reasons[PHONE_DROPPED] += 1
+    return reasons
+
+
 def forget() -> None:
     """Drop every memoised address (end of a page)."""
-    for memo in (google_email, meta_email, google_phone, meta_phone, phone_hashes):
+    for memo in (google_email, legacy_email, meta_email, google_phone, meta_phone, phone_hashes):
         memo.cache_clear()

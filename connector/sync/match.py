@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from connector.attribution import credited, is_direct
-from connector.sync.hashing import google_email
+from connector.sync.hashing import google_email, legacy_email
 from connector.sync.lookups import in_list, is_postgres, list_param, placeholder
 from platforms.crm import CrmContact
 
@@ -283,6 +283,7 @@ class Matcher:
     def _persons(self, contacts: list[CrmContact]) -> dict[tuple[str, str], int]:
         """Person IDs by ('email', hash) and ('contact', CRM ID)."""
         keys = {k for c in contacts if (k := google_email(c.email))}
+        keys.update(k for c in contacts if (k := legacy_email(c.email)))  # see migration 0006
         ids = {c.id for c in contacts}
         if not keys and not ids:
             return {}
@@ -422,7 +423,12 @@ def _visitors_of(contacts: tuple[CrmContact, ...], page: _Page) -> list[VisitorI
         ):
             for info in infos:
                 found[info.id] = info
-        for pid in (page.by_email.get(google_email(c.email) or ""), page.by_contact.get(c.id)):
+        by_email = page.by_email
+        for pid in (
+            by_email.get(google_email(c.email) or ""),
+            by_email.get(legacy_email(c.email) or ""),  # persons 0006 could not re-key
+            page.by_contact.get(c.id),
+        ):
             for info in page.by_person.get(pid, ()):  # never None: no such key
                 found[info.id] = info
     return [found[vid] for vid in sorted(found)]

@@ -67,6 +67,7 @@ class SyncTotals:
     skipped: Counter[str] = field(default_factory=Counter)
     match: Counter[str] = field(default_factory=Counter)
     not_planned: dict[str, Counter[str]] = field(default_factory=dict)
+    dropped: Counter[str] = field(default_factory=Counter)  # contacts' unusable emails/phones
 
     def note(self, destination: str, reason: str) -> None:
         """Count a conversion not planned for ``destination`` with its reason."""
@@ -177,6 +178,7 @@ class SyncStep:
             summary["skipped"] = dict(totals.skipped)
             summary["match"] = dict(totals.match)
             summary["not_planned"] = {d: dict(c) for d, c in totals.not_planned.items()}
+            summary["identifiers_dropped"] = dict(totals.dropped)
             ctx.summary["sync"] = summary
 
     # -- paging ---------------------------------------------------------------------------
@@ -467,6 +469,9 @@ class SyncStep:
                 rows.extend(plan.rows)
                 for dest, reason in plan.not_planned:
                     totals.note(dest, reason)
+            if plans and journey is not None:
+                region = settings.tracking.default_phone_region
+                totals.dropped.update(hashing.dropped(journey.contacts, region))
             if journey is not None:
                 attr_deals.append(deal.id)
                 attr_rows.extend(attribution_rows(deal, journey, settings))

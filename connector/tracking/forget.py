@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.identity import email_key
+from connector.identity import email_key, legacy_email_key
 from connector.storage.models import (
     Attribution,
     ClickId,
@@ -44,7 +44,11 @@ def forget(
             if key is None:
                 raise ValueError("email: is not a valid email address")
             email_keys.add(key)  # CRM lifecycle rows may exist without a tracked person
-            person_ids.update(session.scalars(select(Person.id).where(Person.email_sha256 == key)))
+            if legacy := legacy_email_key(email):
+                email_keys.add(legacy)  # a person migration 0006 could not re-key
+            person_ids.update(
+                session.scalars(select(Person.id).where(Person.email_sha256.in_(email_keys)))
+            )
         else:
             visitor = session.get(Visitor, visitor_id)
             if visitor is not None:

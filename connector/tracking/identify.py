@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.config import Settings
 from connector.identity import email_key, normalize_email, normalize_phone, phone_key
 from connector.storage.models import Lead, Person, Visitor
+from connector.tracking import legacy_keys
 from connector.tracking.collect import event_time
 from connector.tracking.schemas import Identify
 
@@ -60,6 +61,7 @@ def identify(
     for attempt in range(2):
         try:
             with sessions.begin() as session:
+                legacy_keys.adopt(session, body.email)
                 return _identify(
                     session,
                     body,
