@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from connector.config.interpolate import interpolate_env, read_secret_files
+from connector.config.interpolate import Problems, interpolate_env, read_secret_files
 from connector.config.models import (
     AttributionSettings,
     DatabaseSettings,
@@ -76,13 +76,23 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
 
 
 def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
-    """Validate an already-parsed YAML tree."""
-    tree = interpolate_env(dict(raw), env)
-    tree = read_secret_files(tree, _secret_field_names(Settings))
+    """Validate an already-parsed YAML tree.
+
+    Every problem is reported in one error, one line per key path: unset environment
+    variables, unreadable secret files and invalid values alike, so that one run shows
+    everything to fix.
+    """
+    problems = Problems()
+    tree = interpolate_env(dict(raw), env, problems=problems)
+    tree = read_secret_files(tree, _secret_field_names(Settings), problems=problems)
+    lines = list(problems.lines)
     try:
-        return Settings.model_validate(tree)
+        settings = Settings.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, tree)) from None
+        lines += _explain(exc, problems.dropped)
+    if lines:
+        raise ConfigError(_summary(lines))
+    return settings
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
@@ -141,19 +151,46 @@ def _flatten(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _explain(exc: ValidationError, tree: Mapping[str, Any]) -> str:
+def _explain(exc: ValidationError, dropped: set[str]) -> list[str]:
+    """One line per validation error, leaving out keys already reported as unbuildable."""
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
-        path = ".".join(loc) or "(top level)"
+        path = _key_path(err["loc"])
         if err["type"] == "extra_forbidden":
             hint = _suggest(loc)
             lines.append(f"{path}: unknown key{hint}")
         elif err["type"] == "missing":
-            lines.append(f"{path}: required")
+            if path not in dropped:
+                lines.append(f"{path}: required")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: {msg}")
+            if not _about_dropped(path, msg, dropped):
+                lines.append(f"{path}: {msg}")
+    return lines
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """``server.allowed_origins[0]``: list positions in brackets, as in the YAML file's paths."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not _is_union_tag(part):
+            path = f"{path}.{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _about_dropped(path: str, message: str, dropped: set[str]) -> bool:
+    """Whether a section's error ("enabled but missing access_token") is about dropped keys."""
+    prefix = "" if path == "(top level)" else path + "."
+    return any(
+        d.startswith(prefix) and "." not in d[len(prefix) :] and d[len(prefix) :] in message
+        for d in dropped
+    )
+
+
+def _summary(lines: list[str]) -> str:
     unique = list(dict.fromkeys(lines))
     header = "invalid configuration" if len(unique) == 1 else f"{len(unique)} configuration errors"
     return header + ":\n  " + "\n  ".join(unique)
