@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -96,13 +97,18 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data with every secret replaced by ``***``."""
+    """The settings as plain data with every secret replaced by ``***``.
+
+    The database URL keeps everything but its password, which is a secret like the others.
+    """
 
     def walk(value: Any) -> Any:
         if isinstance(value, SecretStr):
             return "***" if value.get_secret_value() else ""
+        if isinstance(value, DatabaseSettings):
+            return {**walk_model(value), "url": _url_without_password(value.url)}
         if isinstance(value, BaseModel):
-            return {k: walk(getattr(value, k)) for k in type(value).model_fields}
+            return walk_model(value)
         if isinstance(value, dict):
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -111,7 +117,22 @@ def redacted(settings: Settings) -> dict[str, Any]:
             return str(value)
         return value
 
+    def walk_model(model: BaseModel) -> dict[str, Any]:
+        return {k: walk(getattr(model, k)) for k in type(model).model_fields}
+
     return walk(settings)
+
+
+def _url_without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _database_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).password
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -130,6 +151,8 @@ def secret_values(settings: Settings) -> list[str]:
                 walk(item)
 
     walk(settings)
+    if password := _database_password(settings.database.url):
+        found += [password, quote(password, safe="")]  # as given, and as written in the URL
     return found
 
 
