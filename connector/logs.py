@@ -95,3 +95,35 @@ def _route_google_loggers_to_root(level: int) -> None:
         logger.propagate = True
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
+
+
+#: gunicorn's INFO lines for each stop ("Handling signal: term", one "Worker exiting" per
+#: worker, "Shutting down: Master"); the service logs one line for a clean stop instead.
+_GUNICORN_STOP_CHATTER = ("Handling signal:", "Worker exiting", "Shutting down: Master")
+
+
+def _quiet_gunicorn_stop(record: logging.LogRecord) -> bool:
+    if record.levelno == logging.INFO and record.getMessage().startswith(_GUNICORN_STOP_CHATTER):
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True
+
+
+def gunicorn_logger_class() -> type:
+    """A gunicorn ``logger_class`` whose lines go through the root handler.
+
+    So they are redacted and JSON-formatted like ours, instead of gunicorn's own stderr
+    handler; its per-stop chatter shows at DEBUG only.
+    """
+    from gunicorn.glogging import Logger
+
+    class RootRoutedLogger(Logger):
+        def setup(self, cfg: object) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in list(logger.handlers):
+                    logger.removeHandler(handler)
+                logger.propagate = True
+            if _quiet_gunicorn_stop not in self.error_log.filters:
+                self.error_log.addFilter(_quiet_gunicorn_stop)
+
+    return RootRoutedLogger
