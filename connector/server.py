@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 from typing import Any
@@ -68,9 +67,9 @@ def _scheduler_main(settings_json: str) -> None:
     from connector.config import Settings, secret_values
     from connector.logs import setup_logging
     from connector.runtime import Runtime
-    from connector.scheduler import build_scheduler
+    from connector.scheduler import build_scheduler, exit_on_sigterm
 
-    signal.signal(signal.SIGTERM, _exit_quietly)
+    exit_on_sigterm()
     settings = Settings.model_validate_json(settings_json)
     setup_logging(settings.logging.level, settings.logging.format, secret_values(settings))
     runtime = Runtime.from_settings(settings, upgrade=False)
@@ -81,10 +80,6 @@ def _scheduler_main(settings_json: str) -> None:
     with contextlib.suppress(Exception):
         scheduler.shutdown(wait=False)
     runtime.close()
-
-
-def _exit_quietly(_signum: int, _frame: Any) -> None:
-    raise SystemExit(0)
 
 
 def _start_scheduler(settings: Settings) -> subprocess.Popen[bytes]:
