@@ -175,10 +175,18 @@ def _flatten(annotation: Any) -> list[Any]:
 
 
 def _explain(exc: ValidationError, dropped: set[str]) -> list[str]:
-    """One line per validation error, leaving out keys already reported as unbuildable."""
+    """One line per validation error, leaving out keys already reported as unbuildable.
+
+    For a key that takes one of several forms (credentials: a path or a mapping), a form's
+    "input should be a valid string" is left out when another form explains what is wrong.
+    """
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    explained = {_key_path(e["loc"]) for e in errors if e["type"] not in _FORM_MISMATCH}
+    for err in errors:
         loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
+        if err["type"] in _FORM_MISMATCH and _key_path(err["loc"]) in explained:
+            continue
         path = _key_path(err["loc"])
         if err["type"] == "extra_forbidden":
             hint = _suggest(loc)
@@ -191,6 +199,10 @@ def _explain(exc: ValidationError, dropped: set[str]) -> list[str]:
             if not _about_dropped(path, msg, dropped):
                 lines.append(f"{path}: {msg}")
     return lines
+
+
+#: Errors saying only that the value is not of one of a union's forms.
+_FORM_MISMATCH = {"string_type", "model_type", "dict_type", "model_attributes_type"}
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
