@@ -125,3 +125,46 @@ def test_serve_runs_gunicorn_and_scheduler(tmp_path: Path, db_url: str):
     stop_lines = [line for line in output[len(before_stop) :].splitlines() if line.strip()]
     assert len(stop_lines) == 1 and "closedloop stopped" in stop_lines[0], output
     assert not (home / ".gunicorn").exists()
+
+
+@pytest.mark.slow
+def test_worker_stops_cleanly_on_sigterm(tmp_path: Path, db_url: str):
+    """`closedloop worker` treats SIGTERM like Ctrl-C: exit code 0, no traceback."""
+    config = tmp_path / "closedloop.yaml"
+    config.write_text(
+        yaml.safe_dump({"database": {"url": db_url}, "schedule": {"interval_minutes": 60}})
+    )
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli", "-c", str(config), "worker"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    rt = Runtime.from_settings(parse_config({"database": {"url": db_url}}), upgrade=False)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and last_heartbeat_or_none(rt) is None:
+            time.sleep(0.2)
+        assert last_heartbeat_or_none(rt) is not None, log_path.read_text()
+        os.kill(proc.pid, signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        rt.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "Traceback" not in output, output
+
+
+def last_heartbeat_or_none(runtime: Runtime):
+    """The scheduler's last beat, or None while its tables do not exist yet."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        return last_heartbeat(runtime)
+    except (OperationalError, ProgrammingError):
+        return None
