@@ -1,18 +1,25 @@
 """Logging: one line per event (text or JSON), with secrets and emails scrubbed.
 
-The scrubbing is a filter on the handler, so it also covers third-party SDK log lines.
+The scrubbing is a filter on the root logger's handler, so it also covers third-party SDK log
+lines, as long as they reach the root: Google's SDKs stop their ``google`` loggers from
+propagating unless those are configured, so :func:`setup_logging` configures them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 BEARER = re.compile(r"(?i)(bearer\s+|access_token=|api_secret=|key=)[^\s&\"',]+")
 MASK = "***"
+#: Google's SDKs (google-auth, google-api-core) set ``propagate = False`` on the ``google``
+#: logger, and on the one named by this variable, unless it already has a level or handler.
+GOOGLE_LOGGER = "google"
+GOOGLE_SCOPE_ENV = "GOOGLE_SDK_PYTHON_LOGGING_SCOPE"
 
 
 class RedactingFilter(logging.Filter):
@@ -73,3 +80,50 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     root.setLevel(level)
     for noisy in ("apscheduler.executors", "urllib3.connectionpool", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    _route_google_loggers_to_root(root.level)
+
+
+def _route_google_loggers_to_root(level: int) -> None:
+    """Keep Google's SDK loggers propagating to the root handler (its redaction and format).
+
+    Giving them a level marks them "configured by the application", which is Google's own
+    documented condition for leaving propagation alone; handlers they added are removed.
+    """
+    for name in {GOOGLE_LOGGER, os.environ.get(GOOGLE_SCOPE_ENV, "").strip() or GOOGLE_LOGGER}:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = True
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+
+
+#: gunicorn's INFO lines for each stop ("Handling signal: term", one "Worker exiting" per
+#: worker, "Shutting down: Master"); the service logs one line for a clean stop instead.
+_GUNICORN_STOP_CHATTER = ("Handling signal:", "Worker exiting", "Shutting down: Master")
+
+
+def _quiet_gunicorn_stop(record: logging.LogRecord) -> bool:
+    if record.levelno == logging.INFO and record.getMessage().startswith(_GUNICORN_STOP_CHATTER):
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True
+
+
+def gunicorn_logger_class() -> type:
+    """A gunicorn ``logger_class`` whose lines go through the root handler.
+
+    So they are redacted and JSON-formatted like ours, instead of gunicorn's own stderr
+    handler; its per-stop chatter shows at DEBUG only.
+    """
+    from gunicorn.glogging import Logger
+
+    class RootRoutedLogger(Logger):
+        def setup(self, cfg: object) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in list(logger.handlers):
+                    logger.removeHandler(handler)
+                logger.propagate = True
+            if _quiet_gunicorn_stop not in self.error_log.filters:
+                self.error_log.addFilter(_quiet_gunicorn_stop)
+
+    return RootRoutedLogger

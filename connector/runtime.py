@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,13 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Settings
 from connector.mapping import MappingProfile, load_profile
-from connector.storage import migrate
+from connector.storage import lease, migrate
 from connector.storage.db import make_engine, session_factory
 
 
 def process_identity() -> str:
     """A holder name that tells ops which host and process holds a lease."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return lease.holder_name()
 
 
 @dataclass

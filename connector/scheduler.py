@@ -7,6 +7,7 @@ syncs, so replicas never run two syncs at once.
 from __future__ import annotations
 
 import logging
+import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,19 @@ def build_scheduler(runtime: Runtime, *, blocking: bool = False) -> BaseSchedule
         next_run_time=datetime.now(UTC),
     )
     return scheduler
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit(0)``: a blocking scheduler then stops like on Ctrl-C.
+
+    Without it SIGTERM ends the process mid-statement, skipping the lease release and the
+    connection pool's close.
+    """
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def scheduled_sync(service: RunService) -> None:

@@ -1,19 +1,25 @@
 """Production serving: gunicorn (gthread workers) for HTTP, the scheduler in its own process.
 
 The scheduler is not run inside gunicorn's master: forking a process that has scheduler
-threads is unsafe. A separate process, stopped together with the server, avoids that.
+threads is unsafe. A separate process, stopped together with the server, avoids that. It is a
+plain subprocess (settings on its stdin), not a ``multiprocessing`` child: gunicorn forks its
+workers from the master, and every worker would inherit multiprocessing's bookkeeping of the
+child and fail to join it at exit, with a traceback per worker on every stop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
+import os
+import subprocess
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from connector.config import Settings
+from connector.logs import gunicorn_logger_class
 
 log = logging.getLogger(__name__)
 
@@ -49,41 +55,72 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.logging.level.lower(),
+        "logger_class": gunicorn_logger_class(),
+        # No gunicornc control socket: its default path (~/.gunicorn/) is shared by every
+        # installation of the same user, and closedloop does not use it.
+        "control_socket_disable": True,
     }
 
 
 def _scheduler_main(settings_json: str) -> None:
+    """The scheduler process: runs until SIGTERM/SIGINT, then stops without a traceback."""
     from connector.config import Settings, secret_values
     from connector.logs import setup_logging
     from connector.runtime import Runtime
-    from connector.scheduler import build_scheduler
+    from connector.scheduler import build_scheduler, exit_on_sigterm
 
+    exit_on_sigterm()
     settings = Settings.model_validate_json(settings_json)
     setup_logging(settings.logging.level, settings.logging.format, secret_values(settings))
     runtime = Runtime.from_settings(settings, upgrade=False)
+    scheduler = build_scheduler(runtime, blocking=True)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        build_scheduler(runtime, blocking=True).start()
+        scheduler.start()
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)  # the stop is logged once
+    with contextlib.suppress(Exception):
+        scheduler.shutdown(wait=False)
+    runtime.close()
+
+
+def _start_scheduler(settings: Settings) -> subprocess.Popen[bytes]:
+    """The scheduler in its own interpreter; its settings (with secrets) go through a pipe."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "connector.server"], stdin=subprocess.PIPE, close_fds=True
+    )
+    assert child.stdin is not None
+    child.stdin.write(_settings_json(settings).encode())
+    child.stdin.close()
+    log.info("scheduler process started (pid %s)", child.pid)
+    return child
+
+
+def _stop_scheduler(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(SCHEDULER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.warning("scheduler did not stop in %ss; killed", SCHEDULER_STOP_SECONDS)
+            child.kill()
+            child.wait()
+
+
+SCHEDULER_STOP_SECONDS = 30
 
 
 def serve_forever(settings: Settings, *, with_scheduler: bool = True) -> None:
     """Run HTTP in the foreground; the scheduler in a child process if asked."""
-    child = None
-    if with_scheduler:
-        ctx = multiprocessing.get_context("spawn")
-        child = ctx.Process(
-            target=_scheduler_main,
-            args=(_settings_json(settings),),
-            name="closedloop-scheduler",
-            daemon=True,
-        )
-        child.start()
-        log.info("scheduler process started (pid %s)", child.pid)
+    master = os.getpid()
+    child = _start_scheduler(settings) if with_scheduler else None
     try:
         _Gunicorn(settings, gunicorn_options(settings)).run()
     finally:
-        if child is not None and child.is_alive():
-            child.terminate()
-            child.join(10)
+        # gunicorn's workers are forks of this process and leave through this frame too:
+        # only the master owns the scheduler and reports the stop.
+        if os.getpid() == master:
+            if child is not None:
+                _stop_scheduler(child)
+            log.info("closedloop stopped")
 
 
 def _settings_json(settings: Settings) -> str:
@@ -117,3 +154,7 @@ def _dump(model: Any) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+if __name__ == "__main__":
+    _scheduler_main(sys.stdin.read())

@@ -7,6 +7,7 @@ import sys
 import click
 
 from connector.cli.common import EXIT_FAILURES, EXIT_OK, Obj, pass_obj
+from connector.cli.progress import step_progress
 from connector.errors import LeaseHeld
 from connector.runs import SUCCEEDED, get_run
 from connector.runtime import Runtime
@@ -38,15 +39,11 @@ def _backfill(runtime: Runtime, since: object, dry_run: bool) -> int:
     click.echo(f"backfill from {start:%Y-%m-%d}: what each platform can still accept", err=True)
     for platform, note in plan_notes(runtime, start, utcnow()).items():
         click.echo(f"  {platform}: {note}", err=True)
-    with click.progressbar(length=1, label="deals", file=sys.stderr, show_pos=True) as bar:
-
-        def progress(_step: str, done: int, total: int | None) -> None:
-            bar.length = max(total or done, 1)
-            bar.update(done - bar.pos)
-
+    with step_progress(sys.stderr) as progress:
         try:
             run_id, status = run_backfill(runtime, start, dry_run=dry_run, progress=progress)
         except LeaseHeld as held:
+            progress.finish()
             click.echo(f"not started: {held}", err=True)
             return EXIT_FAILURES
     run = get_run(runtime, run_id)

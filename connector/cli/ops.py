@@ -38,13 +38,15 @@ def serve(obj: Obj, host: str | None, port: int | None, no_scheduler: bool) -> N
 @pass_obj
 def worker(obj: Obj) -> None:
     """Run the scheduler only: periodic syncs and outbox delivery, no HTTP."""
-    from connector.scheduler import build_scheduler
+    from connector.scheduler import build_scheduler, exit_on_sigterm
 
     runtime = obj.runtime()
     click.echo(f"closedloop worker {runtime.holder}: scheduler running, Ctrl-C to stop", err=True)
     scheduler = build_scheduler(runtime, blocking=True)
+    exit_on_sigterm()
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
+    runtime.close()
 
 
 @click.command()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import platforms
 from connector.cli.common import Obj, pass_obj
+from connector.cli.output import terminal_safe
 from connector.outbox.admin import OPEN_STATUSES, overview, requeue
 from connector.storage.models import utcnow
 
@@ -119,7 +120,7 @@ def _sessions(obj: Obj) -> Iterator[sessionmaker[Session]]:
 def _short(text: str | None, limit: int = 60) -> str:
     if not text:
         return ""
-    text = " ".join(text.split())
+    text = " ".join(terminal_safe(text).split())  # platform texts may quote visitor input
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

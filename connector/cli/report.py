@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +11,7 @@ import click
 from sqlalchemy.orm import Session
 
 from connector.cli.common import Obj, pass_obj
+from connector.cli.output import render_table, terminal_safe, write_csv
 from connector.reports import (
     DIMENSIONS,
     MODELS,
@@ -93,7 +92,7 @@ def sources(obj: Obj, start, end, fmt, by, model) -> None:
     ]
     kpi_cols = [(k.key, k.short) for k in KPIS if data["lifecycle_mapped"] or k.key != "mql_to_sql"]
     kinds = {k.key: k.kind for k in KPIS}
-    table = []
+    table, sheet = [], []
     for row in [*data["rows"], data["totals"]]:
         line = {
             label: display(row[key], "money" if key in ("revenue", "spend") else "number")
@@ -103,7 +102,15 @@ def sources(obj: Obj, start, end, fmt, by, model) -> None:
         for key, label in kpi_cols:
             line[label] = display(row["kpis"][key], kinds[key])
         table.append(line)
-    _emit(fmt, data, table)
+        sheet.append(
+            {
+                by: row["group"],
+                **{key: row[key] for key, _ in columns[1:]},
+                "currency": data["currency"],
+                **{key: row["kpis"][key] for key, _ in kpi_cols},
+            }
+        )
+    _emit(fmt, data, table, sheet)
     if data["unconverted_currencies"] and fmt == "table":
         click.echo(
             f"note: no rate for {', '.join(data['unconverted_currencies'])} in reports.fx_rates;"
@@ -124,14 +131,18 @@ def opportunities(obj: Obj, start, end, fmt, touch, by) -> None:
     rng = _range(start, end)
     with _session(obj) as session:
         data = opportunity_report(session, rng, touch=touch, by=by)
-    table = []
+    table, sheet = [], []
     for row in data["rows"]:
         line = {by: row["group"], "deals": str(row["total"])}
+        cells: dict[str, Any] = {by: row["group"], "deals": row["total"]}
         for stage in row["stages"]:
             conv = display(stage["conversion_from_previous"], "percent")
             line[stage["label"]] = f"{stage['current']} ({conv})"
+            cells[stage["label"]] = stage["current"]
+            cells[f"{stage['label']} conversion"] = stage["conversion_from_previous"]
         table.append(line)
-    _emit(fmt, data, table)
+        sheet.append(cells)
+    _emit(fmt, data, table, sheet)
 
 
 @report.command("delivery")
@@ -148,14 +159,20 @@ def delivery(obj: Obj, start, end, fmt) -> None:
             currency=settings.currency,
             fx_rates=settings.reports.fx_rates,
         )
-    table = []
+    table, sheet = [], []
     for platform, info in data["platforms"].items():
         line = {"platform": platform}
+        cells: dict[str, Any] = {"platform": platform}
         for status, slot in info["by_status"].items():
             line[status] = f"{slot['conversions']} / {display(slot['value'], 'money')}"
+            cells[f"{status}_conversions"] = slot["conversions"]
+            cells[f"{status}_value"] = slot["value"]
         line["match rate"] = display(info["match_rate"], "percent")
+        cells["currency"] = data["currency"]
+        cells["match_rate"] = info["match_rate"]
         table.append(line)
-    _emit(fmt, data, table)
+        sheet.append(cells)
+    _emit(fmt, data, table, sheet)
     if fmt == "table":
         click.echo(
             f"won revenue {display(data['won_revenue'], 'money')} {data['currency']}; "
@@ -164,8 +181,10 @@ def delivery(obj: Obj, start, end, fmt) -> None:
         for platform, info in data["platforms"].items():
             for reason in info["reasons"][:5]:
                 click.echo(
-                    f"  {platform} {reason['status']} x{reason['count']} "
-                    f"{reason['code']}: {reason['example']}"
+                    terminal_safe(
+                        f"  {platform} {reason['status']} x{reason['count']} "
+                        f"{reason['code']}: {reason['example']}"
+                    )
                 )
 
 
@@ -189,38 +208,23 @@ def models(obj: Obj, start, end, fmt, by) -> None:
         {by: row["group"], **{m: display(v, "money") for m, v in row["revenue"].items()}}
         for row in data["rows"]
     ]
-    _emit(fmt, data, table)
+    sheet = [
+        {by: row["group"], **row["revenue"], "currency": data["currency"]} for row in data["rows"]
+    ]
+    _emit(fmt, data, table, sheet)
 
 
-def _emit(fmt: str, data: dict[str, Any], table: list[dict[str, str]]) -> None:
+def _emit(
+    fmt: str, data: dict[str, Any], table: list[dict[str, str]], sheet: list[dict[str, Any]]
+) -> None:
+    """JSON as the API answers; CSV of raw values for spreadsheets; the human table."""
     if fmt == "json":
         click.echo(json.dumps(jsonable(data), indent=2))
     elif fmt == "csv":
-        buffer = io.StringIO()
-        if table:
-            writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
-        click.echo(buffer.getvalue(), nl=False)
+        click.echo(write_csv(sheet), nl=False)
     else:
         click.echo(render_table(table))
 
 
-def render_table(table: list[dict[str, str]]) -> str:
-    """A plain aligned text table (no dependency needed for this)."""
-    if not table:
-        return "(no data in this range)"
-    headers = list(table[0])
-    widths = {h: max(len(h), *(len(str(r.get(h, ""))) for r in table)) for h in headers}
-    lines = ["  ".join(h.ljust(widths[h]) for h in headers)]
-    lines.append("  ".join("-" * widths[h] for h in headers))
-    for row in table:
-        cells = []
-        for i, h in enumerate(headers):
-            value = str(row.get(h, ""))
-            cells.append(value.ljust(widths[h]) if i == 0 else value.rjust(widths[h]))
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
-
-
+__all__ = ["COMMANDS", "render_table"]
 COMMANDS = [report]

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from connector.config.interpolate import interpolate_env, read_secret_files
+from connector.config.interpolate import Problems, interpolate_env, read_secret_files
 from connector.config.models import (
     AttributionSettings,
     DatabaseSettings,
@@ -76,23 +77,38 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
 
 
 def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
-    """Validate an already-parsed YAML tree."""
-    tree = interpolate_env(dict(raw), env)
-    tree = read_secret_files(tree, _secret_field_names(Settings))
+    """Validate an already-parsed YAML tree.
+
+    Every problem is reported in one error, one line per key path: unset environment
+    variables, unreadable secret files and invalid values alike, so that one run shows
+    everything to fix.
+    """
+    problems = Problems()
+    tree = interpolate_env(dict(raw), env, problems=problems)
+    tree = read_secret_files(tree, _secret_field_names(Settings), problems=problems)
+    lines = list(problems.lines)
     try:
-        return Settings.model_validate(tree)
+        settings = Settings.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, tree)) from None
+        lines += _explain(exc, problems.dropped)
+    if lines:
+        raise ConfigError(_summary(lines))
+    return settings
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data with every secret replaced by ``***``."""
+    """The settings as plain data with every secret replaced by ``***``.
+
+    The database URL keeps everything but its password, which is a secret like the others.
+    """
 
     def walk(value: Any) -> Any:
         if isinstance(value, SecretStr):
             return "***" if value.get_secret_value() else ""
+        if isinstance(value, DatabaseSettings):
+            return {**walk_model(value), "url": _url_without_password(value.url)}
         if isinstance(value, BaseModel):
-            return {k: walk(getattr(value, k)) for k in type(value).model_fields}
+            return walk_model(value)
         if isinstance(value, dict):
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -101,7 +117,22 @@ def redacted(settings: Settings) -> dict[str, Any]:
             return str(value)
         return value
 
+    def walk_model(model: BaseModel) -> dict[str, Any]:
+        return {k: walk(getattr(model, k)) for k in type(model).model_fields}
+
     return walk(settings)
+
+
+def _url_without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _database_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).password
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -120,6 +151,8 @@ def secret_values(settings: Settings) -> list[str]:
                 walk(item)
 
     walk(settings)
+    if password := _database_password(settings.database.url):
+        found += [password, quote(password, safe="")]  # as given, and as written in the URL
     return found
 
 
@@ -141,19 +174,58 @@ def _flatten(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _explain(exc: ValidationError, tree: Mapping[str, Any]) -> str:
+def _explain(exc: ValidationError, dropped: set[str]) -> list[str]:
+    """One line per validation error, leaving out keys already reported as unbuildable.
+
+    For a key that takes one of several forms (credentials: a path or a mapping), a form's
+    "input should be a valid string" is left out when another form explains what is wrong.
+    """
     lines = []
-    for err in exc.errors():
+    errors = exc.errors()
+    explained = {_key_path(e["loc"]) for e in errors if e["type"] not in _FORM_MISMATCH}
+    for err in errors:
         loc = [str(p) for p in err["loc"] if not _is_union_tag(p)]
-        path = ".".join(loc) or "(top level)"
+        if err["type"] in _FORM_MISMATCH and _key_path(err["loc"]) in explained:
+            continue
+        path = _key_path(err["loc"])
         if err["type"] == "extra_forbidden":
             hint = _suggest(loc)
             lines.append(f"{path}: unknown key{hint}")
         elif err["type"] == "missing":
-            lines.append(f"{path}: required")
+            if path not in dropped:
+                lines.append(f"{path}: required")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: {msg}")
+            if not _about_dropped(path, msg, dropped):
+                lines.append(f"{path}: {msg}")
+    return lines
+
+
+#: Errors saying only that the value is not of one of a union's forms.
+_FORM_MISMATCH = {"string_type", "model_type", "dict_type", "model_attributes_type"}
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """``server.allowed_origins[0]``: list positions in brackets, as in the YAML file's paths."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not _is_union_tag(part):
+            path = f"{path}.{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _about_dropped(path: str, message: str, dropped: set[str]) -> bool:
+    """Whether a section's error ("enabled but missing access_token") is about dropped keys."""
+    prefix = "" if path == "(top level)" else path + "."
+    return any(
+        d.startswith(prefix) and "." not in d[len(prefix) :] and d[len(prefix) :] in message
+        for d in dropped
+    )
+
+
+def _summary(lines: list[str]) -> str:
     unique = list(dict.fromkeys(lines))
     header = "invalid configuration" if len(unique) == 1 else f"{len(unique)} configuration errors"
     return header + ":\n  " + "\n  ".join(unique)

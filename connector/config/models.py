@@ -1,7 +1,8 @@
 """Validated configuration: the YAML keys users rely on (see shared contracts).
 
 Every model forbids unknown keys so that a typo fails loudly instead of silently using a
-default. Secrets are ``SecretStr`` so that they never print by accident.
+default. Secrets are ``Secret`` (a ``SecretStr`` that never prints by accident, and where
+``''`` means not set); URLs, origins, time zones and IDs are checked here, not at first use.
 """
 
 from __future__ import annotations
@@ -9,7 +10,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connector.config.checks import (
+    DatabaseUrl,
+    GA4MeasurementId,
+    GoogleCustomerId,
+    HttpUrl,
+    Origin,
+    Secret,
+    TimeZone,
+    google_credentials_file,
+)
 
 
 class Section(BaseModel):
@@ -21,7 +33,7 @@ class Section(BaseModel):
 class DatabaseSettings(Section):
     """Where closedloop keeps its state."""
 
-    url: str = "sqlite:///closedloop.db"
+    url: DatabaseUrl = "sqlite:///closedloop.db"
     pool_size: Annotated[int, Field(ge=1, le=100)] = 5
     echo: bool = False
 
@@ -31,9 +43,9 @@ class ServerSettings(Section):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
-    trigger_token: SecretStr | None = None
-    allowed_origins: list[str] = Field(default_factory=list)
-    public_url: str | None = None
+    trigger_token: Secret = None
+    allowed_origins: list[Origin] = Field(default_factory=list)
+    public_url: HttpUrl | None = None
     max_body_bytes: Annotated[int, Field(ge=1024)] = 65536
     rate_limit_per_minute: Annotated[int, Field(ge=1)] = 1200
     workers: Annotated[int, Field(ge=1, le=64)] = 2
@@ -46,7 +58,7 @@ class ScheduleSettings(Section):
     enabled: bool = True
     interval_minutes: Annotated[int, Field(ge=1)] | None = None
     cron: str | None = None
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     delivery_interval_seconds: Annotated[int, Field(ge=1)] = 60
     lease_seconds: Annotated[int, Field(ge=10)] = 300
 
@@ -143,9 +155,9 @@ class DashboardSettings(Section):
     """Login for /dashboard: a username with a password hash, or a bearer token."""
 
     username: str | None = None
-    password_hash: SecretStr | None = None
-    token: SecretStr | None = None
-    secret_key: SecretStr | None = None
+    password_hash: Secret = None
+    token: Secret = None
+    secret_key: Secret = None
 
 
 class InlineGoogleCredentials(Section):
@@ -153,11 +165,11 @@ class InlineGoogleCredentials(Section):
 
     type: Literal["authorized_user", "service_account"] = "authorized_user"
     client_id: str | None = None
-    client_secret: SecretStr | None = None
-    refresh_token: SecretStr | None = None
-    token_uri: str = "https://oauth2.googleapis.com/token"
+    client_secret: Secret = None
+    refresh_token: Secret = None
+    token_uri: HttpUrl = "https://oauth2.googleapis.com/token"
     client_email: str | None = None
-    private_key: SecretStr | None = None
+    private_key: Secret = None
     private_key_id: str | None = None
     project_id: str | None = None
 
@@ -174,7 +186,12 @@ class InlineGoogleCredentials(Section):
         return self
 
 
-GoogleCredentials = str | InlineGoogleCredentials
+def _readable_if_path(value: str | InlineGoogleCredentials) -> str | InlineGoogleCredentials:
+    return google_credentials_file(value) if isinstance(value, str) else value
+
+
+#: A path to Google's JSON (checked readable now, not at the first send) or the fields inline.
+GoogleCredentials = Annotated[str | InlineGoogleCredentials, AfterValidator(_readable_if_path)]
 
 
 class PlatformSettings(Section):
@@ -190,9 +207,9 @@ class PlatformSettings(Section):
 class HubSpotSettings(PlatformSettings):
     """HubSpot CRM: the source of deals and the target of touch write-back."""
 
-    access_token: SecretStr | None = None
-    client_secret: SecretStr | None = None
-    base_url: str = "https://api.hubapi.com"
+    access_token: Secret = None
+    client_secret: Secret = None
+    base_url: HttpUrl = "https://api.hubapi.com"
     portal_id: str | None = None
     requests_per_10s: Annotated[int, Field(ge=1)] = 100
 
@@ -207,26 +224,16 @@ class GoogleAdsSettings(PlatformSettings):
     """Google Ads offline conversions: Data Manager API by default."""
 
     api: Literal["data_manager", "google_ads"] = "data_manager"
-    customer_id: str | None = None
-    login_customer_id: str | None = None
+    customer_id: GoogleCustomerId = None
+    login_customer_id: GoogleCustomerId = None
     conversion_action_id: str | None = None
-    developer_token: SecretStr | None = None
+    developer_token: Secret = None
     credentials: GoogleCredentials | None = None
     endpoint: str = "googleads.googleapis.com:443"
     data_manager_endpoint: str = "datamanager.googleapis.com"
     click_window_days: Annotated[int, Field(ge=1, le=90)] = 90
     adjustment_window_days: Annotated[int, Field(ge=1, le=54)] = 54
     split: bool | None = None
-
-    @field_validator("customer_id", "login_customer_id", mode="before")
-    @classmethod
-    def _digits_only(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        digits = str(value).replace("-", "").strip()
-        if not digits.isdigit():
-            raise ValueError("must be a customer ID like 123-456-7890")
-        return digits
 
     @model_validator(mode="after")
     def _complete(self) -> GoogleAdsSettings:
@@ -243,11 +250,11 @@ class GoogleAdsSettings(PlatformSettings):
 class GA4Settings(PlatformSettings):
     """GA4: purchases through the Measurement Protocol, sessions from the Data API."""
 
-    measurement_id: str | None = None
-    api_secret: SecretStr | None = None
+    measurement_id: GA4MeasurementId | None = None
+    api_secret: Secret = None
     property_id: str | None = None
     credentials: GoogleCredentials | None = None
-    measurement_protocol_url: str = "https://www.google-analytics.com"
+    measurement_protocol_url: HttpUrl = "https://www.google-analytics.com"
     data_api_endpoint: str = "analyticsdata.googleapis.com"
     validate_events: bool = Field(default=False, alias="validate")
     send_user_id: bool = False
@@ -271,10 +278,10 @@ class MetaSettings(PlatformSettings):
     """Meta Conversions API and Marketing API insights."""
 
     pixel_id: str | None = None
-    access_token: SecretStr | None = None
+    access_token: Secret = None
     ad_account_id: str | None = None
     api_version: str = "v24.0"
-    graph_url: str = "https://graph.facebook.com"
+    graph_url: HttpUrl = "https://graph.facebook.com"
     test_event_code: str | None = None
     event_name: str = "Purchase"
     action_source: Literal[

@@ -22,6 +22,8 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs: dict[str, Any] = {
         "echo": echo,
+        # Bound values are personal data (emails, phones): errors and echo show none of them.
+        "hide_parameters": True,
         "future": True,
         "json_serializer": json_text,
         "json_deserializer": orjson.loads,

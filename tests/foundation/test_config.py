@@ -100,14 +100,17 @@ def test_interval_and_cron_are_exclusive():
     assert parse_config({}).schedule.interval_minutes == 15
 
 
-def test_google_credentials_inline_or_path():
+def test_google_credentials_inline_or_path(tmp_path: Path):
     """Google credentials accept a file path or inline fields, and inline ones must be whole."""
-    as_path = parse_config({"platforms": {"ga4": {"credentials": "/secrets/sa.json"}}})
-    assert as_path.platforms.ga4.credentials == "/secrets/sa.json"
-    with pytest.raises(ConfigError, match="refresh_token"):
+    file = tmp_path / "sa.json"
+    file.write_text('{"type": "service_account", "client_email": "a@b.iam"}')
+    as_path = parse_config({"platforms": {"ga4": {"credentials": str(file)}}})
+    assert as_path.platforms.ga4.credentials == str(file)
+    with pytest.raises(ConfigError, match="refresh_token") as err:
         parse_config(
             {"platforms": {"google_ads": {"credentials": {"client_id": "a", "client_secret": "b"}}}}
         )
+    assert "valid string" not in str(err.value)  # the path form's mismatch is not the point
 
 
 def test_redacted_and_secret_values():

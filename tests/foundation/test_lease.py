@@ -101,6 +101,59 @@ def test_lease_of_a_killed_process_is_reclaimable(runtime, db_url: str, tmp_path
     assert lease.acquire(runtime.engine, "sync", "survivor", 60, now=now + timedelta(seconds=61))
 
 
+LOCAL_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from connector.runtime import process_identity
+    from connector.storage import lease
+    from connector.storage.db import make_engine
+
+    engine = make_engine(sys.argv[1])
+    holder = process_identity()  # what every closedloop process holds leases as
+    assert lease.acquire(engine, "sync", holder, 300)
+    print(holder, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_lease_of_a_dead_process_of_this_host_is_taken_over_at_once(
+    runtime, db_url: str, tmp_path: Path
+):
+    """After ``kill -9`` of a local holder the lease is free at once; while it lives, it is not."""
+    script = tmp_path / "holder.py"
+    script.write_text(LOCAL_HOLDER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), db_url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        holder = proc.stdout.readline().strip()
+        assert holder.split(":")[1] == str(proc.pid)
+        assert not lease.acquire(runtime.engine, "sync", runtime.holder, 60)  # alive: refused
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    survivor = runtime.holder
+    assert lease.acquire(runtime.engine, "sync", survivor, 60)  # dead: taken, no expiry wait
+    assert lease.current(runtime.engine, "sync").holder == survivor
+
+
+@pytest.mark.parametrize("where", ["other host", "other scope", "not ours"])
+def test_holders_that_cannot_be_checked_here_keep_the_lease(runtime, where: str):
+    """A holder on another host (or PID namespace, or unnamed) is only reclaimed by expiry."""
+    host, _pid, nonce, scope = lease.holder_name().split(":")
+    dead_pid = "2147483646"  # beyond any pid_max: no such process
+    holder = {
+        "other host": f"elsewhere-{host}:{dead_pid}:{nonce}:{scope}",
+        "other scope": f"{host}:{dead_pid}:{nonce}:00000000",
+        "not ours": f"{host}:{dead_pid}",
+    }[where]
+    assert lease.acquire(runtime.engine, "sync", holder, 60)
+    assert not lease.acquire(runtime.engine, "sync", lease.holder_name(), 60)
+    assert lease.current(runtime.engine, "sync").holder == holder
+
+
 def test_run_heartbeat_renews_once_a_tenth_of_the_lease_has_passed(runtime):
     """Per-page heartbeats renew the lease only now and then, and still notice its loss."""
     from connector.runs import SYNC_LEASE, LeaseLost, RunContext

@@ -65,7 +65,11 @@ def _get(url: str) -> tuple[int, dict]:
 
 @pytest.mark.slow
 def test_serve_runs_gunicorn_and_scheduler(tmp_path: Path, db_url: str):
-    """`closedloop serve` answers /healthz and becomes ready once its scheduler beats."""
+    """`closedloop serve` answers /healthz, becomes ready once its scheduler beats, and stops.
+
+    A SIGTERM (to the process group, as systemd sends it) is a clean stop: exit code 0, no
+    traceback, no "Worker exited with code", one line logged; no control socket in ~/.gunicorn.
+    """
     port = _free_port()
     config = tmp_path / "closedloop.yaml"
     config.write_text(
@@ -77,15 +81,21 @@ def test_serve_runs_gunicorn_and_scheduler(tmp_path: Path, db_url: str):
             }
         )
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "-c", str(config), "serve"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    home = tmp_path / "home"
+    home.mkdir()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli", "-c", str(config), "serve"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "HOME": str(home)},
+        )
+    stopped = False
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         ready = None
         while time.monotonic() < deadline:
             try:
@@ -100,6 +110,61 @@ def test_serve_runs_gunicorn_and_scheduler(tmp_path: Path, db_url: str):
         rt = Runtime.from_settings(parse_config({"database": {"url": db_url}}), upgrade=False)
         assert last_heartbeat(rt) is not None
         rt.close()
-    finally:
+        time.sleep(1)  # let the scheduler's and workers' start-up lines land first
+        before_stop = log_path.read_text()
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        code = proc.wait(timeout=90)
+        stopped = True
+    finally:
+        if not stopped:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "Traceback" not in output and "exited with code" not in output, output
+    stop_lines = [line for line in output[len(before_stop) :].splitlines() if line.strip()]
+    assert len(stop_lines) == 1 and "closedloop stopped" in stop_lines[0], output
+    assert not (home / ".gunicorn").exists()
+
+
+@pytest.mark.slow
+def test_worker_stops_cleanly_on_sigterm(tmp_path: Path, db_url: str):
+    """`closedloop worker` treats SIGTERM like Ctrl-C: exit code 0, no traceback."""
+    config = tmp_path / "closedloop.yaml"
+    config.write_text(
+        yaml.safe_dump({"database": {"url": db_url}, "schedule": {"interval_minutes": 60}})
+    )
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli", "-c", str(config), "worker"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    rt = Runtime.from_settings(parse_config({"database": {"url": db_url}}), upgrade=False)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and last_heartbeat_or_none(rt) is None:
+            time.sleep(0.2)
+        assert last_heartbeat_or_none(rt) is not None, log_path.read_text()
+        os.kill(proc.pid, signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    finally:
+        rt.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "Traceback" not in output, output
+
+
+def last_heartbeat_or_none(runtime: Runtime):
+    """The scheduler's last beat, or None while its tables do not exist yet."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        return last_heartbeat(runtime)
+    except (OperationalError, ProgrammingError):
+        return None

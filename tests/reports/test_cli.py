@@ -41,15 +41,62 @@ def test_sources_json(config):
 
 
 def test_sources_csv(config):
-    """--format csv has a header and one line per group plus the total, undefined as '—'."""
+    """--format csv has a header and one line per group plus the total, undefined empty."""
     result = run(config, "sources", *NOV, "--by", "campaign", "--format", "csv")
     assert result.exit_code == 0, result.output
     lines = list(csv.DictReader(io.StringIO(result.output)))
     by_group = {line["campaign"]: line for line in lines}
     assert set(by_group) == {"Brand", "(not set)", "Total"}
-    assert by_group["Brand"]["revenue USD"] == "1,000.00"
-    assert by_group["Brand"]["ROI"] == "900.0%"
-    assert by_group["(not set)"]["ROI"] == "—"
+    assert by_group["Brand"]["revenue"] == "1000.00"
+    assert by_group["Brand"]["currency"] == "USD"
+    assert by_group["Brand"]["roi"] == "9.0000"
+    assert by_group["(not set)"]["roi"] == ""
+
+
+@pytest.mark.parametrize("command", ["sources", "opportunities", "delivery", "models"])
+def test_csv_is_for_spreadsheets(config, command):
+    """CSV cells are plain numbers (no separators, %, or dashes) under ASCII headers."""
+    result = run(config, command, *NOV, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.output.isascii()  # ASCII throughout: no byte-order mark needed
+    rows = list(csv.reader(io.StringIO(result.output)))
+    cells = [cell for row in rows[1:] for cell in row[1:] if cell != "USD"]
+    assert cells
+    for cell in cells:
+        assert cell == "" or float(cell) == float(cell), cell  # every value parses as a number
+        assert "," not in cell and "%" not in cell and "—" not in cell
+
+
+@pytest.fixture
+def hostile_config(tmp_path, db_url, runtime):
+    """The one-deal world whose campaign name a visitor chose: a formula with escapes."""
+    seed_small_world(runtime.sessions, campaign=HOSTILE)
+    path = tmp_path / "closedloop.yaml"
+    path.write_text(yaml.safe_dump({"database": {"url": db_url}, "currency": "USD"}))
+    return str(path)
+
+
+HOSTILE = '=HYPERLINK("https://evil.example","Été")\x1b[2J\x1b]0;owned\x07\u202e'
+
+
+def test_csv_defuses_formulas_and_marks_utf8(hostile_config):
+    """A visitor's ``=HYPERLINK(...)`` campaign is text in a spreadsheet; UTF-8 gets a BOM."""
+    result = run(hostile_config, "sources", *NOV, "--by", "campaign", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(result.output.removeprefix("\ufeff"))))
+    campaigns = [row["campaign"] for row in rows]
+    assert any(c.startswith('\'=HYPERLINK("https://evil.example","Été")') for c in campaigns)
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in campaigns)
+
+
+def test_table_strips_terminal_escapes(hostile_config):
+    """The human table shows the name without escape sequences or control characters."""
+    result = run(hostile_config, "sources", *NOV, "--by", "campaign")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\u202e" not in result.output
+    assert '=HYPERLINK("https://evil.example","Été")' in result.output
 
 
 def test_sources_table(config):

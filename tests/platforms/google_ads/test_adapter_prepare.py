@@ -167,6 +167,14 @@ def test_adjustment_without_developer_token_says_what_to_configure(make_conversi
     assert "platforms.google_ads.developer_token" in result.reason
 
 
+@pytest.mark.parametrize("token", ["", "   "])
+def test_adjustment_with_an_empty_developer_token_is_skipped_too(make_conversion, token):
+    """An empty developer token (``${VAR:-}`` unset) is no token: skipped, never sent empty."""
+    conversion = make_conversion(kind="restatement", adjusts_key="deal-1-won")
+    result = destination(developer_token=token).prepare(conversion, NOW)
+    assert isinstance(result, Skip) and result.code == "DEVELOPER_TOKEN_MISSING"
+
+
 def test_adjustment_outside_the_window_is_skipped(make_conversion):
     """Adjustments of conversions older than adjustment_window_days are skipped."""
     adapter = destination(developer_token="dev-token", adjustment_window_days=30)
