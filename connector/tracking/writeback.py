@@ -277,7 +277,7 @@ def contact_properties(
     lead_visitor = session.scalar(
         select(Lead.visitor_id)
         .where(Lead.id.in_(lead_ids), Lead.visitor_id.is_not(None))
-        .order_by(Lead.occurred_at.desc())
+        .order_by(Lead.occurred_at.desc(), Lead.id.desc())  # one form sent from two devices
         .limit(1)
     )
     values["visitor_id"] = lead_visitor or (visitor_ids[0] if visitor_ids else None)

@@ -407,3 +407,14 @@ def test_a_person_is_written_by_one_pass_at_a_time(tracked, hubspot):
     _identify(client, kind="call", phone="4155550123", visitor_id=PHONE)
     assert claim(runtime, now, 10) == []
     assert len(claim(runtime, now + timedelta(minutes=6), 10)) == 2  # the holder died
+
+
+def test_visitor_id_of_simultaneous_leads_is_the_last_sent(tracked, hubspot):
+    """Two leads at the same moment (one form, two devices): the later one's device is written."""
+    client, runtime, source = tracked()
+    ts = int(utcnow().timestamp() * 1000)
+    _identify(client, visitor_id=LAPTOP, email="jane@example.com", ts=ts)
+    _identify(client, visitor_id=PHONE, email="jane@example.com", ts=ts)
+    assert process_pending(runtime, source, utcnow())["written"] == 2
+    [props] = hubspot.contacts.values()
+    assert props["closedloop_visitor_id"] == PHONE
