@@ -153,7 +153,8 @@ class ContactLookup:
             yield group
 
     def _visitors(self, write: ContactWrite) -> list[str]:
-        if not self.visitor_property:
+        """Searched only where the write carries the property (so closedloop created it)."""
+        if not self.visitor_property or self.visitor_property not in write.properties:
             return []
         return sorted(set(write.visitor_ids))[:SEARCH_VALUES]
 
