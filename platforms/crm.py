@@ -71,12 +71,20 @@ class CrmPipeline:
 
 @dataclass(frozen=True)
 class ContactWrite:
-    """One contact to find by email (or create) and write ``properties`` onto."""
+    """One person's contact to write ``properties`` onto.
+
+    ``contact_id`` is the contact closedloop already wrote for this person: the write goes to
+    it. Without one (or when the CRM no longer has it) the contact is looked up by ``email``,
+    then by ``visitor_ids`` and ``phone`` where the CRM can search them, and only created when
+    none of them finds it, so a repeat lead never makes a second contact for one person.
+    """
 
     key: int
     email: str | None
     phone: str | None
     properties: dict[str, str]
+    contact_id: str | None = None
+    visitor_ids: tuple[str, ...] = ()
 
 
 #: Per write key: the contact ID, or the exception that stopped it.
@@ -121,8 +129,10 @@ class CrmSource(Protocol):
         ...
 
     def upsert_contacts(self, writes: list[ContactWrite]) -> Outcomes:
-        """``upsert_contact`` for many at once, in as few requests as the CRM allows.
+        """Write each ``ContactWrite`` (see there for how its contact is found), in few requests.
 
-        An exception in the outcomes stops only the contacts it concerns.
+        The outcome per key is the ID of the contact written, or the exception that stopped it;
+        an exception stops only the contacts it concerns. A lookup that fails is an exception,
+        never a reason to create.
         """
         ...

@@ -303,6 +303,8 @@ class _Builder:
                         fbc=None,
                     )
                 )
+                # It joins the visitors being iterated, so it may convert as someone else
+                # later: a shared computer, whose journey belongs to whoever identified last.
                 visitors.append(second)
                 ids.append(second.id)
             leads.append(

@@ -34,6 +34,7 @@ from connector.config import parse_config
 from connector.demo.generator import STAGES, World, generate
 from connector.runs import RunService, get_run
 from connector.runtime import Runtime
+from connector.tracking.routes import WORKER
 
 Echo = Callable[[str], None]
 
@@ -98,11 +99,14 @@ def run_demo(
     echo: Echo = print,
     keep_running: bool = False,
     on_finish: Callable[[dict[str, Any], Runtime, World], None] | None = None,
+    reverse_replay: bool = False,
 ) -> DemoResult:
     """Run the full loop and print its results.
 
     ``on_finish`` sees the live emulators, runtime and world before they shut down (tests use
-    it to check what each platform kept).
+    it to check what each platform kept). ``reverse_replay`` sends the visitors and leads in
+    the reverse of the generated order: the same seed must still print the same figures,
+    because what closedloop concludes may not depend on the order requests arrive in.
     """
     world = generate(visitors, seed)
     workdir = Path(tempfile.mkdtemp(prefix="closedloop-demo-"))
@@ -117,12 +121,15 @@ def run_demo(
         from connector.app import create_app
 
         app = create_app(runtime=runtime)
+        # The replay squeezes weeks into seconds: the write-back runs once it is complete, not
+        # at whatever moment of the replay a background pass happens to start (see _writeback).
+        app.extensions[WORKER].autostart = False
         server = make_server("127.0.0.1", port, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         result = DemoResult(workdir, config_path, f"http://127.0.0.1:{port}")
         try:
-            _drive(result, world, raw, echo)
+            _drive(result, world, raw, echo, reverse=reverse_replay)
             _writeback(app, runtime, echo)
             deal_ids = _seed_deals(boxes["hubspot"], world, echo)
             _qualify_contacts(boxes["hubspot"], world, echo)
@@ -197,8 +204,10 @@ def _add_google_spend(ads_api: Any, customer_id: str, row: Any) -> None:
     )
 
 
-def _drive(result: DemoResult, world: World, raw: dict[str, Any], echo: Echo) -> None:
-    """Replay every visitor's page views (in order per visitor, visitors in parallel)."""
+def _drive(
+    result: DemoResult, world: World, raw: dict[str, Any], echo: Echo, *, reverse: bool = False
+) -> None:
+    """Replay the page views (in order per visitor, visitors in parallel), then the leads."""
     started = time.monotonic()
     headers = {"Origin": "https://www.acme-analytics.example", "User-Agent": "closedloop-demo"}
     call_headers = {**headers, "Authorization": f"Bearer {raw['server']['trigger_token']}"}
@@ -238,9 +247,14 @@ def _drive(result: DemoResult, world: World, raw: dict[str, Any], echo: Echo) ->
             chosen = call_headers if lead.kind == "call" else headers
             _post(session(), f"{result.base_url}/identify", body, chosen)
 
+    visitors, leads = list(world.visitors), list(world.leads)
+    if reverse:
+        visitors.reverse()
+        leads.reverse()
     with ThreadPoolExecutor(max_workers=6) as pool:
-        result.hits = sum(pool.map(replay, world.visitors))
-        list(pool.map(convert, world.leads))
+        result.hits = sum(pool.map(replay, visitors))
+    for lead in leads:  # one at a time: the order they arrive in is the one given
+        convert(lead)
     result.leads = len(world.leads)
     echo(
         f"→ tracked {result.hits} page views of {len(world.visitors)} visitors and "
@@ -256,20 +270,20 @@ def _post(http: requests.Session, url: str, body: dict[str, Any], headers: dict[
 
 
 def _writeback(app: Any, runtime: Runtime, echo: Echo) -> None:
-    """Wait for the app's own write-back thread (it was woken by every /identify)."""
+    """Write every lead back once the replay is complete, then let the app's thread take over.
+
+    Written during the replay, a contact would get the journey as it stood at whichever moment
+    a pass started (a shared device not yet claimed by its later user, say), and the same seed
+    would give different contacts, matches and reports from run to run.
+    """
     from sqlalchemy import func, select
 
     from connector.storage.models import Lead
-    from connector.tracking.routes import WORKER
     from connector.tracking.worker import drain
 
     started = time.monotonic()
-    worker = app.extensions[WORKER]
-    worker.wake()
-    if not worker.wait_idle(300):
-        echo("  (write-back still running after 300 s)")
-    worker.stop()
-    drain(runtime, _crm(runtime))  # anything the thread left for a retry
+    drain(runtime, _crm(runtime))
+    app.extensions[WORKER].autostart = True  # leads made while --keep-running
     with runtime.sessions() as session:
         statuses = dict(
             session.execute(select(Lead.crm_status, func.count()).group_by(Lead.crm_status)).all()

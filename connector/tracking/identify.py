@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,7 +111,8 @@ def _identify(
         if visitor is None:
             visitor = Visitor(id=visitor_id, first_seen_at=occurred, last_seen_at=occurred)
             session.add(visitor)
-        visitor.person_id = person.id
+        if _takes_visitor(session, visitor, person.id, occurred):
+            visitor.person_id = person.id
         session.flush()  # no ORM relationships: the visitor row must exist before the lead
     elif body.kind == "call":
         visitor_id = session.scalar(
@@ -133,6 +134,24 @@ def _identify(
     session.add(lead)
     session.flush()
     return IdentifyResult(lead.id, person.id, visitor_id, new_person)
+
+
+def _takes_visitor(session: Session, visitor: Visitor, person_id: int, occurred: datetime) -> bool:
+    """Whether this identify links the device to its person.
+
+    A device two people identified on (a shared computer) belongs to whoever identified on it
+    last by the identifies' own times, so the outcome does not depend on which request arrived
+    first (replays, retries, slow clients, several workers). The lead keeps naming the device
+    either way.
+    """
+    if visitor.person_id is None or visitor.person_id == person_id:
+        return True
+    owner_latest = session.scalar(
+        select(func.max(Lead.occurred_at)).where(
+            Lead.visitor_id == visitor.id, Lead.person_id == visitor.person_id
+        )
+    )
+    return owner_latest is None or occurred >= owner_latest
 
 
 def _find_person(session: Session, email_hash: str | None, phone_hash: str | None) -> Person | None:

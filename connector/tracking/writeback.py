@@ -1,11 +1,17 @@
 """CRM write-back: first/last touch, latest click IDs and visitor ID onto the CRM contact.
 
-Runs after the response, never inside it. A lead is claimed with a conditional UPDATE
-(``pending`` and due → ``sending`` with a lease until ``crm_next_attempt_at``), so several
-threads, gunicorn workers or hosts write each lead once; a claim whose holder died is due
-again when its lease runs out. Failures retry with the outbox's backoff policy, per person: a
-pass writes all its contacts in a few batch requests (``CrmSource.upsert_contacts``), and each
-person's leads are finished (done, retry later, failed) by that person's own outcome.
+Runs after the response, never inside it. A person's due leads are claimed together with a
+conditional UPDATE (``pending`` and due → ``sending`` with a lease until
+``crm_next_attempt_at``), so several threads, gunicorn workers or hosts write each lead once
+and each person by one pass at a time; a claim whose holder died is due again when its lease
+runs out. Failures retry with the outbox's backoff policy, per person: a pass writes all its
+contacts in a few batch requests (``CrmSource.upsert_contacts``), and each person's leads are
+finished (done, retry later, failed) by that person's own outcome.
+
+A person written once is written by the stored ``persons.crm_contact_id`` from then on, so a
+repeat lead updates that contact even after the plain email was dropped
+(``tracking.store_plain_email: false``), and the stored ID is never moved to another contact
+while the CRM still has it.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from connector.errors import Permanent
 from connector.mapping import MappingProfile
@@ -52,26 +58,43 @@ def _due(now: datetime) -> Any:
 
 
 def claim(runtime: Runtime, now: datetime, limit: int) -> list[int]:
-    """Claim up to ``limit`` due leads; each ID is returned to exactly one caller."""
+    """Claim the due leads of up to ``limit`` people; each ID is returned to exactly one caller.
+
+    A person's due leads are claimed together, and not while another pass holds one of theirs
+    (sending, lease running): two passes writing one person at once could both miss the contact
+    and create it twice.
+    """
     with runtime.sessions() as session:
-        candidates = list(
-            session.scalars(select(Lead.id).where(_due(now)).order_by(Lead.id).limit(limit))
+        people = list(
+            session.scalars(
+                select(Lead.person_id)
+                .where(_due(now))
+                .group_by(Lead.person_id)
+                .order_by(func.min(Lead.id))
+                .limit(limit)
+            )
         )
+    held = aliased(Lead)
     claimed = []
-    for lead_id in candidates:
+    for person_id in people:
+        busy = exists().where(
+            held.person_id == person_id,
+            held.crm_status == SENDING,
+            held.crm_next_attempt_at > now,
+        )
         with runtime.sessions.begin() as session:
-            result = session.execute(
+            ids = session.scalars(
                 update(Lead)
-                .where(Lead.id == lead_id, _due(now))
+                .where(Lead.person_id == person_id, _due(now), ~busy)
                 .values(
                     crm_status=SENDING,
                     crm_attempts=Lead.crm_attempts + 1,
                     crm_next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS),
                 )
+                .returning(Lead.id)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount == 1:
-                claimed.append(lead_id)
+            claimed.extend(sorted(ids))
     return claimed
 
 
@@ -110,7 +133,7 @@ def process_pending(
         if isinstance(outcome, Exception):
             result = _failed_attempt(runtime, write.key, ids, outcome, now, policy)
         else:
-            result = _written(runtime, write.key, ids, outcome)
+            result = _written(runtime, write, ids, outcome)
         counts[result] += len(ids)
     return counts
 
@@ -123,11 +146,21 @@ def _contact_write(
         person = session.get(Person, person_id)
         if person is None:  # erased meanwhile
             return None
-        if not person.email and not person.phone_e164:
-            _finish(runtime, lead_ids, FAILED, "no email or phone kept to find the contact")
+        if not (person.crm_contact_id or person.email or person.phone_e164):
+            _finish(runtime, lead_ids, FAILED, "no contact ID, email or phone to find the contact")
             return None
         properties = contact_properties(session, profile, person_id, lead_ids)
-        return ContactWrite(person_id, person.email, person.phone_e164, properties)
+        visitor_ids = session.scalars(
+            select(Visitor.id).where(Visitor.person_id == person_id).order_by(Visitor.id)
+        )
+        return ContactWrite(
+            person_id,
+            person.email,
+            person.phone_e164,
+            properties,
+            contact_id=person.crm_contact_id,
+            visitor_ids=tuple(visitor_ids),
+        )
 
 
 def _failed_attempt(
@@ -155,11 +188,21 @@ def _failed_attempt(
     return "retry"
 
 
-def _written(runtime: Runtime, person_id: int, lead_ids: list[int], contact_id: str) -> str:
+def _written(runtime: Runtime, write: ContactWrite, lead_ids: list[int], contact_id: str) -> str:
+    """Remember the person's contact; a contact ID set meanwhile by another pass is kept."""
     with runtime.sessions.begin() as session:
-        person = session.get(Person, person_id)
+        person = session.get(Person, write.key)
         if person is not None:
-            person.crm_contact_id = str(contact_id)
+            if person.crm_contact_id in (None, write.contact_id):
+                person.crm_contact_id = str(contact_id)
+            elif person.crm_contact_id != str(contact_id):
+                log.warning(
+                    "CRM write-back for person %s wrote contact %s, but the person is already "
+                    "known as contact %s; keeping that one",
+                    write.key,
+                    contact_id,
+                    person.crm_contact_id,
+                )
             if not runtime.settings.tracking.store_plain_email:
                 person.email = None  # kept only until the CRM had it
     _finish(runtime, lead_ids, DONE, None)
@@ -234,7 +277,7 @@ def contact_properties(
     lead_visitor = session.scalar(
         select(Lead.visitor_id)
         .where(Lead.id.in_(lead_ids), Lead.visitor_id.is_not(None))
-        .order_by(Lead.occurred_at.desc())
+        .order_by(Lead.occurred_at.desc(), Lead.id.desc())  # one form sent from two devices
         .limit(1)
     )
     values["visitor_id"] = lead_visitor or (visitor_ids[0] if visitor_ids else None)

@@ -1,32 +1,33 @@
 """Batched contact upserts for the CRM write-back: a few HubSpot calls per pass, not 2 per lead.
 
 HubSpot's search allows 5 requests/s, so finding contacts one search at a time made 50 leads
-take ~11 s. Here a pass of leads costs one batch read by email per 100 contacts (a direct
-lookup, unlike search it does not lag behind recent writes), then one batch update and one
-batch create per 100. Only when HubSpot refuses a whole batch for a reason retrying will not
-fix (a 4xx: one invalid value, an email created meanwhile) is that batch redone one contact at a
-time, so the refusal lands on the contact that caused it and the others are still written.
-``HubSpotSource.upsert_contacts`` is the entry point.
+take ~11 s. Here a pass first finds the contact of every write (``contact_lookup``: by the
+stored contact ID, then by email, then by visitor ID or phone; a batch read or one search per
+100), then sends one batch update and one batch create per 100. Only when HubSpot refuses a
+whole batch for a reason retrying will not fix (a 4xx: one invalid value, an email created
+meanwhile) is that batch redone one contact at a time, so the refusal lands on the contact
+that caused it and the others are still written. ``HubSpotSource.upsert_contacts`` is the entry
+point.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputForCreate,
-    BatchReadInputSimplePublicObjectId,
     SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputForCreate,
-    SimplePublicObjectId,
 )
 
 from connector.errors import Permanent
 from platforms.crm import ContactWrite, Outcomes
-from platforms.hubspot.client import sdk_inputs
+from platforms.hubspot.contact_lookup import ContactLookup, chunks
+from platforms.hubspot.contact_lookup import norm as _norm
 
 T = TypeVar("T")
 BATCH_SIZE = 100  # HubSpot's maximum inputs per batch read/create/update
@@ -35,51 +36,33 @@ EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
 
 class ContactBatches:
-    """Find by email, update the found, create the rest; 100 contacts per request."""
+    """Find each write's contact, update the found, create the rest; 100 per request."""
 
     def __init__(self, client: Any, fields: Any) -> None:
         self.client = client
         self.email_property: str = fields.email
         self.phone_property: str | None = getattr(fields, "phone", None)
+        self.lookup = ContactLookup(client, fields)
 
     def upsert(self, writes: Sequence[ContactWrite]) -> Outcomes:
         """Outcome per write key; an exception only stops the contacts it concerns."""
-        outcomes: Outcomes = {}
-        emails = sorted({_norm(w.email) for w in writes if w.email})
-        found: dict[str, str] = {}
-        for chunk in chunks(emails, BATCH_SIZE):
-            try:
-                found.update(self._read(chunk))
-            except Exception as exc:
-                for write in writes:
-                    if write.email and _norm(write.email) in chunk:
-                        outcomes[write.key] = exc
+        found, outcomes = self.lookup.find(writes)
         pending = [w for w in writes if w.key not in outcomes]
-        updates = [(found[_norm(w.email)], w) for w in pending if _norm(w.email) in found]
-        creates = [w for w in pending if _norm(w.email) not in found]
+        updates = []
+        for write in pending:
+            if write.key not in found:
+                continue
+            match = found[write.key]
+            if match.add_email:  # found by visitor ID or phone: it gets the email too
+                properties = {**write.properties, self.email_property: match.add_email}
+                write = replace(write, properties=properties)
+            updates.append((match.contact_id, write))
+        creates = [w for w in pending if w.key not in found]
         outcomes.update(self._update(updates))
         outcomes.update(self._create(creates))
         return outcomes
 
-    # -- the three batch calls -------------------------------------------------------------
-    def _read(self, emails: list[str]) -> dict[str, str]:
-        """Lowercased email -> contact ID; missing emails are simply absent (HubSpot's 207)."""
-        answer = self.client.call(
-            "contact_batch_read",
-            self.client.contacts_batch.read,
-            BatchReadInputSimplePublicObjectId(
-                id_property=self.email_property,
-                inputs=sdk_inputs(SimplePublicObjectId, self.client.contacts_batch, emails),
-                properties=[self.email_property],
-            ),
-        )
-        found = {}
-        for record in answer.results or []:
-            email = _norm((record.properties or {}).get(self.email_property))
-            if email:
-                found[email] = str(record.id)
-        return found
-
+    # -- the two batch writes --------------------------------------------------------------
     def _update(self, updates: list[tuple[str, ContactWrite]]) -> Outcomes:
         """One input per contact (HubSpot refuses duplicate IDs in a batch)."""
         outcomes: Outcomes = {}
@@ -189,13 +172,3 @@ def _in_batches(
             else:  # throttled/unavailable after the client's own retries: retry them later
                 outcomes.update({key: exc for key in keys(chunk)})
     return outcomes
-
-
-def chunks(items: list[T], size: int) -> Iterable[list[T]]:
-    """Consecutive slices of at most ``size`` items (one batch request each)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _norm(email: str | None) -> str:
-    return email.strip().lower() if email else ""

@@ -584,6 +584,7 @@ class HubSpotSandbox(HttpEmulator):
             ("POST", "/crm/v3/objects/contacts/batch/create", self._contact_batch_create),
             ("POST", "/crm/v3/objects/contacts", self._contact_create),
             ("PATCH", "/crm/v3/objects/contacts/{id}", self._contact_update),
+            ("DELETE", "/crm/v3/objects/contacts/{id}", self._contact_archive),
             ("POST", "/crm/v4/associations/deals/contacts/batch/read", self._associations_read),
             ("GET", "/crm/v3/pipelines/deals", self._pipelines),
             ("GET", "/crm/v3/properties/contacts/groups", self._groups_list),
@@ -1001,6 +1002,22 @@ class HubSpotSandbox(HttpEmulator):
         values = self._check_writable(body.get("properties", {}))
         self._apply_contact_update(id, values)
         return _json(self._contacts.public(id, list(values)))
+
+    def _contact_archive(self, body: None, request: Request, id: str) -> Response:
+        """HubSpot's delete: 204, the contact gone from reads, search and its email freed."""
+        record = self._contacts.records.pop(id, None)
+        if record is not None:
+            email = (record.get("email") or "").strip().lower()
+            if self._emails.get(email) == id:
+                del self._emails[email]
+            self._contacts.created.pop(id, None)
+            self._contacts.updated.pop(id, None)
+            for contacts in self.deal_contacts.values():
+                if id in contacts:
+                    contacts.remove(id)
+            self._contacts.touch()
+            self.accepted.append({"op": "contact.archive", "id": id})
+        return Response(status=204)
 
     def _contact_batch_update(self, body: dict[str, Any], request: Request) -> Response:
         started = iso(self.now())

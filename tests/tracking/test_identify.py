@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from connector.identity import email_key
-from connector.storage.models import Lead, Person, Visitor
+from connector.storage.models import Lead, Person, Visitor, utcnow
 
 AUTH = {"Authorization": "Bearer test-trigger-token"}
 LAPTOP, PHONE = "laptop-0000000001", "phone-00000000002"
@@ -121,3 +121,22 @@ def test_identify_validation(client, runtime, row_counts):
         assert response.status_code == 400, body
         assert field in [d["field"] for d in response.get_json()["detail"]], body
     assert set(row_counts(runtime).values()) == {0}
+
+
+def test_shared_device_belongs_to_the_latest_identify_by_time(client, runtime):
+    """Who a shared device belongs to follows the identifies' times, not their arrival order."""
+    now_ms = int(utcnow().timestamp() * 1000)
+    hour = 3_600_000
+    late = {"visitor_id": LAPTOP, "email": "alan@x.example", "ts": now_ms - hour}
+    early = {"visitor_id": LAPTOP, "email": "dennis@x.example", "ts": now_ms - 3 * hour}
+    for body in (late, early):  # the earlier form arrives last (a replay, a slow client)
+        assert client.post("/identify", json=body).status_code == 202
+    with runtime.sessions() as session:
+        owner = session.get(Person, session.get(Visitor, LAPTOP).person_id)
+        leads = session.scalars(select(Lead.visitor_id)).all()
+    assert owner.email_sha256 == email_key("alan@x.example")
+    assert leads == [LAPTOP, LAPTOP]  # both leads still name the device they came from
+    assert client.post("/identify", json={**early, "ts": now_ms}).status_code == 202
+    with runtime.sessions() as session:
+        owner = session.get(Person, session.get(Visitor, LAPTOP).person_id)
+    assert owner.email_sha256 == email_key("dennis@x.example")  # a newer identify takes it

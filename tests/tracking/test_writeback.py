@@ -190,8 +190,8 @@ def test_writeback_job_for_the_scheduler(tracked, hubspot, make_client):
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
 BATCH_CREATE = "POST /crm/v3/objects/contacts/batch/create"
 BATCH_UPDATE = "POST /crm/v3/objects/contacts/batch/update"
+SEARCH = "POST /crm/v3/objects/contacts/search"
 ONE_BY_ONE = (
-    "POST /crm/v3/objects/contacts/search",
     "POST /crm/v3/objects/contacts",
     "PATCH /crm/v3/objects/contacts/{id}",
 )
@@ -206,7 +206,7 @@ def _leads(client, count: int, start: int = 0) -> None:
 
 @pytest.mark.parametrize(("leads", "existing", "calls"), [(50, 10, 1), (150, 0, 2)])
 def test_request_count_is_per_hundred_contacts(tracked, hubspot, leads, existing, calls):
-    """N leads cost one batch read and one create/update per 100 contacts, never a search."""
+    """N leads cost a batch read, a search (visitor/phone) and a create/update per 100 contacts."""
     for n in range(existing):
         hubspot.add_contact({"email": f"LEAD{n}@example.com"})
     client, runtime, source = tracked()
@@ -219,7 +219,7 @@ def test_request_count_is_per_hundred_contacts(tracked, hubspot, leads, existing
     assert counts == {"claimed": leads, "written": leads, "retry": 0, "failed": 0}
     sent = {k: v - by_endpoint.get(k, 0) for k, v in hubspot.requests_by_endpoint.items()}
     sent = {k: v for k, v in sent.items() if v}
-    expected = {BATCH_READ: calls, BATCH_CREATE: calls}
+    expected = {BATCH_READ: calls, SEARCH: calls, BATCH_CREATE: calls}
     if existing:
         expected[BATCH_UPDATE] = 1
     assert sent == expected
@@ -278,3 +278,143 @@ def test_one_refused_contact_fails_alone(tracked, hubspot):
         "visitor-00000001": "done",
         "visitor-00000002": "failed",
     }
+
+
+CALL_AUTH = {"Authorization": "Bearer test-trigger-token"}
+
+
+@pytest.mark.parametrize("store_plain_email", [False, True])
+def test_repeat_call_updates_the_known_contact(tracked, hubspot, store_plain_email):
+    """A call after a written form lead updates that contact; no second, email-less one."""
+    client, runtime, source = tracked({"tracking": {"store_plain_email": store_plain_email}})
+    client.post("/collect", json={"visitor_id": LAPTOP, "url": "https://shop.example/?gclid=G-1"})
+    client.post(
+        "/identify", json={"visitor_id": LAPTOP, "email": "jane@example.com", "phone": "4155550123"}
+    )
+    assert process_pending(runtime, source, utcnow())["written"] == 1
+    [contact_id] = hubspot.contacts
+    client.post("/collect", json={"visitor_id": PHONE, "url": "https://shop.example/pricing"})
+    answer = client.post(
+        "/identify",
+        json={"kind": "call", "phone": "+1 415 555 0123", "visitor_id": PHONE},
+        headers=CALL_AUTH,
+    )
+    assert answer.status_code == 202, answer.get_json()
+    assert process_pending(runtime, source, utcnow())["written"] == 1
+    assert list(hubspot.contacts) == [contact_id]
+    assert hubspot.contacts[contact_id]["email"] == "jane@example.com"
+    assert hubspot.contacts[contact_id]["closedloop_visitor_id"] == PHONE
+    with runtime.sessions() as session:
+        assert session.scalars(select(Person.crm_contact_id)).one() == contact_id
+
+
+OFFICE = "+14155550100"
+
+
+def _identify(client, **body) -> None:
+    headers = CALL_AUTH if body.get("kind") == "call" else {}
+    answer = client.post("/identify", json=body, headers=headers)
+    assert answer.status_code == 202, answer.get_json()
+
+
+def _ours(hubspot) -> dict[str, dict]:
+    """The contacts closedloop wrote (they carry a visitor ID)."""
+    return {cid: p for cid, p in hubspot.contacts.items() if p.get("closedloop_visitor_id")}
+
+
+def test_deleted_known_contact_is_looked_up_again(tracked, hubspot):
+    """A stored contact ID HubSpot no longer has is found again by email, else created once."""
+    client, runtime, source = tracked()
+    _identify(client, visitor_id=LAPTOP, email="jane@example.com")
+    process_pending(runtime, source, utcnow())
+    [gone] = hubspot.contacts
+    source.client.contacts_basic.archive(gone)
+    _identify(client, visitor_id=PHONE, email="jane@example.com")
+    assert process_pending(runtime, source, utcnow())["written"] == 1
+    [contact_id] = hubspot.contacts
+    assert contact_id != gone
+    assert hubspot.contacts[contact_id]["email"] == "jane@example.com"
+    with runtime.sessions() as session:
+        assert session.scalars(select(Person.crm_contact_id)).one() == contact_id
+
+
+def test_call_is_written_onto_the_contact_with_its_phone(tracked, hubspot):
+    """A caller HubSpot knows by phone only (entered by sales) gets no second contact."""
+    existing = hubspot.add_contact({"firstname": "Jane", "phone": "+14155550123"})
+    client, runtime, source = tracked()
+    _identify(client, kind="call", phone="(415) 555-0123", visitor_id=LAPTOP)
+    assert process_pending(runtime, source, utcnow())["written"] == 1
+    assert list(hubspot.contacts) == [existing]
+    assert hubspot.contacts[existing]["closedloop_visitor_id"] == LAPTOP
+    with runtime.sessions() as session:
+        assert session.scalars(select(Person.crm_contact_id)).one() == existing
+
+
+def test_phone_match_without_email_gets_the_email(tracked, hubspot):
+    """A form lead whose phone HubSpot has on an email-less contact completes that contact."""
+    existing = hubspot.add_contact({"phone": "+14155550123"})
+    client, runtime, source = tracked()
+    _identify(client, visitor_id=LAPTOP, email="jane@example.com", phone="4155550123")
+    assert process_pending(runtime, source, utcnow())["written"] == 1
+    assert list(hubspot.contacts) == [existing]
+    assert hubspot.contacts[existing]["email"] == "jane@example.com"
+
+
+def test_shared_office_line_is_not_merged(tracked, hubspot):
+    """Someone else's contact with the same phone (another email) is left alone."""
+    boss = hubspot.add_contact({"email": "boss@example.com", "phone": OFFICE})
+    client, runtime, source = tracked()
+    _identify(client, visitor_id=LAPTOP, email="jane@example.com", phone=OFFICE)
+    _identify(client, visitor_id=PHONE, email="joe@example.com", phone=OFFICE)
+    assert process_pending(runtime, source, utcnow())["written"] == 2
+    emails = sorted(p.get("email") for p in hubspot.contacts.values())
+    assert emails == ["boss@example.com", "jane@example.com", "joe@example.com"]
+    assert not hubspot.contacts[boss].get("closedloop_visitor_id")
+
+
+def test_contact_found_by_visitor_id(tracked, hubspot):
+    """A contact holding the person's visitor ID (written before the database was restored)."""
+    existing = hubspot.add_contact({"closedloop_visitor_id": LAPTOP, "firstname": "Jane"})
+    client, runtime, source = tracked()
+    _identify(client, visitor_id=LAPTOP, email="jane@example.com")
+    assert process_pending(runtime, source, utcnow())["written"] == 1
+    assert list(hubspot.contacts) == [existing]
+    assert hubspot.contacts[existing]["email"] == "jane@example.com"
+
+
+def test_failed_lookup_retries_instead_of_creating(tracked, hubspot):
+    """When the phone search fails, the lead waits for a retry; nothing is created blind."""
+    existing = hubspot.add_contact({"phone": "+14155550123"})
+    client, runtime, source = tracked()
+    source.ensure_contact_properties(
+        dict(load_profile(runtime.settings).writeback.properties), "closedloop"
+    )
+    _identify(client, kind="call", phone="4155550123", visitor_id=LAPTOP)
+    hubspot.faults = FaultPlan(script={1: Fault.SERVER_ERROR})  # the pass's only call: search
+    assert process_pending(runtime, source, utcnow())["retry"] == 1
+    assert list(hubspot.contacts) == [existing]
+    hubspot.faults = FaultPlan.none()
+    assert process_pending(runtime, source, utcnow() + timedelta(hours=1))["written"] == 1
+    assert list(hubspot.contacts) == [existing]
+
+
+def test_a_person_is_written_by_one_pass_at_a_time(tracked, hubspot):
+    """While one pass holds a person's lead, another pass does not claim their new lead."""
+    client, runtime, _ = tracked()
+    _identify(client, kind="call", phone="4155550123", visitor_id=LAPTOP)
+    now = utcnow()
+    assert len(claim(runtime, now, 10)) == 1
+    _identify(client, kind="call", phone="4155550123", visitor_id=PHONE)
+    assert claim(runtime, now, 10) == []
+    assert len(claim(runtime, now + timedelta(minutes=6), 10)) == 2  # the holder died
+
+
+def test_visitor_id_of_simultaneous_leads_is_the_last_sent(tracked, hubspot):
+    """Two leads at the same moment (one form, two devices): the later one's device is written."""
+    client, runtime, source = tracked()
+    ts = int(utcnow().timestamp() * 1000)
+    _identify(client, visitor_id=LAPTOP, email="jane@example.com", ts=ts)
+    _identify(client, visitor_id=PHONE, email="jane@example.com", ts=ts)
+    assert process_pending(runtime, source, utcnow())["written"] == 2
+    [props] = hubspot.contacts.values()
+    assert props["closedloop_visitor_id"] == PHONE
