@@ -70,7 +70,10 @@ def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
         click.echo(f"run {run_id}: {status}")
         for key, value in (run.counts or {}).items():
             click.echo(f"  {key}: {value}")
-        if run.error:
+        failing = run_as_dict(run)["platform_errors"]
+        for name, reason in failing.items():
+            click.echo(f"  {name} failed: {reason}")
+        if run.error and not failing:
             click.echo(f"  error: {run.error}")
     sys.exit(EXIT_OK if status == SUCCEEDED else EXIT_FAILURES)
 

@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector import health
 from connector.config import Settings
-from connector.errors import RetryableSourceError
+from connector.errors import RetryableSourceError, SourceError
 from connector.mapping import MappingProfile
 from connector.runs import RunContext
 from connector.storage.db import held_sessions
@@ -161,6 +162,13 @@ class SyncStep:
             ctx.failures += 1
             summary["stopped"] = f"{profile.crm}: {exc}"
             log.warning("sync stopped early: %s", exc)
+            self._health(ctx, profile.crm, str(exc))
+        except SourceError as exc:  # credentials, scopes, bad data: a human must act
+            summary["stopped"] = f"{profile.crm}: {exc}"
+            self._health(ctx, profile.crm, str(exc))
+            raise
+        else:
+            self._health(ctx, profile.crm, None)
         finally:
             totals.counts["hubspot_requests"] += pull.requests_made(source)
             for key in (
@@ -178,6 +186,15 @@ class SyncStep:
             summary["match"] = dict(totals.match)
             summary["not_planned"] = {d: dict(c) for d, c in totals.not_planned.items()}
             ctx.summary["sync"] = summary
+
+    def _health(self, ctx: RunContext, crm: str, error: str | None) -> None:
+        """Record the pull's outcome for readiness, metrics and the banner (not in a dry run)."""
+        if error is not None:
+            ctx.errors[crm] = error
+        if ctx.dry_run:
+            return
+        sessions, ok = ctx.runtime.sessions, error is None
+        health.record(sessions, crm, ok=ok, error=error, now=utcnow(), run_id=ctx.run_id)
 
     # -- paging ---------------------------------------------------------------------------
     def _pages(
