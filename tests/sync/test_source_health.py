@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from connector.app import create_app
+from connector.metrics import exposition
 from connector.runtime import Runtime
 from connector.scheduler import beat
 from connector.storage.models import PlatformStatus, utcnow
@@ -44,6 +45,9 @@ def test_a_rejected_token_is_recorded_and_readiness_fails_after_the_limit(
     assert status is not None and status.last_success_at is None
     assert "HubSpot rejected the access token" in status.last_error
     assert "platforms.hubspot.access_token" in status.last_error  # the fix, not only the fault
+    text = exposition(sync_runtime).decode()
+    assert 'closedloop_platform_error{platform="hubspot"} 1.0' in text
+    assert 'closedloop_platform_last_error_timestamp_seconds{platform="hubspot"}' in text
     code, body = _readyz(sync_runtime)
     assert code == 200  # 0 min without a pull: within the limit
     assert body["checks"]["platforms"]["hubspot"]["ok"] is False
@@ -61,11 +65,14 @@ def test_a_good_pull_is_a_success_that_ages_into_not_ready(sync, sync_runtime):
     status = _status(sync_runtime)
     assert status is not None and status.last_error is None
     assert status.last_success_at is not None
+    text = exposition(sync_runtime).decode()
+    assert 'closedloop_platform_error{platform="hubspot"} 0.0' in text
+    assert 'closedloop_platform_last_success_timestamp_seconds{platform="hubspot"}' in text
     start = utcnow()
     with time_machine.travel(start + timedelta(minutes=29), tick=False):
         code, body = _readyz(sync_runtime)
     assert code == 200 and body["checks"]["source"]["ok"] is True
-    assert 29 * 60 - 5 <= body["checks"]["platforms"]["hubspot"]["last_success_age_seconds"]
+    assert body["checks"]["platforms"]["hubspot"]["last_success_age_seconds"] >= 29 * 60 - 5
     with time_machine.travel(start + timedelta(minutes=31), tick=False):
         code, body = _readyz(sync_runtime)
     assert code == 503 and body["checks"]["source"]["ok"] is False
