@@ -382,6 +382,23 @@ class PlatformStatus(Base):
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class NotPlanned(Base):
+    """Why a deal planned nothing for a destination (``what``: the rule, or the adjustment).
+
+    Replaced whenever the deal is planned again; a conversion row planned later for the same
+    deal and destination supersedes it (the report checks).
+    """
+
+    __tablename__ = "not_planned"
+
+    deal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(32), primary_key=True)
+    what: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(255))
+    event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Counter(Base):
     """A total that only grows (hits stored, rejected by reason...), added to by every process."""
 
