@@ -164,8 +164,11 @@ def delivery(obj: Obj, start, end, fmt) -> None:
     table = []
     for platform, info in data["platforms"].items():
         line = {"platform": platform}
+        line["net"] = f"{info['net']['conversions']} / {display(info['net']['value'], 'money')}"
         for status, slot in info["by_status"].items():
             line[status] = f"{slot['conversions']} / {display(slot['value'], 'money')}"
+        held = info["retracted"]
+        line["retracted"] = f"{held['conversions']} / {display(held['value'], 'money')}"
         line["match rate"] = display(info["match_rate"], "percent")
         table.append(line)
     _emit(fmt, data, table)
@@ -179,6 +182,10 @@ def delivery(obj: Obj, start, end, fmt) -> None:
                 click.echo(
                     f"  {platform} {reason['status']} x{reason['count']} "
                     f"{reason['code']}: {reason['example']}"
+                )
+            for never in info["not_planned"][:5]:
+                click.echo(
+                    f"  {platform} not planned x{never['count']} {never['what']}: {never['reason']}"
                 )
 
 

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 import pytest
 
+from connector.demo.not_sent import platform_account
 from connector.reports import ReportRange, delivery_report
 from connector.storage.models import Conversion, NotPlanned, utcnow
 
@@ -119,3 +120,20 @@ def test_not_planned_reasons_are_listed_with_counts(adjusted):
         {"what": "closed_won", "reason": "no eligible identifier", "count": 1},
     ]
     assert report["google_ads"]["not_planned"] == []
+
+
+def test_the_demo_prints_what_each_platform_holds_and_what_was_not_sent(adjusted):
+    """The demo's closing lines: net holdings and every not-sent reason with its count."""
+    with adjusted.sessions() as session:
+        report = delivery_report(session, NOV, currency="USD", fx_rates=FX)
+    lines = platform_account(report, ("google_ads", "ga4", "meta"))
+    assert lines[:2] == ["", "What each platform holds, and what was not sent and why:"]
+    assert lines[2:] == [
+        "  google_ads holds 3 worth 1,200.00 (accepted 4, retracted 1, restated 1)",
+        "             everything planned was sent",
+        "  ga4        holds 0 worth 0.00 (accepted 0, retracted 0, restated 0)",
+        "                1 x not planned (closed_won): contacts never tracked",
+        "                1 x not planned (closed_won): no eligible identifier",
+        "  meta       holds 1 worth 300.00 (accepted 1, retracted 0, restated 0)",
+        f"                2 x not planned (closed_won): {TOO_OLD}",
+    ]
