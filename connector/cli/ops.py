@@ -59,10 +59,12 @@ def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
     runtime = obj.runtime()
     try:
         run_id, status = RunService(runtime).run_now("cli", dry_run=dry_run)
+        run = get_run(runtime, run_id)
     except LeaseHeld as held:
         click.echo(f"not started: {held}", err=True)
         sys.exit(EXIT_FAILURES)
-    run = get_run(runtime, run_id)
+    finally:
+        runtime.close()  # the pool's connections are closed, not left to the garbage collector
     assert run is not None
     if as_json:
         click.echo(json.dumps(run_as_dict(run), indent=2, default=str))
