@@ -97,7 +97,7 @@ class PlatformSummary:
                 else ""
             )
             parts.append(f"{label}={count}{detail}")
-        text = " ".join(parts) or "nothing due"
+        text = " ".join(parts) or ("nothing due" if not self.requests else "nothing delivered")
         prefix = "dry run " if self.dry_run else ""
         tail = f" error: {self.error}" if self.error else ""
         return f"{prefix}deliver {self.platform}: {text}; requests={self.requests}{tail}"
