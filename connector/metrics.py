@@ -1,7 +1,9 @@
 """``GET /metrics``: Prometheus text exposition, computed from the database at scrape time.
 
-Nothing is counted in process memory: with several gunicorn workers (and the scheduler in its
-own process) any one of them answers a scrape, so every figure comes from the shared database.
+Nothing is answered from one process's memory: with several gunicorn workers (and the
+scheduler in its own process) any one of them answers a scrape, so every figure comes from the
+shared database; the growing totals are counted in memory and added there in batches
+(``connector.counters``), this process's pending ones just before the answer.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, Response
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import func, select
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy import func, or_, select
 
+import platforms
+from connector import health
 from connector.app.context import runtime as current_runtime
 from connector.app.openapi import register
+from connector.counters import TOTALS, read_totals
 from connector.runs import FINISHED, RUNNING
 from connector.runtime import Runtime
-from connector.storage.models import Conversion, PlatformStatus, SyncRun, utcnow
+from connector.storage.models import Conversion, SyncRun, utcnow
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -42,21 +47,29 @@ class DatabaseCollector:
                     Conversion.destination, Conversion.status
                 )
             ).all()
+            # Due exactly as delivery claims rows: no next attempt time yet means due now.
             due = session.execute(
                 select(Conversion.destination, func.count())
-                .where(Conversion.status == "pending", Conversion.next_attempt_at <= now)
+                .where(
+                    Conversion.status == "pending",
+                    or_(Conversion.next_attempt_at.is_(None), Conversion.next_attempt_at <= now),
+                )
                 .group_by(Conversion.destination)
             ).all()
             last_run = session.scalars(
                 select(SyncRun).where(SyncRun.finished_at.is_not(None)).order_by(SyncRun.id.desc())
             ).first()
-            statuses = session.scalars(select(PlatformStatus)).all()
-        yield from _outbox(by_status, due)
+            recorded = health.read_all(session)
+            totals = read_totals(session)
+        enabled = self.runtime.settings.platforms.enabled()
+        destinations = [n for n in enabled if n in platforms.DESTINATIONS]
+        yield from _outbox(by_status, due, destinations)
         yield from _last_run(last_run)
-        yield from _platforms(statuses, now)
+        yield from _platforms(recorded, enabled, now)
+        yield from _totals(totals)
 
 
-def _outbox(by_status: list, due: list) -> Iterator[Metric]:
+def _outbox(by_status: list, due: list, destinations: list[str]) -> Iterator[Metric]:
     conversions = GaugeMetricFamily(
         "closedloop_conversions",
         "Outbox rows by destination and status.",
@@ -65,20 +78,21 @@ def _outbox(by_status: list, due: list) -> Iterator[Metric]:
     dead = GaugeMetricFamily(
         "closedloop_dead_letters", "Conversions that ran out of attempts.", labels=["destination"]
     )
-    destinations = set()
+    seen = set(destinations)
     for destination, status, count in by_status:
-        destinations.add(destination)
+        seen.add(destination)
         conversions.add_metric([destination, status], count)
     dead_counts = {d: c for d, s, c in by_status if s == "dead"}
-    for destination in sorted(destinations):
+    for destination in sorted(seen):
         dead.add_metric([destination], dead_counts.get(destination, 0))
     backlog = GaugeMetricFamily(
         "closedloop_conversions_due",
         "Pending conversions whose next attempt is due now.",
         labels=["destination"],
     )
-    for destination, count in due:
-        backlog.add_metric([destination], count)
+    due_counts = dict(due)
+    for destination in sorted(seen | set(due_counts)):  # 0 is a sample too: alerts need it
+        backlog.add_metric([destination], due_counts.get(destination, 0))
     yield from (conversions, dead, backlog)
 
 
@@ -113,26 +127,55 @@ def _last_run(run: SyncRun | None) -> Iterator[Metric]:
     yield from (status, duration, finished, outcomes)
 
 
-def _platforms(statuses: list[PlatformStatus], now: datetime) -> Iterator[Metric]:
+def _platforms(
+    recorded: dict[str, health.PlatformHealth], enabled: list[str], now: datetime
+) -> Iterator[Metric]:
+    """Per platform (the source included): last success, last error, failing or not."""
     age = GaugeMetricFamily(
         "closedloop_platform_last_success_age_seconds",
-        "Seconds since delivery to the platform last succeeded.",
+        "Seconds since a call to the platform (pull or delivery) last succeeded.",
+        labels=["platform"],
+    )
+    success = GaugeMetricFamily(
+        "closedloop_platform_last_success_timestamp_seconds",
+        "When a call to the platform last succeeded.",
+        labels=["platform"],
+    )
+    error_at = GaugeMetricFamily(
+        "closedloop_platform_last_error_timestamp_seconds",
+        "When a call to the platform last failed.",
         labels=["platform"],
     )
     error = GaugeMetricFamily(
         "closedloop_platform_error",
-        "1 while the platform's last delivery ended in an error a human must fix.",
+        "1 while the platform's latest call failed (see /readyz or the dashboard for why).",
         labels=["platform"],
     )
-    for status in sorted(statuses, key=lambda s: s.platform):
-        if status.last_success_at is not None:
-            age.add_metric([status.platform], (now - status.last_success_at).total_seconds())
-        error.add_metric([status.platform], 1 if status.last_error else 0)
-    yield from (age, error)
+    for name in sorted(set(recorded) | set(enabled)):
+        state = recorded.get(name) or health.PlatformHealth(name)
+        if state.last_success_at is not None:
+            age.add_metric([name], (now - state.last_success_at).total_seconds())
+            success.add_metric([name], state.last_success_at.timestamp())
+        if state.last_error_at is not None:
+            error_at.add_metric([name], state.last_error_at.timestamp())
+        error.add_metric([name], 1 if state.failing else 0)
+    yield from (age, success, error_at, error)
+
+
+def _totals(stored: dict[str, list[tuple[tuple[str, ...], int]]]) -> Iterator[Metric]:
+    """The growing totals every process adds to (tracking outcomes, write-back failures)."""
+    for total in TOTALS:
+        family = CounterMetricFamily(total.name, total.help, labels=list(total.labels))
+        for values, value in stored.get(total.name, []):
+            if len(values) == len(total.labels):
+                family.add_metric(list(values), value)
+        yield family
 
 
 def exposition(runtime: Runtime, now: datetime | None = None) -> bytes:
     """The Prometheus text for the current database state."""
+    if "counters" in runtime.__dict__:
+        runtime.counters.flush()  # this process's latest counts are part of the answer
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(runtime, now))
     return generate_latest(registry)

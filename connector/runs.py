@@ -32,6 +32,8 @@ RUNNING, SUCCEEDED, FAILED, PARTIAL, ABANDONED = (
     "abandoned",
 )
 FINISHED = {SUCCEEDED, FAILED, PARTIAL, ABANDONED}
+#: The run summary's key for per-platform failure reasons.
+ERRORS = "errors"
 #: The lease is renewed once 1/RENEW_FRACTION of its time-to-live has passed.
 RENEW_FRACTION = 10
 
@@ -53,6 +55,8 @@ class RunContext:
     counts: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     failures: int = 0
+    #: Why a platform failed in this run (platform -> the message a human should act on).
+    errors: dict[str, str] = field(default_factory=dict)
     progress: Callable[[str, int, int | None], None] | None = None
     clock: Callable[[], float] = time.monotonic
     renewed_at: float | None = None
@@ -167,6 +171,11 @@ class RunService:
         return not any(t.is_alive() for t in self._threads)
 
     def _finish(self, run_id: int, status: str, ctx: RunContext, error: str | None) -> None:
+        """Store the outcome; a platform's failure reason goes on the run, not only the log."""
+        summary = dict(ctx.summary)
+        if ctx.errors:
+            summary[ERRORS] = dict(ctx.errors)
+            error = error or "; ".join(f"{name}: {text}" for name, text in ctx.errors.items())
         with self.runtime.sessions.begin() as session:
             session.execute(
                 update(SyncRun)
@@ -175,7 +184,7 @@ class RunService:
                     status=status,
                     finished_at=utcnow(),
                     counts=ctx.counts,
-                    summary=ctx.summary,
+                    summary=summary,
                     error=error,
                 )
             )
@@ -205,4 +214,5 @@ def run_as_dict(run: SyncRun) -> dict[str, Any]:
         "counts": run.counts or {},
         "summary": run.summary or {},
         "error": run.error,
+        "platform_errors": dict((run.summary or {}).get(ERRORS) or {}),
     }

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Settings
+from connector.counters import Counters
 from connector.mapping import MappingProfile, load_profile
 from connector.storage import lease, migrate
 from connector.storage.db import make_engine, session_factory
@@ -45,6 +46,13 @@ class Runtime:
         """The mapping profile (part of the config): read, merged and validated once."""
         return load_profile(self.settings)
 
+    @cached_property
+    def counters(self) -> Counters:
+        """This process's growing totals (tracking, write-back), shared through the database."""
+        return Counters(self.engine)
+
     def close(self) -> None:
-        """Release pooled connections."""
+        """Store pending counts, then release pooled connections."""
+        if "counters" in self.__dict__:
+            self.counters.flush()
         self.engine.dispose()

@@ -38,6 +38,11 @@ RUN = {
         "counts": {"type": "object"},
         "summary": {"type": "object"},
         "error": {"type": ["string", "null"]},
+        "platform_errors": {
+            "type": "object",
+            "description": "why each failing platform failed in this run, with the fix",
+            "additionalProperties": {"type": "string"},
+        },
     },
 }
 BEARER = [{"bearer": []}]
@@ -51,7 +56,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/readyz": {
         "get": {
-            "summary": "Database reachable, scheduler alive, last run per platform",
+            "summary": "Database, scheduler, source freshness; last success and error per platform",
             "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
         }
     },

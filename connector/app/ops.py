@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
 
+from connector import health
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
 from connector.errors import LeaseHeld
 from connector.runs import get_run, run_as_dict
+from connector.runtime import Runtime
 from connector.scheduler import HEARTBEAT_SECONDS, last_heartbeat
 from connector.storage.db import ping
-from connector.storage.models import PlatformStatus, utcnow
+from connector.storage.models import utcnow
 
 blueprint = Blueprint("ops", __name__)
 
@@ -27,41 +29,61 @@ def healthz():
 
 @blueprint.get("/readyz")
 def readyz():
-    """Ready when the database answers and a scheduler is beating (if scheduling is on)."""
+    """Ready when the database answers, a scheduler beats and the source is being pulled.
+
+    Per platform it reports the last successful call and the last error (the source's pulls
+    included). A failing destination is reported, not fatal: this process still serves
+    tracking. A source not pulled successfully for ``schedule.stale_after_runs`` periods is:
+    every figure downstream of it is going stale.
+    """
     rt = runtime()
     checks: dict[str, Any] = {}
-    ready = True
     try:
         ping(rt.engine)
         checks["database"] = {"ok": True}
     except Exception as exc:  # any driver error means not ready
-        ready = False
         checks["database"] = {"ok": False, "error": type(exc).__name__}
         return jsonify({"status": "not_ready", "checks": checks}), 503
+    ready = True
+    now = utcnow()
     if rt.settings.schedule.enabled:
         beat = last_heartbeat(rt)
-        age = (utcnow() - beat).total_seconds() if beat else None
+        age = (now - beat).total_seconds() if beat else None
         alive = age is not None and age < 3 * HEARTBEAT_SECONDS
         ready = ready and alive
         checks["scheduler"] = {"ok": alive, "last_heartbeat_age_seconds": age}
     with rt.sessions() as session:
-        statuses = session.scalars(select(PlatformStatus)).all()
-    checks["platforms"] = {
-        s.platform: {
-            "last_run_id": s.last_run_id,
-            "last_success_age_seconds": (utcnow() - s.last_success_at).total_seconds()
-            if s.last_success_at
-            else None,
-            "last_error": s.last_error,
-        }
-        for s in statuses
-    }
+        recorded = health.read_all(session)
+    checks["platforms"] = {name: h.as_dict(now) for name, h in sorted(recorded.items())}
     for name in rt.settings.platforms.enabled():
-        checks["platforms"].setdefault(
-            name, {"last_run_id": None, "last_success_age_seconds": None, "last_error": None}
-        )
+        checks["platforms"].setdefault(name, health.PlatformHealth(name).as_dict(now))
+    source = _source_check(rt, recorded, now)
+    if source is not None:
+        checks["source"] = source
+        ready = ready and source["ok"]
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return jsonify(body), 200 if ready else 503
+
+
+def _source_check(
+    rt: Runtime, recorded: dict[str, health.PlatformHealth], now: datetime
+) -> dict[str, Any] | None:
+    """Is the revenue source being pulled? None when it is off or syncs are not scheduled."""
+    crm = rt.profile.crm
+    limit = health.stale_after(rt.settings.schedule, now)
+    if limit is None or crm not in rt.settings.platforms.enabled():
+        return None
+    state = recorded.get(crm)
+    stale = health.source_stale(state, limit, now)
+    return {
+        "ok": not stale,
+        "platform": crm,
+        "stale_after_seconds": limit.total_seconds(),
+        "last_success_age_seconds": state.as_dict(now)["last_success_age_seconds"]
+        if state
+        else None,
+        "last_error": state.last_error if state else None,
+    }
 
 
 def require_token(configured: str | None) -> None:

@@ -61,10 +61,12 @@ def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
     runtime = obj.runtime()
     try:
         run_id, status = RunService(runtime).run_now("cli", dry_run=dry_run)
+        run = get_run(runtime, run_id)
     except LeaseHeld as held:
         click.echo(f"not started: {held}", err=True)
         sys.exit(EXIT_FAILURES)
-    run = get_run(runtime, run_id)
+    finally:
+        runtime.close()  # the pool's connections are closed, not left to the garbage collector
     assert run is not None
     if as_json:
         click.echo(json.dumps(run_as_dict(run), indent=2, default=str))
@@ -72,7 +74,10 @@ def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
         click.echo(f"run {run_id}: {status}")
         for key, value in (run.counts or {}).items():
             click.echo(f"  {key}: {value}")
-        if run.error:
+        failing = run_as_dict(run)["platform_errors"]
+        for name, reason in failing.items():
+            click.echo(f"  {name} failed: {reason}")
+        if run.error and not failing:
             click.echo(f"  error: {run.error}")
     sys.exit(EXIT_OK if status == SUCCEEDED else EXIT_FAILURES)
 

@@ -10,6 +10,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 import platforms
+from connector import health
 from connector.cli.common import Obj, pass_obj
 from connector.cli.output import terminal_safe
 from connector.outbox.admin import OPEN_STATUSES, overview, requeue
@@ -47,6 +48,13 @@ def outbox_list(
     """Conversions not yet delivered, grouped by platform, status and reason."""
     with _sessions(obj) as sessions:
         groups = overview(sessions, statuses=statuses or OPEN_STATUSES, platform=platform)
+        with sessions() as session:
+            failing = [h for h in health.failing(session) if platform in (None, h.platform)]
+    if not as_json:
+        # Why rows are pending: the platform's own failure, which no row carries.
+        for state in failing:
+            since = state.failing_since.strftime("%Y-%m-%d %H:%M") if state.failing_since else "?"
+            click.echo(f"{state.platform} failing since {since} UTC: {state.last_error}")
     if as_json:
         click.echo(
             json.dumps(
@@ -68,6 +76,8 @@ def outbox_list(
     if not groups:
         click.echo("outbox is clear: nothing pending, dead or rejected")
         return
+    if failing:
+        click.echo()
     header = ("PLATFORM", "STATUS", "REASON", "COUNT", "OLDEST", "EXAMPLE")
     table = [
         (

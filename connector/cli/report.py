@@ -163,10 +163,17 @@ def delivery(obj: Obj, start, end, fmt) -> None:
     for platform, info in data["platforms"].items():
         line = {"platform": platform}
         cells: dict[str, Any] = {"platform": platform}
+        line["net"] = f"{info['net']['conversions']} / {display(info['net']['value'], 'money')}"
+        cells["net_conversions"] = info["net"]["conversions"]
+        cells["net_value"] = info["net"]["value"]
         for status, slot in info["by_status"].items():
             line[status] = f"{slot['conversions']} / {display(slot['value'], 'money')}"
             cells[f"{status}_conversions"] = slot["conversions"]
             cells[f"{status}_value"] = slot["value"]
+        held = info["retracted"]
+        line["retracted"] = f"{held['conversions']} / {display(held['value'], 'money')}"
+        cells["retracted_conversions"] = held["conversions"]
+        cells["retracted_value"] = held["value"]
         line["match rate"] = display(info["match_rate"], "percent")
         cells["currency"] = data["currency"]
         cells["match_rate"] = info["match_rate"]
@@ -184,6 +191,13 @@ def delivery(obj: Obj, start, end, fmt) -> None:
                     terminal_safe(
                         f"  {platform} {reason['status']} x{reason['count']} "
                         f"{reason['code']}: {reason['example']}"
+                    )
+                )
+            for never in info["not_planned"][:5]:
+                click.echo(
+                    terminal_safe(
+                        f"  {platform} not planned x{never['count']} {never['what']}: "
+                        f"{never['reason']}"
                     )
                 )
 

@@ -61,6 +61,8 @@ class ScheduleSettings(Section):
     timezone: TimeZone = "UTC"
     delivery_interval_seconds: Annotated[int, Field(ge=1)] = 60
     lease_seconds: Annotated[int, Field(ge=10)] = 300
+    #: /readyz fails once the source has gone this many sync periods without a good pull.
+    stale_after_runs: Annotated[int, Field(ge=1)] = 3
 
     @model_validator(mode="after")
     def _one_trigger(self) -> ScheduleSettings:

@@ -14,6 +14,7 @@ from flask import (
 )
 from sqlalchemy import func, select
 
+from connector import health
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
 from connector.dashboard import headers, sessions, throttle
@@ -91,6 +92,7 @@ def index():
         delivery = delivery_report(db, rng, **money)
         models = model_comparison(db, rng, by=by, **money)
         timeline = revenue_over_time(db, rng, model=model, **money)
+        failing = health.failing(db)
         dead = db.execute(
             select(Conversion.destination, Conversion.reason_code, func.count())
             .where(Conversion.status == "dead")
@@ -121,6 +123,7 @@ def index():
         models=models,
         charts=jsonable(charts),
         recent=recent,
+        failing=failing,
         dead=dead,
         kpis=[k for k in KPIS if sources["lifecycle_mapped"] or k.key != "mql_to_sql"],
         display=display,

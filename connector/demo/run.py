@@ -145,6 +145,7 @@ def run_demo(
             _backfill_spend(runtime, world, echo)
             result.accepted = _platform_counts(boxes)
             _print_platforms(boxes, result, echo)
+            _print_not_sent(runtime, echo)
             _print_report(runtime, echo)
             if on_finish is not None:
                 on_finish(boxes, runtime, world)
@@ -475,6 +476,23 @@ def _print_report(runtime: Runtime, echo: Echo) -> None:
     echo("")
     echo(f"Source report, last 60 days, {data['model'].replace('_', ' ')} attribution:")
     echo(render_table(table))
+
+
+def _print_not_sent(runtime: Runtime, echo: Echo) -> None:
+    from connector.demo.not_sent import platform_account
+    from connector.reports import default_range, delivery_report
+    from connector.storage.models import utcnow
+
+    settings = runtime.settings
+    with runtime.sessions() as session:
+        report = delivery_report(
+            session,
+            default_range(utcnow().date(), 60),
+            currency=settings.currency,
+            fx_rates=settings.reports.fx_rates,
+        )
+    for line in platform_account(report, ("google_ads", "ga4", "meta")):
+        echo(line)
 
 
 def _wait(result: DemoResult, raw: dict[str, Any], echo: Echo) -> None:

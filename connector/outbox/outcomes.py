@@ -118,7 +118,7 @@ def record(
     for item in items:
         label, code, values = classify(item, policy, now, rng)
         if label is not None:
-            summary.add(label, code)
+            summary.add(label, code, values.get("reason"))
         values = {**values, "claimed_by": None, "claimed_until": None}
         if run_id is not None:
             values["run_id"] = run_id

@@ -1,21 +1,40 @@
-"""``PlatformStatus`` after a delivery pass, for /readyz, /metrics and the dashboard."""
+"""Platform health after a delivery pass, for /readyz, /metrics, the dashboard and the CLI."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.outbox.summary import PlatformSummary
-from connector.storage.models import PlatformStatus
+from connector import health
+from connector.outbox.summary import ACCEPTED, DEAD, RETRYING, PlatformSummary
 
 
-def succeeded(summary: PlatformSummary) -> bool:
-    """A pass succeeded unless it paused on an error, or every request it made failed."""
+def succeeded(summary: PlatformSummary) -> bool | None:
+    """Whether the platform worked in this pass; None when the pass made no call at all.
+
+    Failing: the pass paused on an error, or nothing it sent was accepted and requests failed
+    or items came back to be retried (an adapter that fans out, like GA4's, reports a failed
+    request as one retry per item rather than raising). Working: something was accepted, or
+    every item got the platform's own answer. "Nothing due" made no call and proves nothing.
+    """
     if summary.error:
         return False
-    return not summary.request_failures or summary.requests > summary.request_failures
+    if not summary.requests:
+        return None
+    if summary.counts.get(ACCEPTED, 0):
+        return True
+    failed_items = summary.counts.get(RETRYING, 0) + summary.counts.get(DEAD, 0)
+    return not (summary.request_failures or failed_items)
+
+
+def failure_reason(summary: PlatformSummary) -> str | None:
+    """The message a human should see for a failed pass."""
+    if summary.error:
+        return summary.error
+    if summary.last_failure:
+        return summary.last_failure
+    return summary.top_retry_reason()
 
 
 def update_status(
@@ -25,31 +44,13 @@ def update_status(
     now: datetime,
     run_id: int | None,
 ) -> None:
-    """Record the pass: attempt time, run, success time, and the error a human should see."""
-    try:
-        _write(sessions, summary, now=now, run_id=run_id)
-    except IntegrityError:  # another worker created the row at the same moment
-        _write(sessions, summary, now=now, run_id=run_id)
-
-
-def _write(
-    sessions: sessionmaker[Session],
-    summary: PlatformSummary,
-    *,
-    now: datetime,
-    run_id: int | None,
-) -> None:
+    """Record the pass: attempt time, run, and the success or the error a human should see."""
     ok = succeeded(summary)
-    with sessions.begin() as session:
-        status = session.get(PlatformStatus, summary.platform, with_for_update=True)
-        if status is None:
-            status = PlatformStatus(platform=summary.platform)
-            session.add(status)
-        status.last_attempt_at = now
-        if run_id is not None:
-            status.last_run_id = run_id
-        if ok:
-            status.last_success_at = now
-            status.last_error = None
-        else:
-            status.last_error = summary.error or summary.last_failure
+    health.record(
+        sessions,
+        summary.platform,
+        ok=ok,
+        error=failure_reason(summary) if ok is False else None,
+        now=now,
+        run_id=run_id,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 import platforms
 from connector.outbox.backoff import RetryPolicy, Uniform
 from connector.outbox.deliver import DeliveryPass
-from connector.outbox.status import update_status
+from connector.outbox.status import failure_reason, succeeded, update_status
 from connector.outbox.summary import LABELS, DeliverySummary, PlatformSummary
 from connector.runs import LeaseLost, RunContext
 from connector.runtime import Runtime
@@ -169,7 +169,11 @@ class DeliverStep:
             for label in LABELS:
                 if count := platform_summary.counts.get(label, 0):
                     ctx.counts[f"{name}.{label}"] = ctx.counts.get(f"{name}.{label}", 0) + count
-        ctx.failures += summary.failures
+            if succeeded(platform_summary) is False:
+                # Paused, or every send failed (GA4 reports those per item): a failure
+                # with its reason on the run, not only in the log.
+                ctx.errors[name] = failure_reason(platform_summary) or "delivery failed"
+                ctx.failures += 1
 
 
 def delivery_job(runtime: Runtime) -> None:

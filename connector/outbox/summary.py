@@ -32,12 +32,27 @@ class PlatformSummary:
     request_failures: int = 0
     #: The last whole-request failure's message, for ``PlatformStatus.last_error``.
     last_failure: str | None = None
+    #: The latest message seen per reason code, to say why items were retried.
+    messages: dict[str, str] = field(default_factory=dict)
 
-    def add(self, label: str, code: str | None = None) -> None:
+    def add(self, label: str, code: str | None = None, message: str | None = None) -> None:
         """Count one conversion under ``label``, and its reason code when it has one."""
         self.counts[label] += 1
         if code and label != ACCEPTED:
             self.reasons.setdefault(label, Counter())[code] += 1
+            if message:
+                self.messages[code] = message
+
+    def top_retry_reason(self) -> str | None:
+        """The most frequent reason items were retried or given up, with its message."""
+        codes: Counter[str] = Counter()
+        for label in (RETRYING, DEAD):
+            codes.update(self.reasons.get(label, {}))
+        if not codes:
+            return None
+        code, count = codes.most_common(1)[0]
+        message = self.messages.get(code)
+        return f"{code}: {message} ({count} items)" if message else f"{code} ({count} items)"
 
     def merge(self, other: PlatformSummary) -> None:
         """Fold another pass's tallies into this one (the scheduler may run several)."""
@@ -48,6 +63,7 @@ class PlatformSummary:
         self.request_failures += other.request_failures
         self.error = other.error or self.error
         self.last_failure = other.last_failure or self.last_failure
+        self.messages.update(other.messages)
 
     @property
     def total(self) -> int:
@@ -81,7 +97,7 @@ class PlatformSummary:
                 else ""
             )
             parts.append(f"{label}={count}{detail}")
-        text = " ".join(parts) or "nothing due"
+        text = " ".join(parts) or ("nothing due" if not self.requests else "nothing delivered")
         prefix = "dry run " if self.dry_run else ""
         tail = f" error: {self.error}" if self.error else ""
         return f"{prefix}deliver {self.platform}: {text}; requests={self.requests}{tail}"

@@ -1,5 +1,9 @@
 """The delivery report: per platform, what was accepted, skipped, rejected and pending, and why.
 
+``by_status`` counts conversion rows by their own status; ``retracted``, ``restated`` and
+``net`` say what the platform holds after accepted adjustments (a retracted conversion is not
+revenue the platform holds), and ``not_planned`` lists what was never sent, with the reason.
+
 Also the match rate: the share of won revenue matched to a journey, and to a click or
 identifier each platform could use.
 """
@@ -13,6 +17,7 @@ from typing import Any
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
+from connector.reports.adjustments import adjustment_rows, net_accepted, not_planned
 from connector.reports.kpis import ratio
 from connector.reports.sources import ReportRange, fx_factor, plan_for_reports
 from connector.storage.models import Conversion, Deal
@@ -106,11 +111,23 @@ def delivery_report(
             .group_by(usable.c.destination)
         ).all()
     )
+    fx_for = lambda column: fx_factor(column, currency, fx_rates or {})  # noqa: E731
+    net = net_accepted(session, in_range, fx_for)
+    adjustments = adjustment_rows(session, in_range)
+    never = not_planned(session, rng)
+    for platform in (*net, *adjustments, *never):
+        platforms[platform]
     out_platforms = {}
     for platform, data in sorted(platforms.items()):
         sent_rev = Decimal(usable_revenue.get(platform) or 0)
+        held = net.get(platform) or _nothing_accepted()
         out_platforms[platform] = {
             "by_status": data["by_status"],
+            "retracted": held["retracted"],
+            "restated": held["restated"],
+            "net": held["net"],
+            "adjustments": adjustments.get(platform, {}),
+            "not_planned": never.get(platform, []),
             "reasons": data["reasons"],
             "by_day": dict(sorted(data["by_day"].items())),
             "revenue_with_identifier": sent_rev.quantize(Decimal("0.01")),
@@ -122,6 +139,15 @@ def delivery_report(
         "won_revenue": total_rev.quantize(Decimal("0.01")),
         "journey_match_rate": _rate(ratio(matched_rev, total_rev)),
         "platforms": out_platforms,
+    }
+
+
+def _nothing_accepted() -> dict[str, Any]:
+    zero = Decimal("0.00")
+    return {
+        "retracted": {"conversions": 0, "value": zero},
+        "restated": {"conversions": 0, "value_change": zero},
+        "net": {"conversions": 0, "value": zero},
     }
 
 

@@ -414,6 +414,36 @@ class PlatformStatus(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the current run of failures began (cleared by a success), for staleness and banners.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotPlanned(Base):
+    """Why a deal planned nothing for a destination (``what``: the rule, or the adjustment).
+
+    Replaced whenever the deal is planned again; a conversion row planned later for the same
+    deal and destination supersedes it (the report checks).
+    """
+
+    __tablename__ = "not_planned"
+
+    deal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(32), primary_key=True)
+    what: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(255))
+    event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Counter(Base):
+    """A total that only grows (hits stored, rejected by reason...), added to by every process."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SpendDaily(Base):

@@ -20,12 +20,13 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector import health
 from connector.config import Settings
-from connector.errors import RetryableSourceError
+from connector.errors import RetryableSourceError, SourceError
 from connector.mapping import MappingProfile
 from connector.runs import RunContext
 from connector.storage.db import held_sessions
-from connector.storage.models import Deal, DealStageEvent, utcnow
+from connector.storage.models import Deal, DealStageEvent, NotPlanned, utcnow
 from connector.sync import hashing, lookups, pull, store
 from connector.sync.attributions import AttributionRow, attribution_rows, touch_summary
 from connector.sync.deals import (
@@ -39,7 +40,7 @@ from connector.sync.deals import (
     parse_time,
     won_change,
 )
-from connector.sync.match import DealToMatch, Journey, Matcher
+from connector.sync.match import NEVER_TRACKED, OUTSIDE_WINDOW, DealToMatch, Journey, Matcher
 from connector.sync.plan import (
     ExistingRow,
     Plan,
@@ -99,6 +100,8 @@ class PlannedPage(NamedTuple):
     attributed_deals: list[str]
     prior: dict[str, Any]  # the stored rows of the deals seen before, by ID
     existing: dict[str, list[ExistingRow]]
+    not_planned: list[tuple[Any, ...]]  # in NOT_PLANNED_COLUMNS order
+    now_planned: list[tuple[str, str, str]]  # (deal, destination, what) that got rows now
 
 
 class SyncStep:
@@ -162,6 +165,13 @@ class SyncStep:
             ctx.failures += 1
             summary["stopped"] = f"{profile.crm}: {exc}"
             log.warning("sync stopped early: %s", exc)
+            self._health(ctx, profile.crm, str(exc))
+        except SourceError as exc:  # credentials, scopes, bad data: a human must act
+            summary["stopped"] = f"{profile.crm}: {exc}"
+            self._health(ctx, profile.crm, str(exc))
+            raise
+        else:
+            self._health(ctx, profile.crm, None)
         finally:
             totals.counts["hubspot_requests"] += pull.requests_made(source)
             for key in (
@@ -180,6 +190,15 @@ class SyncStep:
             summary["not_planned"] = {d: dict(c) for d, c in totals.not_planned.items()}
             summary["identifiers_dropped"] = dict(totals.dropped)
             ctx.summary["sync"] = summary
+
+    def _health(self, ctx: RunContext, crm: str, error: str | None) -> None:
+        """Record the pull's outcome for readiness, metrics and the banner (not in a dry run)."""
+        if error is not None:
+            ctx.errors[crm] = error
+        if ctx.dry_run:
+            return
+        sessions, ok = ctx.runtime.sessions, error is None
+        health.record(sessions, crm, ok=ok, error=error, now=utcnow(), run_id=ctx.run_id)
 
     # -- paging ---------------------------------------------------------------------------
     def _pages(
@@ -349,6 +368,12 @@ class SyncStep:
         seen_before = [d for d in planned.attributed_deals if d in prior]
         store.replace_attributions(session, seen_before, planned.attributions)
         inserted = store.insert_conversions(session, planned.outbox, run_id, planned.existing)
+        # Why nothing was planned, per deal and destination; a later plan that did send
+        # (the deal won again, with a click this time) replaces the old reason.
+        table = NotPlanned.__table__
+        keys = ["deal_id", "destination", "what"]
+        store.delete_keys(session, table, keys, [k for k in planned.now_planned if k[0] in prior])
+        store.upsert_rows(session, table, NOT_PLANNED_COLUMNS, planned.not_planned, keys)
         return Counter(r["kind"] for r in inserted)
 
     def _match_page(
@@ -437,38 +462,41 @@ class SyncStep:
         now = utcnow()
         attr_rows: list[AttributionRow] = []
         attr_deals: list[str] = []
+        not_planned: list[tuple[Any, ...]] = []
+        now_planned: list[tuple[str, str, str]] = []
         for deal in checked:
             p = prior.get(deal.id)
             change = changes[deal.id]
             journey = journeys.get(deal.id)
             mine = existing.get(deal.id, [])
             sent = (p[3], p[4]) if p else (None, None)
-            plans: list[Plan] = []
+            plans: list[tuple[str, datetime | None, Plan]] = []
             if deal.id not in blocked and won_rule is not None:
                 if change == NEW_WON and journey is not None and deal.close_time is not None:
-                    plans.append(
-                        plan_conversions(
-                            deal, journey, won_rule, cfg, mine, event_time=deal.close_time
-                        )
+                    plan = plan_conversions(
+                        deal, journey, won_rule, cfg, mine, event_time=deal.close_time
                     )
+                    plans.append((won_rule.name, deal.close_time, plan))
                     sent = (deal.amount, deal.currency)
                 elif change == RESTATE:
-                    plans.append(plan_restatements(deal, won_rule.name, mine, cfg))
+                    plan = plan_restatements(deal, won_rule.name, mine, cfg)
+                    plans.append((RESTATEMENT, deal.close_time, plan))
                     sent = (deal.amount, deal.currency)
                 elif change == RETRACT:
-                    plans.append(plan_retractions(deal.id, won_rule.name, mine, cfg))
+                    plan = plan_retractions(deal.id, won_rule.name, mine, cfg)
+                    plans.append((RETRACTION, deal.close_time, plan))
                     sent = (None, None)
             if deal.id not in blocked and journey is not None:
                 for rule in firing.get(deal.id, []):
-                    plans.append(
-                        plan_conversions(
-                            deal, journey, rule, cfg, mine, event_time=deal.raw.modified_time
-                        )
-                    )
-            for plan in plans:
+                    at = deal.raw.modified_time
+                    plan = plan_conversions(deal, journey, rule, cfg, mine, event_time=at)
+                    plans.append((rule.name, at, plan))
+            for what, at, plan in plans:
                 rows.extend(plan.rows)
                 for dest, reason in plan.not_planned:
                     totals.note(dest, reason)
+                not_planned.extend(_not_planned(deal.id, what, at, plan, journey, now))
+                now_planned.extend({(deal.id, r["destination"], what[:64]) for r in plan.rows})
             if plans and journey is not None:
                 region = settings.tracking.default_phone_region
                 totals.dropped.update(hashing.dropped(journey.contacts, region))
@@ -486,7 +514,9 @@ class SyncStep:
                     now,
                 )
             )
-        return PlannedPage(rows, deal_rows, attr_rows, attr_deals, prior, existing)
+        return PlannedPage(
+            rows, deal_rows, attr_rows, attr_deals, prior, existing, not_planned, now_planned
+        )
 
 
 def _writer(dialect: str) -> Any:
@@ -560,6 +590,38 @@ DEAL_COLUMNS = (
     "updated_at",
 )
 EVENT_COLUMNS = ("deal_id", "pipeline", "stage", "entered_at")
+NOT_PLANNED_COLUMNS = ("deal_id", "destination", "what", "reason", "event_time", "updated_at")
+#: The reason stored when the deal's contacts were never seen by the tracking snippet (or not
+#: within the lookback), instead of the planner's "no eligible identifier".
+JOURNEY_REASONS = {
+    NEVER_TRACKED: "contacts never tracked",
+    OUTSIDE_WINDOW: "visits outside the lookback window",
+}
+
+
+def _not_planned(
+    deal_id: str,
+    what: str,
+    at: datetime | None,
+    plan: Plan,
+    journey: Journey | None,
+    now: datetime,
+) -> list[tuple[Any, ...]]:
+    """One row per destination that got nothing from this plan, with the first reason.
+
+    A destination that got at least one row (a split across clicks may leave some out) was
+    planned, so it is not listed.
+    """
+    planned = {row["destination"] for row in plan.rows}
+    reasons: dict[str, str] = {}
+    for dest, reason in plan.not_planned:
+        if dest not in planned:
+            reasons.setdefault(dest, reason)
+    why = JOURNEY_REASONS.get(journey.status) if journey is not None else None
+    return [
+        (deal_id, dest, what[:64], (why or reason)[:255], at, now)
+        for dest, reason in reasons.items()
+    ]
 
 
 def _deal_row(

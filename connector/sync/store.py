@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     delete,
     select,
 )
@@ -105,6 +106,18 @@ def upsert_rows(
     _write(
         session, table, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
+
+
+def delete_keys(
+    session: Session, table: Table, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Delete the rows with these key values (tuples in ``keys`` order), in one statement."""
+    if not rows:
+        return
+    names = [f"k_{k}" for k in keys]
+    pairs = zip(keys, names, strict=True)
+    stmt = delete(table).where(*(table.c[k] == bindparam(n) for k, n in pairs))
+    session.connection().execute(stmt, [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def _tuples(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:

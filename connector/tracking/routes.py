@@ -21,6 +21,7 @@ from connector.app.errors import ApiError
 from connector.app.ops import require_token, trigger_token
 from connector.storage.models import utcnow
 from connector.tracking import collect, forget, identify, snippet
+from connector.tracking.counting import TrackingCounters
 from connector.tracking.fastpath import JSON_TYPES, RATE_CHARGED, CollectFastPath, cors_headers
 from connector.tracking.ratelimit import RateLimiter, retry_after_header
 from connector.tracking.schemas import Forget, Identify, PageView, field_errors, openapi_schemas
@@ -48,6 +49,8 @@ def init_app(app: Flask) -> None:
         max_body_bytes=settings.server.max_body_bytes,
         max_past=timedelta(hours=settings.tracking.accept_client_time_hours),
     )
+    rt = app.extensions["closedloop"]
+    app.wsgi_app = TrackingCounters(app.wsgi_app, lambda: rt.counters)  # type: ignore[method-assign]
     openapi.register(_openapi_paths(), openapi_schemas())
 
 

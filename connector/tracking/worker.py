@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 import platforms
+from connector.counters import WRITEBACK_FAILURES
 from connector.mapping import load_profile
 from connector.runtime import Runtime
 from connector.storage.models import utcnow
@@ -41,6 +42,9 @@ def drain(runtime: Runtime, source: Any) -> dict[str, int]:
         counts = process_pending(runtime, source, utcnow())
         for key, value in counts.items():
             total[key] += value
+        for outcome in ("retry", "failed"):
+            if counts.get(outcome):
+                runtime.counters.add(WRITEBACK_FAILURES, outcome, amount=counts[outcome])
         if not counts["claimed"]:
             return total
 

@@ -11,7 +11,7 @@ Downgrade keeps the re-derived values: they are valid under the old code too, an
 rules' values cannot be told apart from the new ones afterwards.
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-02 03:40:00.000000
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 from connector.tracking.rederive import rederive_touchpoints, refresh_deal_touches
 
 revision = "0012"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
