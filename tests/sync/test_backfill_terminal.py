@@ -22,7 +22,7 @@ from tests.sync.conftest import Seeder, won_deal
 COLUMNS, ROWS = 100, 60
 
 
-def run_in_terminal(args: list[str], timeout: float = 180) -> bytes:
+def run_in_terminal(args: list[str], timeout: float = 180, expect_code: int = 0) -> bytes:
     """Run a command with a pseudo-terminal (COLUMNS x ROWS) as stdin, stdout and stderr."""
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
@@ -47,7 +47,7 @@ def run_in_terminal(args: list[str], timeout: float = 180) -> bytes:
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=30)
-    assert proc.returncode == 0, output.decode(errors="replace")
+    assert proc.returncode == expect_code, output.decode(errors="replace")
     return bytes(output)
 
 
@@ -92,7 +92,9 @@ def test_progress_bar_renders_cleanly_in_a_terminal(
             "backfill",
             "--since",
             "2026-01-01",
-        ]
+        ],
+        # Only HubSpot is a sandbox here: every send fails, so the run is partial (exit 1).
+        expect_code=1,
     )
     lines = screen_of(raw)
     shown = "\n".join(lines)
@@ -101,7 +103,7 @@ def test_progress_bar_renders_cleanly_in_a_terminal(
     assert [line.split()[0] for line in bars] == ["deals", "contacts"], shown  # one per step
     assert bars[0].endswith(" 5/5"), shown  # the deals bar keeps its own final count
     assert any(line.endswith("INFO connector.runs: run 1: sync started") for line in lines), shown
-    assert "run 1: succeeded" in lines, shown
+    assert "run 1: partial" in lines, shown
 
 
 BAR_CHARS = re.compile(r"\[[#-]{3,}")
