@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -56,8 +57,6 @@ class ReadDeadlines:
             return True
 
     def _ensure_watchdog(self) -> None:
-        import os
-
         if self._watchdog is not None and self._watchdog.is_alive() and self._pid == os.getpid():
             return
         self._pid = os.getpid()  # started after fork, in each worker process
