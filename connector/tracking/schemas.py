@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -107,10 +108,14 @@ class ClickIds(_Strict):
 
 
 class Consent(_Strict):
-    """The visitor's consent for ad measurement (Google's consent mode signals)."""
+    """The visitor's consent for ad measurement (Google's consent mode signals).
 
-    ad_user_data: bool | None = None
-    ad_personalization: bool | None = None
+    JSON booleans only: a ``0`` or ``"no"`` is a mistake in the site's integration, and reading
+    it as a choice the visitor made would be a guess.
+    """
+
+    ad_user_data: StrictBool | None = None
+    ad_personalization: StrictBool | None = None
 
 
 class PageView(_Strict):

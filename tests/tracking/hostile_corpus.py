@@ -121,6 +121,13 @@ COLLECT = [
         400,
         rejects="utm.source",
     ),
+    Case(
+        "consent as a number",
+        "/collect",
+        _view(consent={"ad_user_data": True, "ad_personalization": 0}),
+        400,
+        rejects="consent.ad_personalization",
+    ),
     Case("only nul as title", "/collect", _view(title="\x00\x00"), 204, stored={"title": ""}),
 ]
 
