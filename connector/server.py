@@ -1,5 +1,8 @@
 """Production serving: gunicorn (gthread workers) for HTTP, the scheduler in its own process.
 
+Each request's headers and body must arrive within ``server.read_timeout_seconds``; for
+clients slower than that (or many at once), put a buffering reverse proxy in front.
+
 The scheduler is not run inside gunicorn's master: forking a process that has scheduler
 threads is unsafe. A separate process, stopped together with the server, avoids that. It is a
 plain subprocess (settings on its stdin), not a ``multiprocessing`` child: gunicorn forks its
@@ -17,11 +20,35 @@ import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
+from connector import readtimeout
 from connector.config import Settings
 from connector.logs import gunicorn_logger_class
 
 log = logging.getLogger(__name__)
+
+
+class DeadlineThreadWorker(ThreadWorker):
+    """gunicorn's threaded worker, with a deadline on reading each request.
+
+    The deadline starts when a thread takes a connection and ends when the body guard has the
+    body in memory (see :mod:`connector.readtimeout`), so ``server.threads`` slow clients can no
+    longer hold every thread: each is cut off after ``server.read_timeout_seconds``.
+    """
+
+    def init_process(self) -> None:
+        """Install the deadlines in this (forked) worker process, then serve."""
+        readtimeout.install(self.app.settings.server.read_timeout_seconds)
+        super().init_process()
+
+    def handle(self, conn: Any) -> Any:
+        """Serve one request of ``conn`` under a read deadline."""
+        readtimeout.begin(conn.sock)
+        try:
+            return super().handle(conn)
+        finally:
+            readtimeout.end()
 
 
 class _Gunicorn(BaseApplication):
@@ -48,7 +75,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "bind": f"{settings.server.host}:{settings.server.port}",
         "workers": settings.server.workers,
         "threads": settings.server.threads,
-        "worker_class": "gthread",
+        "worker_class": DeadlineThreadWorker,
         "timeout": 60,
         "graceful_timeout": 30,
         "keepalive": 5,

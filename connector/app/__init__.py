@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from connector.app import errors, ops
+from connector.app.bodyguard import BodyGuard
 from connector.app.openapi import blueprint as openapi_blueprint
 from connector.config import Settings
 from connector.runs import RunService
@@ -29,6 +30,8 @@ def create_app(
     app.register_blueprint(openapi_blueprint)
     for register in _optional_blueprints():
         register(app)
+    # Outermost, so that every body is read whole (or refused) before any view or fast path.
+    app.wsgi_app = BodyGuard(app.wsgi_app, runtime.settings.server.max_body_bytes)  # type: ignore[method-assign]
     return app
 
 

@@ -37,7 +37,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         name = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, name, exc.description)
+        # Keep what the exception adds (``Allow`` on a 405, ``Retry-After``), not its HTML type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return error_response(exc.code or 500, name, exc.description, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -74,7 +74,7 @@ PATHS: dict[str, dict[str, Any]] = {
             },
             "responses": {
                 "202": {"description": "started; body has run_id"},
-                **error_responses(401, 403, 409),
+                **error_responses(400, 401, 403, 409),
             },
         }
     },
@@ -83,7 +83,12 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "A run's status and counts",
             "security": BEARER,
             "parameters": [
-                {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                {
+                    "name": "run_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                }
             ],
             "responses": {
                 "200": {

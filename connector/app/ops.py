@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from connector import health
+from connector.app.body import MAX_ROW_ID, json_object
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
 from connector.errors import LeaseHeld
@@ -113,8 +114,7 @@ def trigger_token() -> str | None:
 def trigger():
     """Start a sync now; 202 with the run id, 409 if one is already running."""
     require_token(trigger_token())
-    body = request.get_json(silent=True) or {}
-    dry_run = bool(body.get("dry_run", False)) if isinstance(body, dict) else False
+    dry_run = _dry_run(json_object(request))
     try:
         run_id = runs().start_background("manual", dry_run=dry_run)
     except LeaseHeld as held:
@@ -122,10 +122,22 @@ def trigger():
     return jsonify({"run_id": run_id, "status": "running", "url": f"/runs/{run_id}"}), 202
 
 
+def _dry_run(body: dict[str, Any]) -> bool:
+    """``dry_run`` from the body: a JSON boolean, or absent (false)."""
+    value = body.get("dry_run", False)
+    if not isinstance(value, bool):
+        raise ApiError(
+            400, "invalid_request", [{"field": "dry_run", "message": "must be a boolean"}]
+        )
+    return value
+
+
 @blueprint.get("/runs/<int:run_id>")
 def run_status(run_id: int):
     """A run's status, counts and per-platform summary (same token as /trigger)."""
     require_token(trigger_token())
+    if run_id > MAX_ROW_ID:  # no such row, and more than the database's integers can hold
+        raise ApiError(404, "not_found", f"no run with id {run_id}")
     run = get_run(runtime(), run_id)
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id}")

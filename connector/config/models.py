@@ -50,6 +50,8 @@ class ServerSettings(Section):
     rate_limit_per_minute: Annotated[int, Field(ge=1)] = 1200
     workers: Annotated[int, Field(ge=1, le=64)] = 2
     threads: Annotated[int, Field(ge=1, le=256)] = 8
+    #: Longest a client may take to send one request's headers and body (slow-client bound).
+    read_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
 
 
 class ScheduleSettings(Section):

@@ -40,4 +40,5 @@ def csrf_token() -> str:
 def csrf_ok(value: str | None) -> bool:
     """The posted token matches the session's."""
     expected = session.get("csrf")
-    return bool(expected and value and hmac.compare_digest(expected, value))
+    # As bytes: compare_digest raises on non-ASCII str, and a forged token must be a 400.
+    return bool(expected and value and hmac.compare_digest(expected.encode(), value.encode()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import unquote
@@ -33,6 +34,8 @@ SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
 MAX_AGE_MS = 5 * 60 * 1000
 DEAL_OBJECT_TYPE = "0-3"
+#: A millisecond timestamp as HubSpot sends it (bounded, so int() stays cheap).
+_MILLIS = re.compile(r"[0-9]{1,16}")
 
 
 def signed_uri() -> str:
@@ -50,12 +53,14 @@ def verify_signature(secret: str, body: str, now_ms: int) -> None:
 
     signature = request.headers.get(SIGNATURE_HEADER)
     stamp = request.headers.get(TIMESTAMP_HEADER, "")
-    if not signature or not stamp.isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then refuses.
+    if not signature or not _MILLIS.fullmatch(stamp):
         raise ApiError(401, "unauthorized", f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
     if abs(now_ms - int(stamp)) > MAX_AGE_MS:
         raise ApiError(401, "stale_request", "the request timestamp is more than 5 minutes old")
     expected = v3_signature(secret, request.method, signed_uri(), body, int(stamp))
-    if not hmac.compare_digest(expected, signature):
+    # Compared as bytes: a header with non-ASCII characters is a wrong signature, not a crash.
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise ApiError(401, "bad_signature", "the v3 signature does not match")
 
 
@@ -96,14 +101,15 @@ def hubspot_webhook():
     """Verify, pick the deals that matter, start (or queue) a sync of just those."""
     rt = runtime()
     secret = rt.settings.platforms.hubspot.client_secret
-    if secret is None:
-        raise ApiError(403, "forbidden", "platforms.hubspot.client_secret is not configured")
+    key = secret.get_secret_value() if secret is not None else ""
+    if not key.strip():  # an empty key is no key: anyone could sign with ""
+        raise ApiError(403, "not_configured", "platforms.hubspot.client_secret is not configured")
     body = request.get_data(as_text=True)
-    verify_signature(secret.get_secret_value(), body, int(time.time() * 1000))
+    verify_signature(key, body, int(time.time() * 1000))
     profile = rt.profile
     try:
         events = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, "bad_request", "the body is not JSON") from None
     ids = deal_ids_to_sync(events, profile)
     if not ids:

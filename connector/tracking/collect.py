@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from connector.storage.models import ClickId, Touchpoint, Visitor
+from connector.tracking import columns
 from connector.tracking.channels import Source, click_ids_in, parse_source, query_params
 from connector.tracking.pgwrite import MERGED as _MERGED
 from connector.tracking.pgwrite import store_pg
@@ -213,7 +214,7 @@ def prepare(hit: Hit) -> dict[str, Any]:
     view, now = hit.page_view, hit.received_at
     occurred = event_time(view.ts, now, hit.max_past)
     click_ids = view.click_ids.model_dump(exclude_none=True) if view.click_ids else {}
-    click_ids.update(click_ids_in(query_params(view.url)))
+    click_ids = columns.fit_click_ids({**click_ids, **click_ids_in(query_params(view.url))})
     utm = view.utm.model_dump() if view.utm else {}
     consent = view.consent
     ad_user_data = consent.ad_user_data if consent else None
@@ -254,10 +255,10 @@ def prepare(hit: Hit) -> dict[str, Any]:
     return {
         "visitor_id": view.visitor_id,
         "at": occurred,
-        "parsed": parse_source(view.url, view.referrer, utm, click_ids),
+        "parsed": columns.fit_source(parse_source(view.url, view.referrer, utm, click_ids)),
         "click_ids": click_ids,
-        "visitor": visitor,
-        "touchpoint": touchpoint,
+        "visitor": columns.fit_visitor(visitor),
+        "touchpoint": columns.fit_touchpoint(touchpoint),
     }
 
 

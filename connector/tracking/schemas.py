@@ -11,7 +11,16 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CLICK_ID_KINDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "li_fat_id")
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
@@ -39,12 +48,28 @@ def _empty_to_none(value: Any) -> Any:
     return None if value == "" else value
 
 
+def _fits_lowercased(limit: int) -> Any:
+    """The length cap applied to the lower-cased value, the form that is stored.
+
+    ``"İ".lower()`` is two characters, so 255 of them fit the schema but not the column.
+    """
+
+    def check(value: str) -> str:
+        if len(value.lower()) > limit:
+            raise ValueError(f"is longer than {limit} characters once lower-cased")
+        return value
+
+    return AfterValidator(check)
+
+
 HttpUrl = Annotated[
     str,
     Field(min_length=8, max_length=MAX_URL, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+"),
     AfterValidator(_http_url),
 ]
 Text255 = Annotated[str, Field(max_length=255)]
+Tag255 = Annotated[str, Field(max_length=255), _fits_lowercased(255)]
+Email = Annotated[str, Field(max_length=320), _fits_lowercased(320)]
 Token = Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")]
 VisitorId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 EpochMillis = Annotated[int, Field(ge=0, le=32503680000000)]
@@ -53,12 +78,18 @@ EpochMillis = Annotated[int, Field(ge=0, le=32503680000000)]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strip_nul(cls, value: Any) -> Any:
+        """NUL characters mean nothing in any of these fields, and PostgreSQL cannot store them."""
+        return value.replace("\x00", "") if isinstance(value, str) else value
+
 
 class Utm(_Strict):
     """UTM tags the snippet read from the landing URL (the server also parses the URL)."""
 
-    source: Text255 | None = None
-    medium: Text255 | None = None
+    source: Tag255 | None = None
+    medium: Tag255 | None = None
     campaign: Text255 | None = None
     term: Text255 | None = None
     content: Text255 | None = None
@@ -77,10 +108,14 @@ class ClickIds(_Strict):
 
 
 class Consent(_Strict):
-    """The visitor's consent for ad measurement (Google's consent mode signals)."""
+    """The visitor's consent for ad measurement (Google's consent mode signals).
 
-    ad_user_data: bool | None = None
-    ad_personalization: bool | None = None
+    JSON booleans only: a ``0`` or ``"no"`` is a mistake in the site's integration, and reading
+    it as a choice the visitor made would be a guess.
+    """
+
+    ad_user_data: StrictBool | None = None
+    ad_personalization: StrictBool | None = None
 
 
 class PageView(_Strict):
@@ -114,7 +149,7 @@ class Identify(_Strict):
 
     kind: Literal["form", "call"] = "form"
     visitor_id: VisitorId | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
+    email: Email | None = None
     phone: Annotated[str, Field(max_length=64)] | None = None
     page_url: HttpUrl | None = None
     ts: EpochMillis | None = None
@@ -131,7 +166,7 @@ class Identify(_Strict):
 class Forget(_Strict):
     """Whom to erase: by email, or by visitor ID (and the person it belongs to)."""
 
-    email: Annotated[str, Field(max_length=320)] | None = None
+    email: Email | None = None
     visitor_id: VisitorId | None = None
 
     def problems(self) -> list[dict[str, str]]:

@@ -49,9 +49,11 @@ def verify_v3(
     now_ms: int,
 ) -> bool:
     """True when the signature matches and the timestamp is within five minutes of ``now_ms``."""
-    if not signature or not timestamp or not timestamp.isdigit():
-        return False
+    if not client_secret or not signature or not timestamp:
+        return False  # an empty secret would let anyone sign
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
+        return False  # "²".isdigit() is true, and int() refuses it
     if abs(now_ms - int(timestamp)) > MAX_AGE_MS:
         return False
     expected = v3_signature(client_secret, method, uri, body, int(timestamp))
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))

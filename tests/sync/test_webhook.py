@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from connector.runs import SYNC_LEASE, RunService, get_run
+from connector.runtime import Runtime
 from connector.storage import lease
-from connector.storage.models import Cursor
+from connector.storage.models import Cursor, SyncRun
 from tests.sync.conftest import Syncer, outbox, won_deal
 
 URL = "http://localhost/webhooks/hubspot"
@@ -138,3 +139,55 @@ def test_signed_garbage_is_400(webhook_app, hubspot):
     for body in ("not json", json.dumps({"objectId": 1})):
         answer = post(webhook_app.test_client(), hubspot, body)
         assert answer.status_code == 400 and answer.json["error"] == "bad_request"
+
+
+@pytest.fixture
+def unkeyed_app(make_settings, sync_config, hubspot):
+    """The app with ``client_secret: ${HUBSPOT_CLIENT_SECRET:-}`` and the variable unset."""
+    from connector.app import create_app
+
+    config = json.loads(json.dumps(sync_config))
+    config["platforms"]["hubspot"]["client_secret"] = "${HUBSPOT_CLIENT_SECRET:-}"
+    rt = Runtime.from_settings(make_settings(config, env={}))
+    app = create_app(runtime=rt)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["closedloop.runs"].wait_idle(30)
+    rt.close()
+
+
+def test_empty_client_secret_is_not_configured(unkeyed_app, hubspot, sync_runtime):
+    """A request signed with the empty key gets 403 not_configured and starts no run."""
+    answer = post(unkeyed_app.test_client(), hubspot, stage_change("1"), secret="")
+    assert answer.status_code == 403, answer.json
+    assert answer.json["error"] == "not_configured"
+    assert "platforms.hubspot.client_secret" in answer.json["detail"]
+    with unkeyed_app.extensions["closedloop"].sessions() as session:
+        assert session.scalars(select(SyncRun)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("X-HubSpot-Request-Timestamp", "²"),
+        ("X-HubSpot-Request-Timestamp", "١٢٣"),
+        ("X-HubSpot-Request-Timestamp", "9" * 5000),
+        ("X-HubSpot-Signature-v3", "sïgnature-é"),
+    ],
+)
+def test_odd_signature_headers_are_401(webhook_app, hubspot, name, value):
+    """Non-ASCII digits, huge numbers or non-ASCII signatures are a JSON 401, never a 500."""
+    body = stage_change("1")
+    headers = hubspot.sign_webhook("POST", URL, body, int(time.time() * 1000))
+    headers[name] = value
+    answer = webhook_app.test_client().post(
+        URL, data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 401, answer.get_data(as_text=True)
+    assert answer.json["error"] in ("unauthorized", "bad_signature", "stale_request")
+
+
+def test_signed_deep_json_is_400(webhook_app, hubspot):
+    """A signed body nested deeper than the JSON parser goes is a 400, not a crash."""
+    answer = post(webhook_app.test_client(), hubspot, "[" * 30_000 + "]" * 30_000)
+    assert answer.status_code == 400 and answer.json["error"] == "bad_request"

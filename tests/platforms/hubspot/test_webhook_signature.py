@@ -34,3 +34,12 @@ def test_verify_accepts_fresh_and_rejects_stale_or_tampered() -> None:
     assert not verify_v3("s", "POST", URI, BODY + " ", sig, str(ts), now_ms=ts)
     assert not verify_v3("other", "POST", URI, BODY, sig, str(ts), now_ms=ts)
     assert not verify_v3("s", "POST", URI, BODY, None, str(ts), now_ms=ts)
+
+
+def test_verify_refuses_an_empty_secret_and_odd_headers() -> None:
+    """Signed with "" is never valid; "²" or a non-ASCII signature is False, not an error."""
+    ts = 1_767_225_600_000
+    sig = HubSpotSandbox(client_secret="").sign_webhook("POST", URI, BODY, ts)
+    assert not verify_v3("", "POST", URI, BODY, sig["X-HubSpot-Signature-v3"], str(ts), now_ms=ts)
+    assert not verify_v3("s", "POST", URI, BODY, "x", "²", now_ms=ts)
+    assert not verify_v3("s", "POST", URI, BODY, "sïgnature", str(ts), now_ms=ts)
