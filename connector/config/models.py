@@ -286,6 +286,11 @@ class MetaSettings(PlatformSettings):
         "other",
     ] = "system_generated"
     split: bool | None = None
+    #: Limited Data Use for US-state privacy laws: ``["LDU"]`` (or ``[]``), with country 1 (US)
+    #: and a state code (1000 California...), or 0 and 0 for Meta to geolocate the event.
+    data_processing_options: list[Literal["LDU"]] = Field(default_factory=list)
+    data_processing_options_country: Literal[0, 1] = 0
+    data_processing_options_state: Annotated[int, Field(ge=0, le=9999)] = 0
 
     @model_validator(mode="after")
     def _complete(self) -> MetaSettings:
