@@ -19,6 +19,7 @@ from connector.app.openapi import register
 from connector.runs import FINISHED, RUNNING
 from connector.runtime import Runtime
 from connector.storage.models import Conversion, PlatformStatus, SyncRun, utcnow
+from connector.tracking import drops
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -51,6 +52,8 @@ class DatabaseCollector:
                 select(SyncRun).where(SyncRun.finished_at.is_not(None)).order_by(SyncRun.id.desc())
             ).first()
             statuses = session.scalars(select(PlatformStatus)).all()
+            tracking_dropped = list(drops.families(session))
+        yield from tracking_dropped
         yield from _outbox(by_status, due)
         yield from _last_run(last_run)
         yield from _platforms(statuses, now)

@@ -158,6 +158,19 @@ def clean_hit(
     return HitCookies(fbc, fbp, tuple(dropped))
 
 
+def clean_page_view(
+    cookies: dict[str, str | None],
+    click_ids: dict[str, str],
+    seen_at: datetime,
+    ad_user_data: bool | None,
+) -> tuple[dict[str, str | None], tuple[str, ...]]:
+    """:func:`clean_hit` in the shape tracking asks every platform (``BROWSER_COOKIES``)."""
+    kept = clean_hit(
+        cookies.get("fbc"), cookies.get("fbp"), click_ids.get("fbclid"), seen_at, ad_user_data
+    )
+    return {"fbc": kept.fbc, "fbp": kept.fbp}, kept.dropped
+
+
 def pick_fbc(
     cookies: Iterable[str | None],
     clicks: Iterable[tuple[str, datetime | None]],
