@@ -1,9 +1,10 @@
 /* closedloop first-party tracking snippet. Served minified at /t.js; config is injected as JSON.
  * Names are short on purpose (the minifier does not rename): C config, J cookie jar,
- * V visitor ID, S send, P page view, I identify, N consent, Q set cookie, O form submit.
- * Nothing here may throw into the host page. */
+ * V visitor ID, S send, P page view, I identify, N consent, Q set cookie, O form submit,
+ * F Meta click cookie, M consent given after load, R record a consent change, A apply one,
+ * W watch Google's dataLayer. Nothing here may throw into the host page. */
 (function (w, d) {
-  var C = __CLOSEDLOOP_CONFIG__, L = w.location,
+  var C = __CLOSEDLOOP_CONFIG__, L = w.location, M = null, B = null, H = null,
     K = ['gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'ttclid', 'li_fat_id'],
     U = ['source', 'medium', 'campaign', 'term', 'content'];
 
@@ -26,15 +27,68 @@
 
   function G(x) { return x === true || x === 'granted'; }
 
-  // Consent from the configured global (a boolean, 'granted'/'denied', or an object with
-  // ad_user_data / ad_personalization), else the configured default.
+  // Consent: a change given after load (Consent Mode update, closedloop.consent) wins; else the
+  // configured global (a boolean, 'granted'/'denied', or an object with ad_user_data /
+  // ad_personalization); else Google Consent Mode's state in the dataLayer; else the default.
   function N() {
     var o = w, p = C.consentGlobal ? C.consentGlobal.split('.') : [], i, u;
+    if (M) return { ad_user_data: M.ad_user_data, ad_personalization: M.ad_personalization };
     for (i = 0; i < p.length && o != null; i++) o = o[p[i]];
-    if (!p.length || o == null) u = C.consentDefault == 'granted';
-    else if (typeof o == 'object') return { ad_user_data: G(o.ad_user_data), ad_personalization: G(o.ad_personalization) };
-    else u = G(o);
+    if (p.length && o != null && typeof o == 'object') return { ad_user_data: G(o.ad_user_data), ad_personalization: G(o.ad_personalization) };
+    if (p.length && o != null) u = G(o);
+    else if (H) return { ad_user_data: H.ad_user_data, ad_personalization: H.ad_personalization };
+    else u = C.consentDefault == 'granted';
     return { ad_user_data: u, ad_personalization: u };
+  }
+
+  // Merge a consent object's known keys (others keep their value) into the state s.
+  function A(s, o) {
+    var k = ['ad_user_data', 'ad_personalization'], i;
+    s = s || N();
+    for (i = 0; i < 2; i++) if (o && o[k[i]] != null) s[k[i]] = G(o[k[i]]);
+    return s;
+  }
+
+  // A consent change after load: remember it, record it (a consent hit), renew _fbc if allowed.
+  function R(o) {
+    var c = M = A(M, o), j;
+    if (!B || B.ad_user_data !== c.ad_user_data || B.ad_personalization !== c.ad_personalization) {
+      B = { ad_user_data: c.ad_user_data, ad_personalization: c.ad_personalization };
+      j = J();
+      F(j, new URLSearchParams(L.search).get('fbclid'), Date.now(), c);
+      S(C.url + '/collect', T({ visitor_id: V(), url: L.href, ts: Date.now(), consent: c, event: 'consent' }, j));
+    }
+  }
+
+  // Google Consent Mode: gtag('consent', 'default'|'update', {...}) pushes its arguments to the
+  // dataLayer. The state already queued is read now; later updates are seen by wrapping push
+  // (Google's own loader chains an existing push, so both keep working).
+  function W() {
+    var l = w.dataLayer = w.dataLayer || [], o = l.push, i, e;
+    function g(e) { return e && e[0] === 'consent' && (e[1] === 'default' || e[1] === 'update') && e[2] && typeof e[2] == 'object'; }
+    for (i = 0; i < l.length; i++) if (g(e = l[i])) H = A(H || { ad_user_data: C.consentDefault == 'granted', ad_personalization: C.consentDefault == 'granted' }, e[2]);
+    l.push = function () {
+      var r = o.apply(l, arguments), k;
+      try { for (k = 0; k < arguments.length; k++) if (g(arguments[k]) && B) R(arguments[k][2]); else if (g(arguments[k])) H = A(H, arguments[k][2]); } catch (x) {}
+      return r;
+    };
+  }
+
+  // Meta's _fbc = fb.<subdomain index>.<click time ms>.<fbclid>, rewritten whenever the URL's
+  // fbclid differs from the cookie's (as Meta's pixel does); the index counts the labels of the
+  // domain the cookie is set on (example.com 1, a host-only cookie on www.example.com 2, IP 0).
+  function F(j, f, t, c) {
+    var m = /^fb\.\d{1,3}\.\d{13}\.([\w-]+)(\.(AQ|Ag|Aw|BA|BQ|Bg|[\w-]{8}))?$/.exec(j._fbc || ''),
+      h = (C.domain || L.hostname).replace(/^\./, '').replace(/^\[|\]$/g, ''),
+      n = /^[\d.]+$|:/.test(h) ? 0 : h.split('.').length - 1;
+    if (f && /^[\w-]{1,500}$/.test(f) && c.ad_user_data && (!m || m[1] !== f)) Q('_fbc', j._fbc = 'fb.' + n + '.' + t + '.' + f, 90);
+  }
+
+  // Browser IDs every hit carries.
+  function T(p, j) {
+    if (j._fbp) p.fbp = j._fbp;
+    if (j._fbc) p.fbc = j._fbc;
+    return p;
   }
 
   // sendBeacon (text/plain, no preflight), fetch with keepalive as the fallback.
@@ -62,8 +116,7 @@
     for (i = 0; i < U.length; i++) if ((v = q.get('utm_' + U[i]))) { utm[U[i]] = v; nu++; }
     if (n) p.click_ids = ids;
     if (nu) p.utm = utm;
-    // Meta's _fbc is fb.1.<click time in ms>.<fbclid>; create it when the site has none.
-    if (!j._fbc && ids.fbclid && c.ad_user_data) Q('_fbc', j._fbc = 'fb.1.' + t + '.' + ids.fbclid, 90);
+    F(j, ids.fbclid, t, c);
     if (d.referrer) p.referrer = d.referrer;
     if (d.title) p.title = d.title.slice(0, 512);
     if ((m = /^GA\d\.\d\.(\d+\.\d+)$/.exec(j._ga || ''))) p.ga_client_id = m[1];
@@ -73,9 +126,9 @@
         if ((m = /^GS\d\.\d\.s?(\d+)/.exec(j[k]))) p.ga_session_id = m[1];
       }
     }
-    if (j._fbp) p.fbp = j._fbp;
-    if (j._fbc) p.fbc = j._fbc;
+    T(p, j);
     if (j.hubspotutk) p.hubspotutk = j.hubspotutk;
+    B = c;
     S(C.url + '/collect', p);
   }
 
@@ -100,8 +153,14 @@
   }
 
   try {
-    w.closedloop = { identify: I, page: function () { try { P(); } catch (x) {} } };
+    w.closedloop = {
+      identify: I,
+      page: function () { try { P(); } catch (x) {} },
+      // closedloop.consent({ad_user_data: 'granted'|'denied', ad_personalization: ...}) from a CMP.
+      consent: function (o) { try { if (o && typeof o == 'object') R(o); } catch (x) {} }
+    };
     d.addEventListener('submit', O, true);
+    try { W(); } catch (x) {}
     P();
   } catch (x) {}
 })(window, document);
