@@ -125,3 +125,18 @@ def test_no_ip_without_consent_or_retention(make_client, page_view):
     client, runtime = make_client({"tracking": {"ip_retention_days": 0}})
     client.post("/collect", json=page_view())
     assert _visitor(runtime).client_ip is None
+
+
+def test_forget_erases_consent_updates_and_ip(client, runtime, page_view):
+    """Erasing a visitor takes its consent updates and IP with it."""
+    client.post("/collect", json=page_view(), environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    client.post("/collect", json=page_view(event="consent", consent={"ad_user_data": True}))
+    response = client.post(
+        "/privacy/forget",
+        json={"visitor_id": VISITOR},
+        headers={"Authorization": "Bearer test-trigger-token"},
+    )
+    assert response.status_code == 200
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ConsentUpdate)) == 0
+        assert session.get(Visitor, VISITOR) is None
