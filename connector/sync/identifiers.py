@@ -97,8 +97,9 @@ class JourneyFacts:
         loses to a newer click, and a unit's own click is used in split mode.
         """
         journey = self.journey
-        cookies = [t.fbc for t in journey.touches if t.fbc]
-        cookies += [v.fbc for v in journey.visitors if v.fbc and not journey.touches]
+        cookies = [t.fbc for t in journey.touches if t.fbc] or [
+            v.fbc for v in journey.visitors if v.fbc
+        ]  # the visitors' stored cookie only when no page view in the window carried one
         clicks = [(c.value, c.time) for c in journey.clicks if c.kind == "fbclid"]
         own = (unit.value, unit.time) if unit is not None else None
         return pick_fbc(cookies, clicks, own)

@@ -4,7 +4,7 @@
  * F Meta click cookie, M consent given after load, R record a consent change, A apply one,
  * W watch Google's dataLayer. Nothing here may throw into the host page. */
 (function (w, d) {
-  var C = __CLOSEDLOOP_CONFIG__, L = w.location, M = null, B = null, H = null,
+  var C = __CLOSEDLOOP_CONFIG__, L = w.location, M = null, B = null, H = null, Z = 0,
     K = ['gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'ttclid', 'li_fat_id'],
     U = ['source', 'medium', 'campaign', 'term', 'content'];
 
@@ -55,7 +55,7 @@
     if (!B || B.ad_user_data !== c.ad_user_data || B.ad_personalization !== c.ad_personalization) {
       B = { ad_user_data: c.ad_user_data, ad_personalization: c.ad_personalization };
       j = J();
-      F(j, new URLSearchParams(L.search).get('fbclid'), Date.now(), c);
+      F(j, new URLSearchParams(L.search).get('fbclid'), Z || Date.now(), c);  // click = page load
       S(C.url + '/collect', T({ visitor_id: V(), url: L.href, ts: Date.now(), consent: c, event: 'consent' }, j));
     }
   }
@@ -110,7 +110,7 @@
 
   function P() {
     var j = J(), q = new URLSearchParams(L.search), t = Date.now(), c = N(), k, v, i, m;
-    var p = { visitor_id: V(), url: L.href, ts: t, consent: c };
+    var p = { visitor_id: V(), url: L.href, ts: Z = t, consent: c };
     var ids = {}, utm = {}, n = 0, nu = 0;
     for (i = 0; i < K.length; i++) if ((v = q.get(K[i]))) { ids[K[i]] = v; n++; }
     for (i = 0; i < U.length; i++) if ((v = q.get('utm_' + U[i]))) { utm[U[i]] = v; nu++; }

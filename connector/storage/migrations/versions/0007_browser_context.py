@@ -23,10 +23,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("visitors", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("client_ip", sa.String(length=45), nullable=True))
-        batch_op.add_column(sa.Column("client_ip_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index("ix_visitors_client_ip_at", ["client_ip_at"], unique=False)
+    # Plain ALTERs, never a batch copy: rebuilding ``visitors`` on SQLite would drop the table
+    # its touchpoints point at, and with foreign keys on that deletes them (ON DELETE CASCADE).
+    op.add_column("visitors", sa.Column("client_ip", sa.String(length=45), nullable=True))
+    op.add_column("visitors", sa.Column("client_ip_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_visitors_client_ip_at", "visitors", ["client_ip_at"], unique=False)
     op.create_table(
         "consent_updates",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -58,7 +59,6 @@ def downgrade() -> None:
     op.drop_table("dropped_inputs")
     op.drop_index("ix_consent_updates_visitor_time", table_name="consent_updates")
     op.drop_table("consent_updates")
-    with op.batch_alter_table("visitors", schema=None) as batch_op:
-        batch_op.drop_index("ix_visitors_client_ip_at")
-        batch_op.drop_column("client_ip_at")
-        batch_op.drop_column("client_ip")
+    op.drop_index("ix_visitors_client_ip_at", table_name="visitors")
+    op.drop_column("visitors", "client_ip_at")  # SQLite >= 3.35 drops a column in place
+    op.drop_column("visitors", "client_ip")
