@@ -4,7 +4,7 @@
  * F Meta click cookie, M consent given after load, R record a consent change, A apply one,
  * W watch Google's dataLayer. Nothing here may throw into the host page. */
 (function (w, d) {
-  var C = __CLOSEDLOOP_CONFIG__, L = w.location, M = null, B = null, H = null, Z = 0,
+  var C = __CLOSEDLOOP_CONFIG__, L = w.location, M, B, H, Z = 0, E = 'ad_user_data', D = 'ad_personalization',
     K = ['gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'ttclid', 'li_fat_id'],
     U = ['source', 'medium', 'campaign', 'term', 'content'];
 
@@ -26,62 +26,63 @@
   }
 
   function G(x) { return x === true || x === 'granted'; }
+  function Y(u, p) { var o = {}; o[E] = u; o[D] = p; return o; }
 
   // Consent: a change given after load (Consent Mode update, closedloop.consent) wins; else the
   // configured global (a boolean, 'granted'/'denied', or an object with ad_user_data /
   // ad_personalization); else Google Consent Mode's state in the dataLayer; else the default.
   function N() {
-    var o = w, p = C.consentGlobal ? C.consentGlobal.split('.') : [], i, u;
-    if (M) return { ad_user_data: M.ad_user_data, ad_personalization: M.ad_personalization };
+    var o = w, p = C.consentGlobal ? C.consentGlobal.split('.') : [], i;
+    if (M) return Y(M[E], M[D]);
     for (i = 0; i < p.length && o != null; i++) o = o[p[i]];
-    if (p.length && o != null && typeof o == 'object') return { ad_user_data: G(o.ad_user_data), ad_personalization: G(o.ad_personalization) };
-    if (p.length && o != null) u = G(o);
-    else if (H) return { ad_user_data: H.ad_user_data, ad_personalization: H.ad_personalization };
-    else u = C.consentDefault == 'granted';
-    return { ad_user_data: u, ad_personalization: u };
+    if (p.length && o != null) return typeof o == 'object' ? Y(G(o[E]), G(o[D])) : Y(G(o), G(o));
+    return H ? Y(H[E], H[D]) : Y(i = C.consentDefault == 'granted', i);
   }
 
-  // Merge a consent object's known keys (others keep their value) into the state s.
+  // Merge the keys a consent object has (others keep their value) into the state s.
   function A(s, o) {
-    var k = ['ad_user_data', 'ad_personalization'], i;
     s = s || N();
-    for (i = 0; i < 2; i++) if (o && o[k[i]] != null) s[k[i]] = G(o[k[i]]);
+    if (o[E] != null) s[E] = G(o[E]);
+    if (o[D] != null) s[D] = G(o[D]);
     return s;
   }
 
   // A consent change after load: remember it, record it (a consent hit), renew _fbc if allowed.
   function R(o) {
-    var c = M = A(M, o), j;
-    if (!B || B.ad_user_data !== c.ad_user_data || B.ad_personalization !== c.ad_personalization) {
-      B = { ad_user_data: c.ad_user_data, ad_personalization: c.ad_personalization };
-      j = J();
+    var c = M = A(M, o), j = J();
+    if (!B || B[E] !== c[E] || B[D] !== c[D]) {
+      B = Y(c[E], c[D]);
       F(j, new URLSearchParams(L.search).get('fbclid'), Z || Date.now(), c);  // click = page load
       S(C.url + '/collect', T({ visitor_id: V(), url: L.href, ts: Date.now(), consent: c, event: 'consent' }, j));
     }
   }
 
   // Google Consent Mode: gtag('consent', 'default'|'update', {...}) pushes its arguments to the
-  // dataLayer. The state already queued is read now; later updates are seen by wrapping push
-  // (Google's own loader chains an existing push, so both keep working).
+  // dataLayer. What is queued is read now; later pushes are seen by wrapping push (Google's own
+  // loader chains an existing push, so both keep working). Before the page view they only set
+  // the state it reports; after it, each change is recorded.
   function W() {
-    var l = w.dataLayer = w.dataLayer || [], o = l.push, i, e;
-    function g(e) { return e && e[0] === 'consent' && (e[1] === 'default' || e[1] === 'update') && e[2] && typeof e[2] == 'object'; }
-    for (i = 0; i < l.length; i++) if (g(e = l[i])) H = A(H || { ad_user_data: C.consentDefault == 'granted', ad_personalization: C.consentDefault == 'granted' }, e[2]);
+    var l = w.dataLayer = w.dataLayer || [], o = l.push, i;
+    function g(e) {
+      if (e && e[0] == 'consent' && /^(default|update)$/.test(e[1]) && e[2] && typeof e[2] == 'object') B ? R(e[2]) : H = A(H, e[2]);
+    }
+    for (i = 0; i < l.length; i++) g(l[i]);
     l.push = function () {
       var r = o.apply(l, arguments), k;
-      try { for (k = 0; k < arguments.length; k++) if (g(arguments[k]) && B) R(arguments[k][2]); else if (g(arguments[k])) H = A(H, arguments[k][2]); } catch (x) {}
+      try { for (k = 0; k < arguments.length; k++) g(arguments[k]); } catch (x) {}
       return r;
     };
   }
 
   // Meta's _fbc = fb.<subdomain index>.<click time ms>.<fbclid>, rewritten whenever the URL's
-  // fbclid differs from the cookie's (as Meta's pixel does); the index counts the labels of the
-  // domain the cookie is set on (example.com 1, a host-only cookie on www.example.com 2, IP 0).
+  // fbclid differs from the cookie's 4th part (as Meta's pixel and parameter builder do); the
+  // index counts the labels of the cookie's domain (example.com 1, host-only www.example.com 2,
+  // an IP 0).
   function F(j, f, t, c) {
-    var m = /^fb\.\d{1,3}\.\d{13}\.([\w-]+)(\.(AQ|Ag|Aw|BA|BQ|Bg|[\w-]{8}))?$/.exec(j._fbc || ''),
-      h = (C.domain || L.hostname).replace(/^\./, '').replace(/^\[|\]$/g, ''),
-      n = /^[\d.]+$|:/.test(h) ? 0 : h.split('.').length - 1;
-    if (f && /^[\w-]{1,500}$/.test(f) && c.ad_user_data && (!m || m[1] !== f)) Q('_fbc', j._fbc = 'fb.' + n + '.' + t + '.' + f, 90);
+    var h = (C.domain || L.hostname).replace(/^\.|^\[|\]$/g, '');
+    if (f && /^[\w-]{1,500}$/.test(f) && c[E] && (j._fbc || '').split('.')[3] !== f) {
+      Q('_fbc', j._fbc = 'fb.' + (/^[\d.]+$|:/.test(h) ? 0 : h.split('.').length - 1) + '.' + t + '.' + f, 90);
+    }
   }
 
   // Browser IDs every hit carries.
