@@ -28,12 +28,12 @@ from typing import Any
 
 #: Legacy appendix tokens (one per SDK language) Meta's parameter builders accept.
 LEGACY_APPENDIX = frozenset({"AQ", "Ag", "Aw", "BA", "BQ", "Bg"})
-_APPENDIX_V2 = re.compile(r"[A-Za-z0-9_-]{8}")
-_DIGITS = re.compile(r"[0-9]{1,3}")
-#: Creation time in milliseconds: 13 digits cover 2001-09-09 to 2286.
-_MILLIS = re.compile(r"[0-9]{13}")
+_APPENDIX = r"(?:\.(AQ|Ag|Aw|BA|BQ|Bg|[A-Za-z0-9_-]{8}))?"
+#: fb.<index>.<creation ms, 13 digits: 2001-09-09 to 2286>.<payload>[.<appendix>], one regex
+#: each (this runs for every page view).
+_FBC = re.compile(rf"fb\.([0-9]{{1,3}})\.([0-9]{{13}})\.([A-Za-z0-9_-]{{1,500}}){_APPENDIX}")
+_FBP = re.compile(rf"fb\.([0-9]{{1,3}})\.([0-9]{{13}})\.([0-9]{{1,20}}){_APPENDIX}")
 FBCLID = re.compile(r"[A-Za-z0-9_-]{1,500}")
-_RANDOM = re.compile(r"[0-9]{1,20}")
 #: Subdomain index of an fbc built on the server without a cookie (Meta's documented value).
 SERVER_SUBDOMAIN_INDEX = 1
 #: Longest value stored (the tracking columns' widths).
@@ -56,31 +56,28 @@ class FbCookie:
         return datetime.fromtimestamp(self.created_ms / 1000, UTC)
 
 
-def _parse(value: Any, payload: re.Pattern[str], max_length: int) -> FbCookie | None:
-    if not isinstance(value, str) or not value or len(value) > max_length:
+def _match(value: Any, pattern: re.Pattern[str], max_length: int) -> re.Match[str] | None:
+    if not isinstance(value, str) or len(value) > max_length:
         return None
-    parts = value.split(".")
-    if len(parts) not in (4, 5) or parts[0] != "fb":
+    return pattern.fullmatch(value)
+
+
+def _parse(value: Any, pattern: re.Pattern[str], max_length: int) -> FbCookie | None:
+    match = _match(value, pattern, max_length)
+    if match is None:
         return None
-    _, index, created, body, *rest = parts
-    appendix = rest[0] if rest else None
-    if not (_DIGITS.fullmatch(index) and _MILLIS.fullmatch(created) and payload.fullmatch(body)):
-        return None
-    if appendix is not None and not (
-        appendix in LEGACY_APPENDIX or _APPENDIX_V2.fullmatch(appendix)
-    ):
-        return None
-    return FbCookie(value, int(index), int(created), body, appendix)
+    index, created, payload, appendix = match.groups()
+    return FbCookie(match.string, int(index), int(created), payload, appendix)
 
 
 def parse_fbc(value: Any) -> FbCookie | None:
     """The ``_fbc`` value if it has Meta's form, else None."""
-    return _parse(value, FBCLID, MAX_FBC)
+    return _parse(value, _FBC, MAX_FBC)
 
 
 def parse_fbp(value: Any) -> FbCookie | None:
     """The ``_fbp`` value if it has Meta's form, else None."""
-    return _parse(value, _RANDOM, MAX_FBP)
+    return _parse(value, _FBP, MAX_FBP)
 
 
 def subdomain_index(cookie_domain: str) -> int:
@@ -100,9 +97,9 @@ def build_fbc(fbclid: str, clicked_at: datetime, index: int = SERVER_SUBDOMAIN_I
     """``fb.<index>.<click ms>.<fbclid>``, or None for an fbclid Meta's form cannot carry."""
     if not FBCLID.fullmatch(fbclid):
         return None
-    millis = int(clicked_at.astimezone(UTC).timestamp() * 1000)
+    millis = int(clicked_at.timestamp() * 1000)  # an aware time: the same instant in any zone
     value = f"fb.{index}.{millis}.{fbclid}"
-    return value if parse_fbc(value) else None
+    return value if _match(value, _FBC, MAX_FBC) else None
 
 
 def renew_fbc(
@@ -116,11 +113,11 @@ def renew_fbc(
     A valid cookie carrying the same fbclid stays as it is (it holds the first time that click
     was seen); a missing or malformed one is replaced, as Meta's parameter builder does.
     """
-    cookie = parse_fbc(current)
+    match = _match(current, _FBC, MAX_FBC)
     if fbclid is None or not FBCLID.fullmatch(fbclid):
-        return cookie.value if cookie else None
-    if cookie is not None and cookie.payload == fbclid:
-        return cookie.value
+        return current if match else None
+    if match is not None and match.group(3) == fbclid:
+        return current
     return build_fbc(fbclid, clicked_at, index)
 
 
@@ -147,13 +144,13 @@ def clean_hit(
     ad_user_data (then no new click cookie is made, as the snippet makes none).
     """
     dropped = []
-    if fbc is not None and parse_fbc(fbc) is None:
+    if fbc is not None and _match(fbc, _FBC, MAX_FBC) is None:
         dropped.append("malformed_fbc")
         fbc = None
-    if fbp is not None and parse_fbp(fbp) is None:
+    if fbp is not None and _match(fbp, _FBP, MAX_FBP) is None:
         dropped.append("malformed_fbp")
         fbp = None
-    if ad_user_data is not False:
+    if ad_user_data is not False and fbclid is not None:
         fbc = renew_fbc(fbc, fbclid, seen_at)
     return HitCookies(fbc, fbp, tuple(dropped))
 
