@@ -24,6 +24,7 @@ from connector.counters import TOTALS, read_totals
 from connector.runs import FINISHED, RUNNING
 from connector.runtime import Runtime
 from connector.storage.models import Conversion, SyncRun, utcnow
+from connector.tracking import drops
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -61,8 +62,10 @@ class DatabaseCollector:
             ).first()
             recorded = health.read_all(session)
             totals = read_totals(session)
+            tracking_dropped = list(drops.families(session))
         enabled = self.runtime.settings.platforms.enabled()
         destinations = [n for n in enabled if n in platforms.DESTINATIONS]
+        yield from tracking_dropped
         yield from _outbox(by_status, due, destinations)
         yield from _last_run(last_run)
         yield from _platforms(recorded, enabled, now)

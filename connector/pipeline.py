@@ -1,4 +1,4 @@
-"""The steps of a sync run, in order: pull + plan, lifecycle stages, deliver, pull spend.
+"""The steps of a sync run, in order: IP retention, pull + plan, lifecycle, deliver, spend.
 
 Imports are local so that a process that never syncs (a tracking-only web replica) never loads
 the platform SDKs.
@@ -12,7 +12,9 @@ from connector.runs import Step
 
 def default_steps(settings: Settings) -> list[Step]:
     """The pipeline for these settings (steps with nothing to do are left out)."""
-    steps: list[Step] = []
+    from connector.tracking.retention import RetentionStep
+
+    steps: list[Step] = [RetentionStep()]
     enabled = settings.platforms.enabled()
     destinations = [name for name in enabled if name != "hubspot"]
     if "hubspot" in enabled:

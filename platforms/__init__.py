@@ -23,6 +23,12 @@ SPEND_SOURCES: dict[str, str] = {
     "ga4": "platforms.ga4.sessions:GA4Sessions",
 }
 
+#: Platforms whose browser cookies tracking checks and renews on every page view:
+#: name -> "module:function" with the signature of ``platforms.meta.cookies.clean_page_view``.
+BROWSER_COOKIES: dict[str, str] = {
+    "meta": "platforms.meta.cookies:clean_page_view",
+}
+
 #: The CRM that holds deals and contacts.
 CRM_SOURCES: dict[str, str] = {
     "hubspot": "platforms.hubspot.source:HubSpotSource",

@@ -96,6 +96,12 @@ class TrackingSettings(Section):
     #: Hits may carry the browser's timestamp; older than this (or from the future) it is
     #: replaced by the server time. Raise it to import queued or historical hits.
     accept_client_time_hours: Annotated[int, Field(ge=0, le=24 * 400)] = 24
+    #: Days the browser's IP address is kept for Meta's matching (Meta takes events up to 7
+    #: days old); 0 keeps none. Never shown in reports.
+    ip_retention_days: Annotated[int, Field(ge=0, le=62)] = 7
+    #: Reverse proxies in front of closedloop that append to X-Forwarded-For; the client's IP
+    #: is the entry that many places from the right (0: the connection's own address).
+    forwarded_hops: Annotated[int, Field(ge=0, le=10)] = 0
 
 
 class AttributionSettings(Section):
@@ -300,6 +306,11 @@ class MetaSettings(PlatformSettings):
         "other",
     ] = "system_generated"
     split: bool | None = None
+    #: Limited Data Use for US-state privacy laws: ``["LDU"]`` (or ``[]``), with country 1 (US)
+    #: and a state code (1000 California...), or 0 and 0 for Meta to geolocate the event.
+    data_processing_options: list[Literal["LDU"]] = Field(default_factory=list)
+    data_processing_options_country: Literal[0, 1] = 0
+    data_processing_options_state: Annotated[int, Field(ge=0, le=9999)] = 0
 
     @model_validator(mode="after")
     def _complete(self) -> MetaSettings:

@@ -114,6 +114,37 @@ class Visitor(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     consent_ad_user_data: Mapped[bool | None] = mapped_column(Boolean)
     consent_ad_personalization: Mapped[bool | None] = mapped_column(Boolean)
+    #: The browser's IP address at its last hit, for Meta's matching; erased after
+    #: ``tracking.ip_retention_days`` (see :mod:`connector.tracking.retention`).
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    client_ip_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class ConsentUpdate(Base):
+    """A consent signal the page sent after its page view (Consent Mode update, callback).
+
+    The newest signal before a conversion decides what the platforms may receive, so an update
+    is kept with its time, like a page view's, instead of only overwriting the visitor.
+    """
+
+    __tablename__ = "consent_updates"
+    __table_args__ = (Index("ix_consent_updates_visitor_time", "visitor_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_ad_user_data: Mapped[bool | None] = mapped_column(Boolean)
+    consent_ad_personalization: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class DroppedInput(Base):
+    """How many values tracking dropped as malformed, per day and reason (for /metrics)."""
+
+    __tablename__ = "dropped_inputs"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Touchpoint(Base):

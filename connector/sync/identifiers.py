@@ -16,6 +16,7 @@ from connector.attribution import credited
 from connector.sync import hashing
 from connector.sync.match import Click, Journey, Touch
 from platforms.base import Identifiers
+from platforms.meta.cookies import pick_fbc
 
 GOOGLE_CLICKS = ("gclid", "gbraid", "wbraid")
 MAX_EMAILS, MAX_PHONES = 3, 2
@@ -72,12 +73,12 @@ class JourneyFacts:
             _distinct([g for g, _ in phones], MAX_PHONES) if phones else (),
             _set([("external_id", external_id), *consent]),
         )
-        user_agent = next((v.user_agent for v in journey.visitors if v.user_agent), None)
         self.meta = Person(
             _distinct(map(hashing.meta_email, emails), MAX_EMAILS),
             _distinct([m for _, m in phones], MAX_PHONES) if phones else (),
-            _set([("external_id", external_id), ("user_agent", user_agent), *consent]),
+            _set([("external_id", external_id), *consent]),
         )
+        self.allows_browser_context = consent[0][1] is not False
         self._fallbacks: dict[str, str | None] = {}
 
     def latest(self, attr: str, preferred: Touch | None) -> str | None:
@@ -88,18 +89,38 @@ class JourneyFacts:
             self._fallbacks[attr] = _newest(self.journey, attr)
         return self._fallbacks[attr]
 
-    def fbc(self, preferred: Touch | None) -> str | None:
-        """The browser's _fbc, else one built from an fbclid whose click time is known."""
-        return self.latest("fbc", preferred) or _built_fbc(self.journey)
+    def fbc(self, unit: Click | None) -> str | None:
+        """The fbc for Meta: the newest fbclid click before the close, with its time.
 
+        The cookies the page views carried and the fbclid clicks seen go to Meta's rule
+        (:func:`platforms.meta.cookies.pick_fbc`): an old ``_fbc`` still on a later visit
+        loses to a newer click, and a unit's own click is used in split mode.
+        """
+        journey = self.journey
+        cookies = [t.fbc for t in journey.touches if t.fbc] or [
+            v.fbc for v in journey.visitors if v.fbc
+        ]  # the visitors' stored cookie only when no page view in the window carried one
+        clicks = [(c.value, c.time) for c in journey.clicks if c.kind == "fbclid"]
+        own = (unit.value, unit.time) if unit is not None else None
+        return pick_fbc(cookies, clicks, own)
 
-def _built_fbc(journey: Journey) -> str | None:
-    """An _fbc built from the newest fbclid whose click time is known."""
-    timed = [c for c in journey.clicks if c.kind == "fbclid" and c.time is not None]
-    if not timed:
-        return None  # building fbc with another time would misreport the click's age
-    click = timed[-1]
-    return f"fb.1.{int(click.time.timestamp() * 1000)}.{click.value}"  # type: ignore[union-attr]
+    def browser_context(self, preferred: Touch | None) -> list[tuple[str, Any]]:
+        """User agent, IP and page URL of the converting visit, if consent allows.
+
+        The converting visit is the unit's touch, else the journey's newest one; its visitor
+        gives the user agent and the IP (kept only ``tracking.ip_retention_days``).
+        """
+        if not self.allows_browser_context:
+            return []
+        journey = self.journey
+        touch = preferred or (journey.touches[-1] if journey.touches else None)
+        visitors = journey.visitors
+        own = [v for v in visitors if touch is not None and v.id == touch.visitor_id]
+        ordered = own + [v for v in visitors if v not in own]
+        agent = next((v.user_agent for v in ordered if v.user_agent), None)
+        ip = next((v.client_ip for v in ordered if v.client_ip), None)
+        url = touch.url if touch is not None else None
+        return [("user_agent", agent), ("client_ip", ip), ("page_url", url)]
 
 
 def _newest(journey: Journey, attr: str) -> str | None:
@@ -120,12 +141,20 @@ def _touch_for(journey: Journey, unit: Unit) -> Touch | None:
 def _consent(journey: Journey) -> tuple[tuple[str, bool | None], tuple[str, bool | None]]:
     """The person's latest consent signal, not the one given at the credited click.
 
-    Consent withdrawn on a later visit must reach the conversion sent now, so the newest touch
-    that carries a signal wins; the visitors' stored state is the fallback.
+    Consent withdrawn on a later visit (or later on the same page, a consent update) must
+    reach the conversion sent now, so the newest touch or update before the close that
+    carries a signal wins; the visitors' stored state is the fallback.
     """
     user_data: bool | None = None
     personalization: bool | None = None
-    for item in chain(reversed(journey.touches), journey.visitors):
+    signals = [
+        (t.time, t)
+        for t in journey.touches
+        if t.consent_ad_user_data is not None or t.consent_ad_personalization is not None
+    ]
+    signals += [(c.time, c) for c in journey.consents]
+    newest = max(signals, key=lambda pair: pair[0])[1] if signals else None
+    for item in chain([newest] if newest is not None else [], journey.visitors):
         if item.consent_ad_user_data is not None or item.consent_ad_personalization is not None:
             user_data, personalization = item.consent_ad_user_data, item.consent_ad_personalization
             break
@@ -149,8 +178,9 @@ def _click_fields(
             [
                 ("click_time", _iso(time)),
                 ("fbclid", click.value if click else None),
-                ("fbc", facts.fbc(touch)),
+                ("fbc", facts.fbc(click)),
                 ("fbp", facts.latest("fbp", touch)),
+                *facts.browser_context(touch),
             ]
         ), time
     time = click.time if click else None
@@ -177,13 +207,22 @@ def stored(
     person's part is shared by every unit; each row still gets its own lists).
     """
     out, click_time = _click_fields(destination, facts, unit)
+    context = {key: out.pop(key) for key in _CONTEXT if key in out}
     person = facts.meta if destination == "meta" else facts.google
     if person.emails:
         out["email_sha256"] = list(person.emails)
     if person.phones:
         out["phone_sha256"] = list(person.phones)
+    if context:  # after external_id, before the consent flags (the dataclass's order)
+        if "external_id" in person.scalars:
+            out["external_id"] = person.scalars["external_id"]
+        out.update(context)
     out.update(person.scalars)
     return out, click_time
+
+
+#: Browser context fields, which sit between the person's hashes and consent flags.
+_CONTEXT = ("user_agent", "client_ip", "page_url")
 
 
 def build(destination: str, journey: Journey, unit: Unit, region: str) -> Identifiers:

@@ -54,6 +54,8 @@ class Touch(NamedTuple):
     fbp: str | None
     consent_ad_user_data: bool | None
     consent_ad_personalization: bool | None
+    #: The page's URL: Meta's ``event_source_url`` when this is the converting visit.
+    url: str | None = None
 
     @property
     def is_direct(self) -> bool:
@@ -81,6 +83,16 @@ class VisitorInfo(NamedTuple):
     user_agent: str | None
     consent_ad_user_data: bool | None
     consent_ad_personalization: bool | None
+    #: The browser's IP at its last hit while still kept (``tracking.ip_retention_days``).
+    client_ip: str | None = None
+
+
+class ConsentSignal(NamedTuple):
+    """A consent update the page sent after a page view (``consent_updates``), with its time."""
+
+    time: datetime
+    consent_ad_user_data: bool | None
+    consent_ad_personalization: bool | None
 
 
 @dataclass
@@ -93,6 +105,8 @@ class Journey:
     touches: list[Touch] = field(default_factory=list)
     clicks: list[Click] = field(default_factory=list)
     visitors: list[VisitorInfo] = field(default_factory=list)
+    #: Consent updates up to the close, oldest first.
+    consents: list[ConsentSignal] = field(default_factory=list)
 
     def credited_touches(self, ignore_direct: bool) -> list[Touch]:
         """The touches attribution spreads revenue over (see ``attribution.ignore_direct``).
@@ -125,10 +139,12 @@ class _Page:
         visitors: list[tuple[VisitorInfo, int | None, str | None]],
         touches: dict[str, list[Touch]],
         clicks: list[tuple[str, str, str, datetime, int | None]],
+        consents: dict[str, list[ConsentSignal]] | None = None,
     ) -> None:
         self.by_email = {key: pid for (kind, key), pid in persons.items() if kind == "email"}
         self.by_contact = {key: pid for (kind, key), pid in persons.items() if kind == "contact"}
         self.touches = touches
+        self.consents = consents or {}
         self.by_id: dict[str, list[VisitorInfo]] = defaultdict(list)
         self.by_utk: dict[str, list[VisitorInfo]] = defaultdict(list)
         self.by_person: dict[int, list[VisitorInfo]] = defaultdict(list)
@@ -150,11 +166,11 @@ class _Page:
 # -- statements and row conversion ---------------------------------------------------------
 _VISITOR_COLUMNS = (
     "id, ga_client_id, ga_session_id, fbc, fbp, user_agent, consent_ad_user_data, "
-    "consent_ad_personalization, person_id, hubspotutk"
+    "consent_ad_personalization, client_ip, person_id, hubspotutk"
 )
 _TOUCH_COLUMNS = (
     "id, visitor_id, occurred_at, channel, source, {click_ids}, ga_client_id, ga_session_id, "
-    "fbc, fbp, consent_ad_user_data, consent_ad_personalization"
+    "fbc, fbp, consent_ad_user_data, consent_ad_personalization, url"
 )
 _CLICK_COLUMNS = "visitor_id, kind, value, first_seen_at, touchpoint_id"
 
@@ -164,6 +180,7 @@ class _Statements(NamedTuple):
     visitors: str
     touches: str
     clicks: str
+    consents: str
 
 
 @cache
@@ -196,7 +213,12 @@ def _statements(postgres: bool) -> _Statements:
         f"UNION ALL SELECT {_CLICK_COLUMNS} FROM click_ids "
         f"WHERE kind IN ({crm_kinds}) AND {in_list('value', postgres)}"
     )
-    return _Statements(persons, visitors, touches, clicks)
+    consents = (
+        "SELECT visitor_id, occurred_at, consent_ad_user_data, consent_ad_personalization "
+        f"FROM consent_updates WHERE {in_list('visitor_id', postgres)} "
+        f"AND occurred_at >= {mark} AND occurred_at <= {mark}"
+    )
+    return _Statements(persons, visitors, touches, clicks, consents)
 
 
 class _Codec(NamedTuple):
@@ -261,7 +283,9 @@ class Matcher:
         latest = max(d.close_time for d in deals)
         touches = self._touches(visitor_ids, earliest, latest)
         crm_values = {v for c in contacts for k in CRM_CLICK_KINDS if (v := getattr(c, k))}
-        page = _Page(persons, visitors, touches, self._clicks(visitor_ids, crm_values))
+        clicks = self._clicks(visitor_ids, crm_values)
+        consents = self._consents(visitor_ids, earliest, latest)
+        page = _Page(persons, visitors, touches, clicks, consents)
         return {d.id: self._journey(d, page) for d in deals}
 
     # -- queries ---------------------------------------------------------------------------
@@ -302,10 +326,10 @@ class Matcher:
             return []
         flag = self.codec.flag
         seen: dict[str, tuple[VisitorInfo, int | None, str | None]] = {}
-        for vid, gcid, gsid, fbc, fbp, agent, data, ads, pid, utk in self._rows(
+        for vid, gcid, gsid, fbc, fbp, agent, data, ads, ip, pid, utk in self._rows(
             self.sql.visitors, *lists
         ):
-            info = _new(VisitorInfo, (vid, gcid, gsid, fbc, fbp, agent, flag(data), flag(ads)))
+            info = _new(VisitorInfo, (vid, gcid, gsid, fbc, fbp, agent, flag(data), flag(ads), ip))
             seen[vid] = (info, pid, utk)
         return list(seen.values())
 
@@ -318,7 +342,7 @@ class Matcher:
             return by_visitor
         time, flag, decode = self.codec
         bounds = (_bound(earliest, self.postgres), _bound(latest, self.postgres))
-        for tid, vid, at, channel, source, raw, gcid, gsid, fbc, fbp, data, ads in self._rows(
+        for tid, vid, at, channel, source, raw, gcid, gsid, fbc, fbp, data, ads, url in self._rows(
             self.sql.touches, visitor_ids, extra=bounds
         ):
             clicks = decode(raw) if raw is not None else None
@@ -336,8 +360,22 @@ class Matcher:
                 fbp,
                 flag(data),
                 flag(ads),
+                url,
             )
             by_visitor[vid].append(_new(Touch, touch))
+        return by_visitor
+
+    def _consents(
+        self, visitor_ids: set[str], earliest: datetime, latest: datetime
+    ) -> dict[str, list[ConsentSignal]]:
+        """The visitors' consent updates between ``earliest`` and ``latest``, by visitor."""
+        by_visitor: dict[str, list[ConsentSignal]] = defaultdict(list)
+        if not visitor_ids:
+            return by_visitor
+        time, flag = self.codec.time, self.codec.flag
+        bounds = (_bound(earliest, self.postgres), _bound(latest, self.postgres))
+        for vid, at, data, ads in self._rows(self.sql.consents, visitor_ids, extra=bounds):
+            by_visitor[vid].append(ConsentSignal(time(at), flag(data), flag(ads)))
         return by_visitor
 
     def _clicks(
@@ -376,6 +414,10 @@ class Matcher:
                 if start <= seen_at <= end:
                     _keep(found, kind, value, seen_at, tp_id)
         touches.sort(key=_TOUCH_ORDER)
+        consents = sorted(
+            (c for info in mine for c in page.consents.get(info.id, ()) if start <= c.time <= end),
+            key=_TIME,
+        )
         for t in touches:
             for kind, value in t.click_ids.items():
                 _keep(found, kind, value, t.time, t.id)
@@ -389,11 +431,12 @@ class Matcher:
         if len(clicks) > 1:
             clicks.sort(key=lambda c: (c.time is not None, c.time or end, c.value))
         status = MATCHED if touches or clicks else (OUTSIDE_WINDOW if mine else NEVER_TRACKED)
-        return Journey(deal.id, status, deal.contacts, touches, clicks, mine)
+        return Journey(deal.id, status, deal.contacts, touches, clicks, mine, consents)
 
 
 #: Touches in time order, the ID breaking ties: (time, id).
 _TOUCH_ORDER = itemgetter(2, 0)
+_TIME = itemgetter(0)
 
 
 def _keep(

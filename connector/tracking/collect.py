@@ -30,18 +30,20 @@ from sqlalchemy import (
     true,
 )
 
-from connector.storage.models import ClickId, Touchpoint, Visitor
-from connector.tracking import columns
+from connector.storage.models import ClickId, ConsentUpdate, Touchpoint, Visitor
+from connector.tracking import columns, drops
 from connector.tracking.channels import Source, click_ids_in, parse_source, query_params
 from connector.tracking.pgwrite import MERGED as _MERGED
 from connector.tracking.pgwrite import store_pg
 from connector.tracking.schemas import PageView
+from platforms import BROWSER_COOKIES, load
 
 SESSION_GAP = timedelta(minutes=30)
 #: Client clocks are trusted within this window; outside it the server's time is used.
 CLOCK_PAST, CLOCK_FUTURE = timedelta(days=1), timedelta(minutes=5)
 
 _visitors, _touchpoints, _click_ids = Visitor.__table__, Touchpoint.__table__, ClickId.__table__
+_consent_updates = ConsentUpdate.__table__
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Hit:
     received_at: datetime
     user_agent: str | None = None
     max_past: timedelta = CLOCK_PAST
+    #: The client's IP (see :mod:`connector.tracking.clientip`); None when none is kept.
+    client_ip: str | None = None
 
 
 def event_time(ts_ms: int | None, now: datetime, max_past: timedelta = CLOCK_PAST) -> datetime:
@@ -153,6 +157,26 @@ def store_prepared(bind: Engine | Connection, prepared: list[dict[str, Any]]) ->
 
 
 def _store(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
+    """Consent updates first, then page views; each hit's row ID, in order.
+
+    Consent updates go first because they are the part that may repeat harmlessly: if the page
+    views fail, the writer retries hits one by one, and a consent update stored twice says the
+    same thing twice, whereas a page view stored twice would count twice.
+    """
+    updates = [p for p in prepared if "consent" in p]
+    if not updates:
+        ids = _store_page_views(conn, prepared)
+    else:
+        update_ids = iter(store_consent_updates(conn, updates))
+        views = [p for p in prepared if "consent" not in p]
+        view_ids = iter(_store_page_views(conn, views) if views else [])
+        ids = [next(update_ids) if "consent" in p else next(view_ids) for p in prepared]
+    if any(p["dropped"] for p in prepared):
+        drops.count(conn, [r for p in prepared for r in p["dropped"]], prepared[0]["at"])
+    return ids
+
+
+def _store_page_views(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
     pg = conn.dialect.name == "postgresql"
     visitor_ids = sorted({p["visitor"]["id"] for p in prepared})
     last: dict[str, Any] = {}
@@ -198,6 +222,19 @@ def _store(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
+def store_consent_updates(conn: Connection, prepared: list[dict[str, Any]]) -> list[int]:
+    """Upsert the visitors (consent, cookies, IP) and record each update with its time."""
+    visitors = _merge_visitors([p["visitor"] for p in prepared])
+    if conn.dialect.name == "postgresql":
+        store_pg(conn, visitors, [])
+    else:
+        conn.execute(_sqlite_writes().upsert_visitors, visitors)
+    insert = _consent_updates.insert().returning(
+        _consent_updates.c.id, sort_by_parameter_order=True
+    )
+    return list(conn.execute(insert, [p["consent"] for p in prepared]).scalars())
+
+
 @dataclass(frozen=True)
 class _LastTouch:
     """The previous touch of a visitor within the batch, shaped like a last-touch row."""
@@ -219,23 +256,40 @@ def prepare(hit: Hit) -> dict[str, Any]:
     consent = view.consent
     ad_user_data = consent.ad_user_data if consent else None
     ad_personalization = consent.ad_personalization if consent else None
-    fbc = view.fbc
-    if not fbc and "fbclid" in click_ids and ad_user_data is not False:
-        # Meta's format, with the click time: what the site's pixel would have set.
-        fbc = f"fb.1.{int(occurred.timestamp() * 1000)}.{click_ids['fbclid']}"
+    cookies, dropped = browser_cookies(
+        {"fbc": view.fbc, "fbp": view.fbp}, click_ids, occurred, ad_user_data
+    )
+    fbc, fbp = cookies.get("fbc"), cookies.get("fbp")
+    # No IP kept for a visitor who denied ad_user_data: it would only serve ad matching.
+    ip = hit.client_ip if ad_user_data is not False else None
     visitor = {
         "id": view.visitor_id,
         "first_seen_at": occurred,
         "last_seen_at": occurred,
         "ga_client_id": view.ga_client_id,
         "ga_session_id": view.ga_session_id,
-        "fbp": view.fbp,
+        "fbp": fbp,
         "fbc": fbc,
         "hubspotutk": view.hubspotutk,
         "user_agent": (hit.user_agent or None) and hit.user_agent[:512],
         "consent_ad_user_data": ad_user_data,
         "consent_ad_personalization": ad_personalization,
+        "client_ip": ip,
+        "client_ip_at": occurred if ip else None,
     }
+    if view.event == "consent":
+        return {
+            "visitor_id": view.visitor_id,
+            "at": occurred,
+            "visitor": visitor,
+            "consent": {
+                "visitor_id": view.visitor_id,
+                "occurred_at": occurred,
+                "consent_ad_user_data": ad_user_data,
+                "consent_ad_personalization": ad_personalization,
+            },
+            "dropped": dropped,
+        }
     touchpoint = {
         "visitor_id": view.visitor_id,
         "occurred_at": occurred,
@@ -247,7 +301,7 @@ def prepare(hit: Hit) -> dict[str, Any]:
         "click_ids": click_ids or None,
         "ga_client_id": view.ga_client_id,
         "ga_session_id": view.ga_session_id,
-        "fbp": view.fbp,
+        "fbp": fbp,
         "fbc": fbc,
         "consent_ad_user_data": ad_user_data,
         "consent_ad_personalization": ad_personalization,
@@ -259,7 +313,34 @@ def prepare(hit: Hit) -> dict[str, Any]:
         "click_ids": click_ids,
         "visitor": columns.fit_visitor(visitor),
         "touchpoint": columns.fit_touchpoint(touchpoint),
+        "dropped": dropped,
     }
+
+
+@functools.cache
+def _cookie_rules() -> tuple[Any, ...]:
+    """Each platform's page-view cookie rule (``platforms.BROWSER_COOKIES``), loaded once."""
+    return tuple(load(path) for path in BROWSER_COOKIES.values())
+
+
+def browser_cookies(
+    values: dict[str, str | None],
+    click_ids: dict[str, str],
+    seen_at: datetime,
+    ad_user_data: bool | None,
+) -> tuple[dict[str, str | None], tuple[str, ...]]:
+    """The platforms' browser cookies of a hit as they should be stored, and what was dropped.
+
+    Each platform checks and renews its own cookies (Meta: a new fbclid replaces ``_fbc``);
+    a malformed value is dropped with a reason, never stored and never a refused page view.
+    """
+    out = dict(values)
+    dropped: list[str] = []
+    for rule in _cookie_rules():
+        kept, reasons = rule(out, click_ids, seen_at, ad_user_data)
+        out.update(kept)
+        dropped.extend(reasons)
+    return out, tuple(dropped)
 
 
 def _merge_visitors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ class CollectFastPath:
         allowed_origins: list[str],
         max_body_bytes: int,
         max_past: timedelta,
+        client_ip: Callable[[str | None, str | None], str | None] = lambda *_: None,
     ) -> None:
         self.app = app
         self.writer, self.limiter, self.writeback = writer, limiter, writeback
@@ -54,6 +55,7 @@ class CollectFastPath:
         self.origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
         self.max_body_bytes = max_body_bytes
         self.max_past = max_past
+        self.client_ip = client_ip
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Answer a valid ``POST /collect`` here; pass anything else to Flask."""
@@ -75,7 +77,8 @@ class CollectFastPath:
         if view is None:  # Flask re-reads the body and names what is wrong
             environ["wsgi.input"] = io.BytesIO(raw)
             return self.app(environ, start_response)
-        hit = Hit(view, utcnow(), environ.get("HTTP_USER_AGENT"), self.max_past)
+        ip = self.client_ip(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"))
+        hit = Hit(view, utcnow(), environ.get("HTTP_USER_AGENT"), self.max_past, ip)
         headers = cors_headers(origin) if origin is not None else []
         try:
             self.writer.write(hit)

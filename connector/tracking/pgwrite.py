@@ -32,6 +32,8 @@ MERGED = (
     "user_agent",
     "consent_ad_user_data",
     "consent_ad_personalization",
+    "client_ip",
+    "client_ip_at",
 )
 _VISITOR_COLUMNS = (
     ("id", "varchar"),
@@ -45,6 +47,8 @@ _VISITOR_COLUMNS = (
     ("user_agent", "varchar"),
     ("consent_ad_user_data", "boolean"),
     ("consent_ad_personalization", "boolean"),
+    ("client_ip", "varchar"),
+    ("client_ip_at", "timestamptz"),
 )
 _TOUCH_COLUMNS = (
     ("visitor_id", "varchar"),
@@ -77,7 +81,7 @@ _CLICK_COLUMNS = (
     ("ord", "bigint"),
     ("n", "bigint"),
 )
-_TIMES = {"first_seen_at", "last_seen_at", "occurred_at", "received_at"}
+_TIMES = {"first_seen_at", "last_seen_at", "occurred_at", "received_at", "client_ip_at"}
 
 
 def _rows(name: str, columns: tuple[tuple[str, str], ...], alias: str) -> str:

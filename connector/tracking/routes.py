@@ -20,7 +20,7 @@ from connector.app.context import runtime
 from connector.app.errors import ApiError
 from connector.app.ops import require_token, trigger_token
 from connector.storage.models import utcnow
-from connector.tracking import collect, forget, identify, snippet
+from connector.tracking import clientip, collect, forget, identify, snippet
 from connector.tracking.counting import TrackingCounters
 from connector.tracking.fastpath import JSON_TYPES, RATE_CHARGED, CollectFastPath, cors_headers
 from connector.tracking.ratelimit import RateLimiter, retry_after_header
@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
         allowed_origins=settings.server.allowed_origins,
         max_body_bytes=settings.server.max_body_bytes,
         max_past=timedelta(hours=settings.tracking.accept_client_time_hours),
+        client_ip=clientip.from_settings(settings.tracking),
     )
     rt = app.extensions["closedloop"]
     app.wsgi_app = TrackingCounters(app.wsgi_app, lambda: rt.counters)  # type: ignore[method-assign]
@@ -145,11 +146,15 @@ def tracking_script() -> Response:
 @blueprint.route("/collect", methods=["POST", "OPTIONS"])
 def collect_page_view() -> Response:
     """Store one page view; 204 (nothing for the browser to read)."""
+    tracking = runtime().settings.tracking
     hit = collect.Hit(
         _body(PageView),
         utcnow(),
         request.headers.get("User-Agent"),
-        timedelta(hours=runtime().settings.tracking.accept_client_time_hours),
+        timedelta(hours=tracking.accept_client_time_hours),
+        clientip.from_settings(tracking)(
+            request.remote_addr, request.headers.get("X-Forwarded-For")
+        ),
     )
     current_app.extensions[HITS].write(hit)
     return Response(status=204)

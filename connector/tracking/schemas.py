@@ -130,10 +130,15 @@ class PageView(_Strict):
     click_ids: ClickIds | None = None
     ga_client_id: Annotated[str, Field(max_length=64, pattern=r"^[0-9.]+$")] | None = None
     ga_session_id: Annotated[str, Field(max_length=32, pattern=r"^[0-9]+$")] | None = None
-    fbp: Annotated[str, Field(max_length=128, pattern=r"^[\x21-\x7e]+$")] | None = None
-    fbc: Annotated[str, Field(max_length=512, pattern=r"^[\x21-\x7e]+$")] | None = None
+    # Meta's cookies as the page read them: a malformed one is dropped (and counted) when the
+    # hit is stored, never a reason to refuse the page view (see platforms/meta/cookies.py).
+    fbp: Annotated[str, Field(max_length=4096)] | None = None
+    fbc: Annotated[str, Field(max_length=4096)] | None = None
     hubspotutk: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9]+$")] | None = None
     consent: Consent | None = None
+    #: ``consent``: the page's consent changed after its page view (Consent Mode update or
+    #: ``closedloop.consent``); stored as a consent update, not as a page view.
+    event: Literal["page_view", "consent"] = "page_view"
 
     @model_validator(mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -46,6 +46,7 @@ from platforms.base import (
     Skip,
     Wait,
 )
+from platforms.meta import cookies
 from platforms.meta.client import DEFAULT_TRANSIENT_WAIT, GraphFailure, build_api, classify_error
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,6 @@ SEND_MARGIN = timedelta(minutes=15)
 FUTURE_TOLERANCE = timedelta(seconds=60)
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-FBC = re.compile(r"^fb\.\d+\.\d{13}\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)?$")
-FBP = re.compile(r"^fb\.\d+\.\d{13}\.\d+$")
-FBCLID = re.compile(r"^[A-Za-z0-9_\-]+$")
 META_LEAD_ID = re.compile(r"^\d{15,16}$")
 
 
@@ -138,6 +136,13 @@ class MetaDestination(Destination[Event]):
         if currency and not re.fullmatch(r"[A-Za-z]{3}", currency):
             return Skip("invalid_currency", f"{currency!r} is not an ISO 4217 currency code")
         ids = conversion.identifiers
+        if ids.consent_ad_user_data is False:
+            # Meta has no per-event consent field: denied means no identifiers, so no event.
+            return Skip(
+                "consent_denied",
+                "the person denied ad_user_data consent; Meta must not receive their "
+                "identifiers (email, phone, fbc, fbp)",
+            )
         if source == "website" and not (ids.user_agent and ids.page_url):
             return Skip(
                 "missing_website_context",
@@ -149,7 +154,7 @@ class MetaDestination(Destination[Event]):
             phones=[h for h in ids.phone_sha256 if SHA256_HEX.match(h)] or None,
             external_ids=[ids.external_id] if ids.external_id else None,
             fbc=click_cookie(ids.fbc, ids.fbclid, ids.click_time),
-            fbp=ids.fbp if _matches(FBP, ids.fbp) else None,
+            fbp=ids.fbp if cookies.parse_fbp(ids.fbp) else None,
             client_user_agent=ids.user_agent or None,
             client_ip_address=ids.client_ip or None,
             lead_id=lead_id,
@@ -177,9 +182,21 @@ class MetaDestination(Destination[Event]):
             action_source=ActionSource(source),
             user_data=user_data,
             custom_data=custom_data,
-            event_source_url=ids.page_url if source == "website" else None,
+            event_source_url=ids.page_url or None,
+            **self._data_processing(),
         )
         return Prepared(conversion, event)
+
+    def _data_processing(self) -> dict[str, Any]:
+        """Limited Data Use as configured; nothing at all when it is not."""
+        options = list(self.settings.data_processing_options)
+        if not options:
+            return {}
+        return {
+            "data_processing_options": options,
+            "data_processing_options_country": self.settings.data_processing_options_country,
+            "data_processing_options_state": self.settings.data_processing_options_state,
+        }
 
     # -- send ----------------------------------------------------------------------------------
     def send(self, batch: list[Prepared[Event]]) -> list[Outcome]:
@@ -285,11 +302,10 @@ def click_cookie(fbc: str | None, fbclid: str | None, click_time: datetime | Non
     Never from the upload time: that would report an old click as fresh. Without a click time
     there is no honest fbc, so none is sent.
     """
-    if _matches(FBC, fbc):
+    if cookies.parse_fbc(fbc):
         return fbc
-    if fbclid and click_time is not None and FBCLID.match(fbclid):
-        millis = int(click_time.astimezone(UTC).timestamp() * 1000)
-        return f"fb.1.{millis}.{fbclid}"
+    if fbclid and click_time is not None:
+        return cookies.build_fbc(fbclid, click_time)
     return None
 
 

@@ -95,8 +95,11 @@ INSIGHT_FIELDS = frozenset(
 LEVELS = ("campaign", "adset", "ad")
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-FBC = re.compile(r"^fb\.\d+\.\d{13}\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)?$")
-FBP = re.compile(r"^fb\.\d+\.\d{13}\.\d+$")
+#: The appendix Meta's parameter builders add: 8 base64url characters, or a legacy 2-character
+#: language token (capi-param-builder's SUPPORTED_LANGUAGES_TOKENS).
+_APPENDIX = r"(\.(AQ|Ag|Aw|BA|BQ|Bg|[A-Za-z0-9_\-]{8}))?"
+FBC = re.compile(rf"^fb\.\d+\.\d{{13}}\.[A-Za-z0-9_\-]+{_APPENDIX}$")
+FBP = re.compile(rf"^fb\.\d+\.\d{{13}}\.\d+{_APPENDIX}$")
 LEAD_ID = re.compile(r"^\d{15,16}$")
 VERSION = re.compile(r"^v\d+\.\d+$")
 
@@ -370,6 +373,16 @@ class MetaSandbox(HttpEmulator):
             "custom_data": custom,
             "user_data_keys": sorted(event["user_data"]),
             "user_data": event["user_data"],
+            "event_source_url": event.get("event_source_url"),
+            "data_processing": {
+                k.removeprefix("data_processing_"): event[k]
+                for k in (
+                    "data_processing_options",
+                    "data_processing_options_country",
+                    "data_processing_options_state",
+                )
+                if k in event
+            },
             "received_at": now,
         }
         if test_code:
@@ -541,6 +554,7 @@ def _validate_event(index: int, event: dict[str, Any], now: datetime) -> None:
             "Events with action_source website need client_user_agent and event_source_url.",
         )
     _validate_user_data(user_data)
+    _validate_data_processing(where, event)
     custom = event.get("custom_data") or {}
     if not isinstance(custom, dict):
         raise GraphError(f"(#100) param {where}[custom_data] must be an object", code=100)
@@ -560,6 +574,23 @@ def _validate_event(index: int, event: dict[str, Any], now: datetime) -> None:
             "Missing Value Or Currency",
             "Purchase events and events with a value need both value and currency in custom_data.",
         )
+
+
+def _validate_data_processing(where: str, event: dict[str, Any]) -> None:
+    """Limited Data Use: ``[]`` or ``["LDU"]``, with integer country and state codes."""
+    options = event.get("data_processing_options")
+    if options is not None and (not isinstance(options, list) or any(o != "LDU" for o in options)):
+        raise GraphError(
+            f"(#100) param {where}[data_processing_options] must be an array of 'LDU'", code=100
+        )
+    for key in ("data_processing_options_country", "data_processing_options_state"):
+        value = event.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise GraphError(f"(#100) param {where}[{key}] must be an integer code", code=100)
+        if value is not None and not options:
+            raise GraphError(f"(#100) param {where}[{key}] needs data_processing_options", code=100)
 
 
 def _values(raw: Any) -> list[Any]:

@@ -303,7 +303,7 @@ def test_not_mapped_or_targeted_runs_skip(
 def test_the_pipeline_runs_it_after_the_sync_when_hubspot_is_enabled(sync_config) -> None:
     with_hubspot = parse_config({"database": {"url": "sqlite://"}, **sync_config}, env={})
     names = [type(s) for s in default_steps(with_hubspot)]
-    assert names[:2] == [SyncStep, LifecycleStep]
+    assert names[1:3] == [SyncStep, LifecycleStep]  # after the IP retention purge
     config = {**sync_config, "platforms": {**sync_config["platforms"], "hubspot": {}}}
     without = parse_config({"database": {"url": "sqlite://"}, **config}, env={})
     assert LifecycleStep not in [type(s) for s in default_steps(without)]

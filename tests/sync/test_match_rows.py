@@ -33,6 +33,7 @@ from platforms.crm import CrmContact
 from tests.sync.conftest import NOW
 
 LOOKBACK = 90
+URL = "https://example.com/"  # what the seed's touches carry
 CLOSE = NOW - timedelta(days=1)
 
 
@@ -60,9 +61,9 @@ def test_a_journey_from_the_store_equals_one_written_by_hand(seed, sync_runtime)
     journey = match(sync_runtime, DealToMatch("d1", CLOSE, contacts))["d1"]
 
     touch_a = Touch(first, visitor, first_at, "Paid Search", "google", {"gclid": "G-1"},
-                    None, None, None, None, True, False)  # fmt: skip
+                    None, None, None, None, True, False, URL)  # fmt: skip
     touch_b = Touch(second, other, CLOSE, "Organic Search", None, {},
-                    None, None, None, None, False, None)  # fmt: skip
+                    None, None, None, None, False, None, URL)  # fmt: skip
     want = Journey(
         "d1",
         MATCHED,
@@ -75,8 +76,8 @@ def test_a_journey_from_the_store_equals_one_written_by_hand(seed, sync_runtime)
         ],
     )
     assert journey == want
-    assert [type(v) for t in journey.touches for v in t[-2:]] == [bool, bool, bool, type(None)]
-    assert [type(v) for v in journey.visitors[0][-2:]] == [bool, bool]
+    assert [type(v) for t in journey.touches for v in t[-3:-1]] == [bool, bool, bool, type(None)]
+    assert [type(v) for v in journey.visitors[0][-3:-1]] == [bool, bool]
     times = [t.time for t in journey.touches] + [c.time for c in journey.clicks if c.time]
     assert all(t.tzinfo is UTC for t in times)
 

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from connector.identity import email_key
-from connector.storage.models import ClickId, Lead, Person, Touchpoint, Visitor
+from connector.storage.models import ClickId, ConsentUpdate, Lead, Person, Touchpoint, Visitor
 from connector.tracking.routes import WORKER
 from platforms.hubspot.sandbox import HubSpotSandbox
 
@@ -81,12 +81,19 @@ def site_app(tracker: dict[str, str]) -> Callable[..., Any]:
         ),
         "/thanks": "<p>Thanks!</p>",
         "/consent": "<p>Consent denied by the site's CMP</p>",
+        "/gtag": "<p>Google Consent Mode, denied by default</p>",
     }
     head_scripts = {
         "/consent": (
             "<script>window.cmp = {consent: {ad_user_data: 'denied',"
             " ad_personalization: 'denied'}};</script>"
-        )
+        ),
+        "/gtag": (
+            "<script>window.dataLayer = window.dataLayer || [];"
+            "function gtag(){dataLayer.push(arguments);}"
+            "gtag('consent', 'default', {ad_user_data: 'denied', ad_personalization: 'denied',"
+            " ad_storage: 'denied'});</script>"
+        ),
     }
 
     @Request.application
@@ -177,7 +184,8 @@ def test_snippet_journey_identity_and_writeback(make_client, hubspot):
 
     assert errors == []
     visitor_id = cookies["cl_vid"]
-    assert cookies["_fbc"].startswith("fb.1.") and cookies["_fbc"].endswith(".FB-1")
+    # A cookie on an IP host has subdomain index 0 (Meta's parameter builder counts it so).
+    assert cookies["_fbc"].startswith("fb.0.") and cookies["_fbc"].endswith(".FB-1")
     with runtime.sessions() as session:
         touchpoints = list(session.scalars(select(Touchpoint).order_by(Touchpoint.occurred_at)))
         visitor = session.get(Visitor, visitor_id)
@@ -269,3 +277,83 @@ def test_consent_denied_and_bad_identify_calls(make_client):
     assert len(touchpoints) == 2
     assert touchpoints[0].click_ids == {"fbclid": "FB-2"}
     assert tracker.counts["/identify"] == 0
+
+
+def test_second_fbclid_visit_replaces_fbc_and_consent_updates_are_recorded(make_client):
+    """Real Chromium: a second fbclid replaces _fbc; later consent changes are recorded.
+
+    The site runs on www.example.com, so the host-only cookie's subdomain index is 2; Consent
+    Mode's update and closedloop.consent() after the page view arrive as consent updates.
+    """
+    from playwright.sync_api import sync_playwright
+
+    tracker_ref: dict[str, str] = {}
+    site = make_server("127.0.0.1", 0, site_app(tracker_ref), threaded=True)
+    site_origin = f"http://www.example.com:{site.server_port}"
+    client, runtime = make_client({"server": {"allowed_origins": [site_origin]}})
+    app = client.application
+    tracker = Finished(app.wsgi_app)
+    app.wsgi_app = tracker
+    args = [*ARGS, "--host-resolver-rules=MAP www.example.com 127.0.0.1"]
+    with serving(app) as tracker_url:
+        tracker_ref["url"] = tracker_url
+        site_thread = threading.Thread(target=site.serve_forever, daemon=True)
+        site_thread.start()
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+                context = browser.new_context()
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+                def fbc() -> str | None:
+                    cookies = {c["name"]: c for c in context.cookies(site_origin)}
+                    cookie = cookies.get("_fbc")
+                    assert cookie is None or cookie["domain"] == "www.example.com"  # host-only
+                    return cookie and cookie["value"]
+
+                page.goto(f"{site_origin}/landing?fbclid=IwAR-First")
+                tracker.wait_for("/collect", 1)
+                first = fbc()
+                page.goto(f"{site_origin}/landing?fbclid=IwAR-Second")
+                tracker.wait_for("/collect", 2)
+                second = fbc()
+                page.goto(f"{site_origin}/pricing")
+                tracker.wait_for("/collect", 3)
+                third = fbc()
+                page.goto(f"{site_origin}/gtag?fbclid=IwAR-Third")
+                tracker.wait_for("/collect", 4)
+                before_consent = fbc()
+                page.evaluate(
+                    "() => gtag('consent', 'update', {ad_user_data: 'granted',"
+                    " ad_personalization: 'granted'})"
+                )
+                tracker.wait_for("/collect", 5)
+                after_consent = fbc()
+                page.evaluate("() => closedloop.consent({ad_user_data: 'denied'})")
+                tracker.wait_for("/collect", 6)
+                visitor_id = {c["name"]: c["value"] for c in context.cookies(site_origin)}["cl_vid"]
+                browser.close()
+        finally:
+            site.shutdown()
+            site_thread.join(10)
+    assert errors == []
+    assert first is not None and first.startswith("fb.2.") and first.endswith(".IwAR-First")
+    assert second is not None and second.startswith("fb.2.") and second.endswith(".IwAR-Second")
+    assert int(second.split(".")[2]) >= int(first.split(".")[2])
+    assert third == second  # no fbclid: the cookie stays
+    assert before_consent == second  # denied by Consent Mode's default: no new click cookie
+    assert after_consent is not None and after_consent.endswith(".IwAR-Third")
+    with runtime.sessions() as session:
+        visitor = session.get(Visitor, visitor_id)
+        touches = session.scalars(select(Touchpoint).order_by(Touchpoint.id)).all()
+        updates = session.scalars(select(ConsentUpdate).order_by(ConsentUpdate.id)).all()
+    assert len(touches) == 4
+    assert touches[1].fbc == second and touches[3].consent_ad_user_data is False
+    assert [(u.consent_ad_user_data, u.consent_ad_personalization) for u in updates] == [
+        (True, True),
+        (False, True),
+    ]
+    assert visitor.fbc == after_consent
+    assert visitor.consent_ad_user_data is False

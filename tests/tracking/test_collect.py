@@ -237,7 +237,7 @@ def test_rate_limit_429(make_client, page_view, row_counts):
 
 
 def test_snippet_served_with_caching(make_client):
-    """GET /t.js: JavaScript with config injected safely, ETag revalidation, under 3 kB."""
+    """GET /t.js: JavaScript with config injected safely, ETag revalidation, under 4 kB."""
     client, _ = make_client(
         {"tracking": {"visitor_cookie": "vid", "form_selector": "form</script><script>x()"}}
     )
@@ -248,6 +248,7 @@ def test_snippet_served_with_caching(make_client):
     body = response.get_data(as_text=True)
     assert "</script>" not in body and "\\u003c/script\\u003e" in body
     assert '"cookie":"vid"' in body and '"url":"http://localhost"' in body
-    assert len(response.data) < 3000
+    # 3 kB until the snippet learnt Consent Mode updates and Meta's _fbc renewal (2 kB gzipped).
+    assert len(response.data) < 4000
     again = client.get("/t.js", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
