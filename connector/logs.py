@@ -103,7 +103,13 @@ _GUNICORN_STOP_CHATTER = ("Handling signal:", "Worker exiting", "Shutting down: 
 
 
 def _quiet_gunicorn_stop(record: logging.LogRecord) -> bool:
-    if record.levelno == logging.INFO and record.getMessage().startswith(_GUNICORN_STOP_CHATTER):
+    message = record.getMessage()
+    # A worker still booting when the stop's SIGTERM arrives dies of it before its handler is
+    # installed; gunicorn logs that at INFO as expected during a graceful stop.
+    stop_chatter = message.startswith(_GUNICORN_STOP_CHATTER) or message.endswith(
+        "was sent SIGTERM!"
+    )
+    if record.levelno == logging.INFO and stop_chatter:
         return logging.getLogger().isEnabledFor(logging.DEBUG)
     return True
 

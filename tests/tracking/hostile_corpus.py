@@ -61,7 +61,11 @@ COLLECT = [
         stored={"click_ids": {"gclid": "abc"}},
     ),
     Case(
-        "nul in fbp", "/collect", _view(fbp="fb.1.17\x0000.42"), 204, stored={"fbp": "fb.1.1700.42"}
+        "nul in fbp",
+        "/collect",
+        _view(fbp="fb.1.170000\x000000000.42"),  # Meta's form: 13-digit creation time
+        204,
+        stored={"fbp": "fb.1.1700000000000.42"},
     ),
     Case(
         "512-character fbclid in the body",
