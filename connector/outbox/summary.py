@@ -15,7 +15,11 @@ ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING = (
     "dead",
     "waiting",
 )
-LABELS = (ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING)
+#: Dry runs only: the platform has no validate-only mode (or it is not configured).
+NOT_VALIDATED = "not_validated"
+LABELS = (ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING, NOT_VALIDATED)
+#: Distinct messages kept per reason code, so a dry run can say why, not only how often.
+EXAMPLES_PER_CODE = 3
 
 
 @dataclass
@@ -32,12 +36,18 @@ class PlatformSummary:
     request_failures: int = 0
     #: The last whole-request failure's message, for ``PlatformStatus.last_error``.
     last_failure: str | None = None
+    #: The platforms' own messages by label and reason code (a few each), for the dry run.
+    examples: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
-    def add(self, label: str, code: str | None = None) -> None:
+    def add(self, label: str, code: str | None = None, message: str | None = None) -> None:
         """Count one conversion under ``label``, and its reason code when it has one."""
         self.counts[label] += 1
         if code and label != ACCEPTED:
             self.reasons.setdefault(label, Counter())[code] += 1
+            if message:
+                kept = self.examples.setdefault(label, {}).setdefault(code, [])
+                if message not in kept and len(kept) < EXAMPLES_PER_CODE:
+                    kept.append(message)
 
     def merge(self, other: PlatformSummary) -> None:
         """Fold another pass's tallies into this one (the scheduler may run several)."""
@@ -48,6 +58,11 @@ class PlatformSummary:
         self.request_failures += other.request_failures
         self.error = other.error or self.error
         self.last_failure = other.last_failure or self.last_failure
+        for label, codes in other.examples.items():
+            for code, messages in codes.items():
+                kept = self.examples.setdefault(label, {}).setdefault(code, [])
+                kept.extend(m for m in messages if m not in kept)
+                del kept[EXAMPLES_PER_CODE:]
 
     @property
     def total(self) -> int:
@@ -64,6 +79,8 @@ class PlatformSummary:
             if self.reasons.get(label)
         }
         out["dry_run"] = self.dry_run
+        if self.dry_run:
+            out["examples"] = self.examples
         out["error"] = self.error
         return out
 

@@ -31,6 +31,7 @@ from platforms.base import (
     Rejected,
     Retry,
     Skip,
+    Validation,
     Wait,
 )
 from platforms.ga4.client import measurement_session
@@ -118,11 +119,6 @@ class GA4Destination(Destination[GA4Event]):
         self._pool: ThreadPoolExecutor | None = None
         self._setup_lock = threading.Lock()
 
-    @property
-    def validating(self) -> bool:
-        """Ask ``/debug/mp/collect`` before sending (always in dry run, which never sends)."""
-        return self.settings.validate_events or self.dry_run
-
     # -- lifecycle -----------------------------------------------------------------------------
     def setup(self) -> None:
         """One keep-alive session and one thread pool, both sized to ``concurrency``."""
@@ -202,11 +198,23 @@ class GA4Destination(Destination[GA4Event]):
     # -- send ----------------------------------------------------------------------------------
     def send(self, batch: list[Prepared[GA4Event]]) -> list[Outcome]:
         """One request per client (≤ 25 events each), sent in parallel; outcomes in order."""
+        return self._fan_out(batch, validate_only=self.dry_run)
+
+    def validate(self, batch: list[Prepared[GA4Event]]) -> list[Validation]:
+        """The same requests to ``/debug/mp/collect`` only: its validationMessages decide."""
+        return list(self._fan_out(batch, validate_only=True))
+
+    def _fan_out(self, batch: list[Prepared[GA4Event]], *, validate_only: bool) -> list[Outcome]:
         self.setup()
         assert self._pool is not None
         outcomes: list[Outcome | None] = [None] * len(batch)
         planned = [
-            (request.indices, self._pool.submit(self._deliver, [batch[i] for i in request.indices]))
+            (
+                request.indices,
+                self._pool.submit(
+                    self._deliver, [batch[i] for i in request.indices], validate_only
+                ),
+            )
             for request in _plan_requests(batch)
         ]
         for indices, future in planned:
@@ -218,18 +226,18 @@ class GA4Destination(Destination[GA4Event]):
                 outcomes[index] = outcome
         return [o if o is not None else Retry("UNKNOWN_OUTCOME", "not sent") for o in outcomes]
 
-    def _deliver(self, items: list[Prepared[GA4Event]]) -> list[Outcome]:
-        """One client's request: validate if asked, then collect."""
+    def _deliver(self, items: list[Prepared[GA4Event]], validate_only: bool) -> list[Outcome]:
+        """One client's request: validate if asked, then collect (never when validate-only)."""
         now = self.clock()
         payloads = [_refresh_timestamp(item.payload, now) for item in items]
         outcomes: list[Outcome | None] = [None] * len(items)
-        if self.validating:
+        if self.settings.validate_events or validate_only:
             answer, failure = self._post(DEBUG_PATH, _body(payloads))
             if failure is not None:
                 return [failure] * len(items)
             for index, rejection in _rejections(answer, len(items)).items():
                 outcomes[index] = rejection
-            if self.dry_run:
+            if validate_only:
                 return [
                     o or Accepted(diagnostics={"dry_run": True, "validated": True, **_notes(p)})
                     for o, p in zip(outcomes, payloads, strict=True)
