@@ -28,13 +28,14 @@ def platform_figures(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         name: figures
         for name, figures in summary.items()
-        if isinstance(figures, dict) and figures.get("dry_run") is True
+        if isinstance(figures, dict) and figures.get("dry_run") is True and ACCEPTED in figures
     }
 
 
 def rejections(summary: dict[str, Any]) -> int:
-    """Conversions some platform said it would reject (the dry run's exit code 1)."""
-    return sum(int(f.get(REJECTED) or 0) for f in platform_figures(summary).values())
+    """Conversions a platform said it would reject, or a platform stopped (exit code 1)."""
+    figures = platform_figures(summary).values()
+    return sum(int(f.get(REJECTED) or 0) + (1 if f.get("error") else 0) for f in figures)
 
 
 def report_lines(summary: dict[str, Any]) -> Iterator[str]:
@@ -44,7 +45,8 @@ def report_lines(summary: dict[str, Any]) -> Iterator[str]:
         yield "  no destination validated anything"
     for name, f in figures.items():
         counts = [f"{f[label]} {WORDS[label]}" for label in LABELS if f.get(label)]
-        yield f"  {name}: {', '.join(counts) or 'nothing due'}"
+        idle = "not checked" if f.get("error") else "nothing due"
+        yield f"  {name}: {', '.join(counts) or idle}"
         if f.get("error"):
             yield f"    stopped: {f['error']}"
         examples = f.get("examples") or {}

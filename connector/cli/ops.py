@@ -65,8 +65,10 @@ def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
         run_id, status = RunService(runtime).run_now("cli", dry_run=dry_run)
     except LeaseHeld as held:
         click.echo(f"not started: {held}", err=True)
+        runtime.close()
         sys.exit(EXIT_FAILURES)
     run = get_run(runtime, run_id)
+    runtime.close()  # the run's pooled connections, before the exit below
     assert run is not None
     if as_json:
         click.echo(json.dumps(run_as_dict(run), indent=2, default=str))
