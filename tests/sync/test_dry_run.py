@@ -28,10 +28,23 @@ DESTINATIONS = ("google_ads", "ga4", "meta")
 UNKNOWN_ACTION = "999999"
 
 
+GCLID = "Cj0KCQ-dry-run"
+
+
+@pytest.fixture(params=["data_manager"])
+def google_api(request: pytest.FixtureRequest) -> str:
+    """Which Google API the destination uses (a test may parametrize both)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def sandboxes() -> Iterator[dict[str, Any]]:
+def sandboxes(google_api: str) -> Iterator[dict[str, Any]]:
     """The three destination sandboxes, started on the real clock."""
-    started = {name: load(SANDBOXES[name])().start() for name in DESTINATIONS}
+    options: dict[str, dict[str, Any]] = {"google_ads": {"api": google_api}}
+    started = {
+        name: load(SANDBOXES[name])(**options.get(name, {})).start() for name in DESTINATIONS
+    }
+    started["google_ads"].add_click(GCLID, utcnow() - timedelta(days=3))
     yield started
     for sandbox in started.values():
         sandbox.stop()
@@ -54,7 +67,7 @@ def _contact(hubspot: Any, runtime: Runtime) -> str:
         consent_ad_user_data=True,
         consent_ad_personalization=True,
     )
-    seed.touch(visitor, utcnow() - timedelta(days=3), click=("gclid", "Cj0KCQ-dry-run"))
+    seed.touch(visitor, utcnow() - timedelta(days=3), click=("gclid", GCLID))
     return contact
 
 
@@ -86,10 +99,14 @@ def _dry_run(runtime: Runtime) -> tuple[str, dict[str, Any]]:
     return status, run.summary or {}
 
 
+@pytest.mark.parametrize("google_api", ["data_manager", "google_ads"], indirect=True)
 def test_dry_run_validates_what_it_would_plan_and_changes_no_table(
     hubspot, sandboxes, make_settings
 ):
-    """A new won deal is validated by all three platforms; no sandbox keeps it, no row changes."""
+    """A new won deal is validated by all three platforms; no sandbox keeps it, no row changes.
+
+    Google through either API (Data Manager's and the Google Ads API's ``validate_only``).
+    """
     runtime = Runtime.from_settings(
         make_settings(_config(hubspot, sandboxes, test_event_code="TEST4242"))
     )
