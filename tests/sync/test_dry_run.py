@@ -200,3 +200,28 @@ def test_cli_exits_0_when_every_platform_would_accept(
     assert result.exit_code == 0, result.output
     for name in DESTINATIONS:
         assert f"  {name}: 1 would be accepted" in result.output.splitlines(), result.output
+
+
+def test_backfill_dry_run_validates_too(hubspot, sandboxes, make_settings, db_url, tmp_path):
+    """``backfill --dry-run`` plans the past in memory and prints each platform's check."""
+    config = _config(hubspot, sandboxes, test_event_code="TEST4242")
+    config["database"] = {"url": db_url}
+    config["server"] = {"trigger_token": "test-trigger-token"}
+    runtime = Runtime.from_settings(make_settings(config))
+    try:
+        won_deal(hubspot, [_contact(hubspot, runtime)], close=utcnow() - timedelta(hours=2))
+        before = snapshot(runtime)
+    finally:
+        runtime.close()
+    path = tmp_path / "closedloop.yaml"
+    path.write_text(yaml.safe_dump(config))
+    since = (utcnow() - timedelta(days=30)).strftime("%Y-%m-%d")
+    result = CliRunner().invoke(cli, ["-c", str(path), "backfill", "--since", since, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    for name in DESTINATIONS:
+        assert f"  {name}: 1 would be accepted" in result.output.splitlines(), result.output
+    runtime = Runtime.from_settings(make_settings(config))
+    try:
+        assert_unchanged_but_the_run(before, runtime)
+    finally:
+        runtime.close()
