@@ -60,6 +60,8 @@ class RunContext:
     progress: Callable[[str, int, int | None], None] | None = None
     clock: Callable[[], float] = time.monotonic
     renewed_at: float | None = None
+    #: Dry run: the outbox rows the sync planned but rolled back, for delivery to validate.
+    unsaved: list[Any] = field(default_factory=list)
 
     def heartbeat(self) -> None:
         """Renew the sync lease; long steps call this between batches.

@@ -145,7 +145,16 @@ class Rejected:
     message: str
 
 
+@dataclass(frozen=True)
+class NotValidated:
+    """Dry run only: the platform offers no way to check the item without really sending it."""
+
+    reason: str
+
+
 Outcome = Accepted | Retry | Rejected
+#: What ``Destination.validate`` answers per item.
+Validation = Accepted | Retry | Rejected | NotValidated
 
 
 class Destination(ABC, Generic[Payload]):
@@ -185,3 +194,14 @@ class Destination(ABC, Generic[Payload]):
         Raise ``RetryablePlatformError`` / ``PermanentPlatformError`` for failures that hit the
         whole request (auth, allowlist, rate limit); the caller applies them to every item.
         """
+
+    def validate(self, batch: list[Prepared[Payload]]) -> list[Validation]:
+        """Ask the platform whether it would accept each item, without it counting anything.
+
+        A dry run calls this instead of ``send``, on exactly the payloads ``send`` would get.
+        Platforms with a validate-only mode override it (same errors as ``send``); the default
+        posts nothing and says so, because a dry run must never deliver for real.
+        """
+        return [NotValidated(f"{self.name} has no validate-only mode; nothing was sent")] * len(
+            batch
+        )

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from connector.cli import dry_run as dry_run_report
 from connector.cli.common import EXIT_FAILURES, EXIT_OK, Obj, pass_obj
 from connector.cli.progress import step_progress
 from connector.errors import LeaseHeld
@@ -22,7 +23,11 @@ from connector.sync.backfill import plan_notes, run_backfill, since_start
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Replay deals modified on or after this day (UTC).",
 )
-@click.option("--dry-run", is_flag=True, help="Compute and report what would be planned only.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Plan in memory and check it with the platforms' validate-only modes; store nothing.",
+)
 @pass_obj
 def backfill(obj: Obj, since: object, dry_run: bool) -> None:
     """Replay closed-won deals since a date, planning only what each platform still accepts."""
@@ -64,9 +69,13 @@ def _backfill(runtime: Runtime, since: object, dry_run: bool) -> int:
             click.echo(f"  not planned for {platform}: {n} ({reason})")
     for code, n in sorted((sync.get("skipped") or {}).items()):
         click.echo(f"  skipped: {n} ({code})")
+    if dry_run:
+        for line in dry_run_report.report_lines((run.summary if run else None) or {}):
+            click.echo(line)
     if run and run.error:
         click.echo(f"  error: {run.error}")
-    return EXIT_OK if status == SUCCEEDED else EXIT_FAILURES
+    refused = dry_run and dry_run_report.rejections((run.summary if run else None) or {}) > 0
+    return EXIT_OK if status == SUCCEEDED and not refused else EXIT_FAILURES
 
 
 COMMANDS = [backfill]

@@ -9,6 +9,7 @@ import sys
 import click
 import yaml
 
+from connector.cli import dry_run as dry_run_report
 from connector.cli.common import EXIT_FAILURES, EXIT_OK, Obj, pass_obj
 from connector.config import redacted
 from connector.errors import LeaseHeld
@@ -52,7 +53,10 @@ def worker(obj: Obj) -> None:
 @click.command()
 @click.option("--once", is_flag=True, default=True, help="Run one sync and exit (the default).")
 @click.option(
-    "--dry-run", is_flag=True, help="Use the platforms' validate-only modes; send nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Plan in memory and check it with the platforms' validate-only modes; "
+    "send and store nothing.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 @pass_obj
@@ -64,6 +68,7 @@ def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
         run = get_run(runtime, run_id)
     except LeaseHeld as held:
         click.echo(f"not started: {held}", err=True)
+        runtime.close()
         sys.exit(EXIT_FAILURES)
     finally:
         runtime.close()  # the pool's connections are closed, not left to the garbage collector
@@ -71,15 +76,21 @@ def sync(obj: Obj, once: bool, dry_run: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(run_as_dict(run), indent=2, default=str))
     else:
-        click.echo(f"run {run_id}: {status}")
+        click.echo(
+            f"run {run_id}: {status}{' (dry run: nothing sent or stored)' if dry_run else ''}"
+        )
         for key, value in (run.counts or {}).items():
             click.echo(f"  {key}: {value}")
+        if dry_run:
+            for line in dry_run_report.report_lines(run.summary or {}):
+                click.echo(line)
         failing = run_as_dict(run)["platform_errors"]
         for name, reason in failing.items():
             click.echo(f"  {name} failed: {reason}")
         if run.error and not failing:
             click.echo(f"  error: {run.error}")
-    sys.exit(EXIT_OK if status == SUCCEEDED else EXIT_FAILURES)
+    rejected = dry_run and dry_run_report.rejections(run.summary or {}) > 0
+    sys.exit(EXIT_OK if status == SUCCEEDED and not rejected else EXIT_FAILURES)
 
 
 @click.group("config")

@@ -50,10 +50,14 @@ class DeliveryPass:
     clock: Callable[[], datetime]
     summary: PlatformSummary
     dry_run: bool = False
+    #: Dry run: rows planned in this run but never stored (see ``SyncStep``), validated after
+    #: the stored due rows.
+    unsaved: list[Conversion] = field(default_factory=list)
     run_id: int | None = None
     heartbeat: Callable[[], None] | None = None
     rng: Uniform | None = None
     _paused: threading.Event = field(default_factory=threading.Event)
+    _unsaved_at: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -82,6 +86,7 @@ class DeliveryPass:
         """
         due_before = self.clock()
         last_id = 0
+        self._unsaved_at = 0
         in_flight: deque[Future[list[ItemResult]]] = deque()
         with (
             ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.destination) as pool,
@@ -107,13 +112,19 @@ class DeliveryPass:
 
     def _next_chunk(self, last_id: int, due_before: datetime) -> list[Conversion]:
         if self.dry_run:
-            return scan_due(
-                self.sessions,
-                self.destination,
-                after_id=last_id,
-                limit=self.chunk_size,
-                now=due_before,
-            )
+            # Stored rows first (ids > 0), then the unsaved ones (ids < 0, see ``unsaved``).
+            if last_id >= 0:
+                stored = scan_due(
+                    self.sessions,
+                    self.destination,
+                    after_id=last_id,
+                    limit=self.chunk_size,
+                    now=due_before,
+                )
+                if stored:
+                    return stored
+            start, self._unsaved_at = self._unsaved_at, self._unsaved_at + self.chunk_size
+            return self.unsaved[start : self._unsaved_at]
         return claim_due(
             self.sessions,
             self.destination,
@@ -187,7 +198,7 @@ class DeliveryPass:
         with self._lock:
             self.summary.requests += 1
         try:
-            outcomes = self.adapter.send(batch)
+            outcomes = self.adapter.validate(batch) if self.dry_run else self.adapter.send(batch)
         except PermanentPlatformError as exc:
             self._pause(exc)
             return [None] * len(batch)

@@ -24,6 +24,7 @@ from connector.outbox.backoff import MIN_DELAY_SECONDS, RetryPolicy, Uniform
 from connector.outbox.summary import (
     ACCEPTED,
     DEAD,
+    NOT_VALIDATED,
     REJECTED,
     RETRYING,
     SKIPPED,
@@ -31,7 +32,7 @@ from connector.outbox.summary import (
     PlatformSummary,
 )
 from connector.storage.models import Conversion
-from platforms.base import Accepted, Outcome, Rejected, Skip, Wait
+from platforms.base import Accepted, NotValidated, Rejected, Retry, Skip, Validation, Wait
 
 #: Column widths of ``reason_code`` / ``platform_ref``: longer platform strings are cut.
 CODE_MAX, REF_MAX = 128, 256
@@ -43,7 +44,7 @@ class ItemResult:
 
     row_id: int
     attempts: int
-    result: Outcome | Skip | Wait | None
+    result: Validation | Skip | Wait | None
 
 
 def classify(
@@ -54,6 +55,8 @@ def classify(
     done = {"next_attempt_at": None}
     if result is None:
         return None, None, {}
+    if isinstance(result, NotValidated):  # dry runs only: the row stays as it is
+        return NOT_VALIDATED, NOT_VALIDATED.upper(), {}
     if isinstance(result, Accepted):
         values = {
             "status": ACCEPTED,
@@ -118,7 +121,7 @@ def record(
     for item in items:
         label, code, values = classify(item, policy, now, rng)
         if label is not None:
-            summary.add(label, code, values.get("reason"))
+            summary.add(label, code, _message(item.result))
         values = {**values, "claimed_by": None, "claimed_until": None}
         if run_id is not None:
             values["run_id"] = run_id
@@ -136,6 +139,15 @@ def record(
                 .values({column: bindparam(f"v_{column}") for column in columns})
             )
             session.connection().execute(stmt, params)
+
+
+def _message(result: Validation | Skip | Wait | None) -> str | None:
+    """The human reason a result carries (the platform's own message for a rejection)."""
+    if isinstance(result, Rejected | Retry):
+        return result.message
+    if isinstance(result, Skip | Wait | NotValidated):
+        return result.reason
+    return None
 
 
 def _cut(text: str | None, limit: int) -> str | None:

@@ -50,6 +50,7 @@ def deliver_due(
     run_id: int | None = None,
     heartbeat: Callable[[], None] | None = None,
     rng: Uniform | None = None,
+    unsaved: Iterable[Any] = (),
 ) -> DeliverySummary:
     """Deliver every due conversion of every enabled destination; one summary per platform.
 
@@ -63,6 +64,7 @@ def deliver_due(
         run_id: The sync run this pass belongs to, recorded on rows and platform status.
         heartbeat: Called between chunks (the sync lease renewal).
         rng: Source of backoff jitter (tests pass a seeded one).
+        unsaved: Dry run: outbox rows planned in memory only, validated after the stored ones.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     settings = runtime.settings
@@ -71,6 +73,7 @@ def deliver_due(
     if only is not None:
         names = [n for n in names if n in set(only)]
     summary = DeliverySummary()
+    in_memory = list(unsaved) if dry_run else []
     for name in names:
         platform_summary = summary.for_platform(name, dry_run=dry_run)
         owned = adapters is None
@@ -91,6 +94,7 @@ def deliver_due(
                 platform_summary,
                 owned=owned,
                 dry_run=dry_run,
+                unsaved=[row for row in in_memory if row.destination == name],
                 worker=worker or runtime.holder,
                 policy=policy,
                 clock=clock,
@@ -158,6 +162,7 @@ class DeliverStep:
             adapters=self.adapters,
             run_id=ctx.run_id,
             heartbeat=ctx.heartbeat,
+            unsaved=ctx.unsaved,
         )
         for name, platform_summary in summary.platforms.items():
             existing = ctx.summary.get(name)

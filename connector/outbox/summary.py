@@ -15,7 +15,11 @@ ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING = (
     "dead",
     "waiting",
 )
-LABELS = (ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING)
+#: Dry runs only: the platform has no validate-only mode (or it is not configured).
+NOT_VALIDATED = "not_validated"
+LABELS = (ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING, NOT_VALIDATED)
+#: Distinct messages kept per reason code, so a dry run can say why, not only how often.
+EXAMPLES_PER_CODE = 3
 
 
 @dataclass
@@ -32,8 +36,8 @@ class PlatformSummary:
     request_failures: int = 0
     #: The last whole-request failure's message, for ``PlatformStatus.last_error``.
     last_failure: str | None = None
-    #: The latest message seen per reason code, to say why items were retried.
-    messages: dict[str, str] = field(default_factory=dict)
+    #: The platforms' own messages by label and reason code (a few each), for the dry run.
+    examples: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def add(self, label: str, code: str | None = None, message: str | None = None) -> None:
         """Count one conversion under ``label``, and its reason code when it has one."""
@@ -41,7 +45,9 @@ class PlatformSummary:
         if code and label != ACCEPTED:
             self.reasons.setdefault(label, Counter())[code] += 1
             if message:
-                self.messages[code] = message
+                kept = self.examples.setdefault(label, {}).setdefault(code, [])
+                if message not in kept and len(kept) < EXAMPLES_PER_CODE:
+                    kept.append(message)
 
     def top_retry_reason(self) -> str | None:
         """The most frequent reason items were retried or given up, with its message."""
@@ -51,7 +57,8 @@ class PlatformSummary:
         if not codes:
             return None
         code, count = codes.most_common(1)[0]
-        message = self.messages.get(code)
+        seen = [m for label in (RETRYING, DEAD) for m in self.examples.get(label, {}).get(code, [])]
+        message = seen[0] if seen else None
         return f"{code}: {message} ({count} items)" if message else f"{code} ({count} items)"
 
     def merge(self, other: PlatformSummary) -> None:
@@ -63,7 +70,11 @@ class PlatformSummary:
         self.request_failures += other.request_failures
         self.error = other.error or self.error
         self.last_failure = other.last_failure or self.last_failure
-        self.messages.update(other.messages)
+        for label, codes in other.examples.items():
+            for code, messages in codes.items():
+                kept = self.examples.setdefault(label, {}).setdefault(code, [])
+                kept.extend(m for m in messages if m not in kept)
+                del kept[EXAMPLES_PER_CODE:]
 
     @property
     def total(self) -> int:
@@ -80,6 +91,8 @@ class PlatformSummary:
             if self.reasons.get(label)
         }
         out["dry_run"] = self.dry_run
+        if self.dry_run:
+            out["examples"] = self.examples
         out["error"] = self.error
         return out
 

@@ -4,7 +4,8 @@ Each page's writes are one transaction: deal states, stage events, attributions,
 the forgotten webhook IDs and the advanced cursor commit together, so a crash anywhere resumes
 at the first uncommitted page and re-plans the same dedup keys. A page is planned from what the
 pages before it committed, and written while the next one is fetched. A dry run does all the
-work and reports what it would plan, then rolls each page back: nothing persistent changes.
+work and reports what it would plan, keeps the page's new outbox rows in memory for the
+deliver step to validate with each platform, then rolls the page back: nothing stored changes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from connector.errors import RetryableSourceError, SourceError
 from connector.mapping import MappingProfile
 from connector.runs import RunContext
 from connector.storage.db import held_sessions
-from connector.storage.models import Deal, DealStageEvent, NotPlanned, utcnow
+from connector.storage.models import Conversion, Deal, DealStageEvent, NotPlanned, utcnow
 from connector.sync import hashing, lookups, pull, store
 from connector.sync.attributions import AttributionRow, attribution_rows, touch_summary
 from connector.sync.deals import (
@@ -322,13 +323,15 @@ class SyncStep:
         if newest is not None and cursor.stored is not None and newest <= cursor.stored:
             newest = None  # the cursor is already past this page
         with store.page_transaction(writes, dry_run=ctx.dry_run) as session:
-            kinds = self._write_page(session, page, planned, ctx.run_id)
+            inserted = self._write_page(session, page, planned, ctx.run_id)
             store.forget_ids(session, pull.pending_prefix(profile), settled)
             if newest is not None:
                 store.write_cursor(session, pull.cursor_name(profile), newest.isoformat())
         if newest is not None and not ctx.dry_run:
             cursor.stored = newest
-        return kinds
+        if ctx.dry_run:
+            _keep_unsaved(ctx, inserted)
+        return Counter(r["kind"] for r in inserted)
 
     def _write_page(
         self,
@@ -336,8 +339,8 @@ class SyncStep:
         page: list[CrmDeal],
         planned: PlannedPage,
         run_id: int,
-    ) -> Counter[str]:
-        """The page's deal states, stage events, attributions and outbox rows (added, by kind).
+    ) -> list[dict[str, Any]]:
+        """The page's deal states, stage events, attributions and outbox rows (the new ones).
 
         Rows of deals new to the store cannot collide with anything stored (the run holds the
         lease, and a deal's rows are written with it), so they go in by plain insert (COPY on
@@ -374,7 +377,7 @@ class SyncStep:
         keys = ["deal_id", "destination", "what"]
         store.delete_keys(session, table, keys, [k for k in planned.now_planned if k[0] in prior])
         store.upsert_rows(session, table, NOT_PLANNED_COLUMNS, planned.not_planned, keys)
-        return Counter(r["kind"] for r in inserted)
+        return inserted
 
     def _match_page(
         self,
@@ -544,6 +547,25 @@ class _InlineWriter:
         future: Future[Any] = Future()
         future.set_result(fn(*args))  # an error is raised here and now
         return future
+
+
+def _keep_unsaved(ctx: RunContext, inserted: list[dict[str, Any]]) -> None:
+    """Dry run: keep the page's new outbox rows in memory, as the rollback drops them.
+
+    The deliver step validates them with each platform after the stored due rows, so a dry
+    run checks exactly what a real run would newly send. Their ids are negative: never a
+    stored row's, and they keep the order of planning.
+    """
+    for row in inserted:
+        ctx.unsaved.append(
+            Conversion(
+                **{column: row[column] for column in store.PLANNED_COLUMNS},
+                id=-(len(ctx.unsaved) + 1),
+                run_id=ctx.run_id,
+                status="pending",
+                attempts=0,
+            )
+        )
 
 
 def _settle(pending: Future[Counter[str]], totals: SyncTotals) -> None:

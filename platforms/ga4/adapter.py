@@ -31,6 +31,7 @@ from platforms.base import (
     Rejected,
     Retry,
     Skip,
+    Validation,
     Wait,
 )
 from platforms.ga4.client import measurement_session
@@ -118,11 +119,6 @@ class GA4Destination(Destination[GA4Event]):
         self._pool: ThreadPoolExecutor | None = None
         self._setup_lock = threading.Lock()
 
-    @property
-    def validating(self) -> bool:
-        """Ask ``/debug/mp/collect`` before sending (always in dry run, which never sends)."""
-        return self.settings.validate_events or self.dry_run
-
     # -- lifecycle -----------------------------------------------------------------------------
     def setup(self) -> None:
         """One keep-alive session and one thread pool, both sized to ``concurrency``."""
@@ -206,11 +202,23 @@ class GA4Destination(Destination[GA4Event]):
     # -- send ----------------------------------------------------------------------------------
     def send(self, batch: list[Prepared[GA4Event]]) -> list[Outcome]:
         """One request per client (≤ 25 events each), sent in parallel; outcomes in order."""
+        return self._fan_out(batch, validate_only=self.dry_run)
+
+    def validate(self, batch: list[Prepared[GA4Event]]) -> list[Validation]:
+        """The same requests to ``/debug/mp/collect`` only: its validationMessages decide."""
+        return list(self._fan_out(batch, validate_only=True))
+
+    def _fan_out(self, batch: list[Prepared[GA4Event]], *, validate_only: bool) -> list[Outcome]:
         self.setup()
         assert self._pool is not None
         outcomes: list[Outcome | None] = [None] * len(batch)
         planned = [
-            (request.indices, self._pool.submit(self._deliver, [batch[i] for i in request.indices]))
+            (
+                request.indices,
+                self._pool.submit(
+                    self._deliver, [batch[i] for i in request.indices], validate_only
+                ),
+            )
             for request in _plan_requests(batch)
         ]
         for indices, future in planned:
@@ -222,8 +230,8 @@ class GA4Destination(Destination[GA4Event]):
                 outcomes[index] = outcome
         return [o if o is not None else Retry("UNKNOWN_OUTCOME", "not sent") for o in outcomes]
 
-    def _deliver(self, items: list[Prepared[GA4Event]]) -> list[Outcome]:
-        """One client's request: validate if asked, then collect.
+    def _deliver(self, items: list[Prepared[GA4Event]], validate_only: bool) -> list[Outcome]:
+        """One client's request: validate if asked, then collect (never when validate-only).
 
         With ``late_events: skip``, an event that aged out of the 72-hour window between
         prepare and send is not sent undated: it is rejected as ``late_event``.
@@ -233,25 +241,27 @@ class GA4Destination(Destination[GA4Event]):
             late = {i for i, item in enumerate(items) if _aged_out(item.payload, now)}
             if late:
                 kept = [item for i, item in enumerate(items) if i not in late]
-                sent = iter(self._deliver_at(kept, now) if kept else [])
+                sent = iter(self._deliver_at(kept, now, validate_only) if kept else [])
                 return [
                     Rejected("late_event", _late_reason(_event_time(items[i].payload)))
                     if i in late
                     else next(sent)
                     for i in range(len(items))
                 ]
-        return self._deliver_at(items, now)
+        return self._deliver_at(items, now, validate_only)
 
-    def _deliver_at(self, items: list[Prepared[GA4Event]], now: datetime) -> list[Outcome]:
+    def _deliver_at(
+        self, items: list[Prepared[GA4Event]], now: datetime, validate_only: bool
+    ) -> list[Outcome]:
         payloads = [_refresh_timestamp(item.payload, now) for item in items]
         outcomes: list[Outcome | None] = [None] * len(items)
-        if self.validating:
+        if self.settings.validate_events or validate_only:
             answer, failure = self._post(DEBUG_PATH, _body(payloads))
             if failure is not None:
                 return [failure] * len(items)
             for index, rejection in _rejections(answer, len(items)).items():
                 outcomes[index] = rejection
-            if self.dry_run:
+            if validate_only:
                 return [
                     o or Accepted(diagnostics={"dry_run": True, "validated": True, **_notes(p)})
                     for o, p in zip(outcomes, payloads, strict=True)

@@ -29,6 +29,7 @@ from platforms.base import (
     Prepared,
     Retry,
     Skip,
+    Validation,
     Wait,
 )
 from platforms.google_ads import client as sdk
@@ -193,6 +194,15 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
     # -- send ----------------------------------------------------------------------------------
     def send(self, batch: list[Prepared[GoogleAdsPayload]]) -> list[Outcome]:
         """One request per route and conversion action (normally one: see ``group_key``)."""
+        return self._upload(batch, validate_only=self.dry_run)
+
+    def validate(self, batch: list[Prepared[GoogleAdsPayload]]) -> list[Validation]:
+        """The same requests with ``validate_only``: Google checks everything, stores nothing."""
+        return list(self._upload(batch, validate_only=True))
+
+    def _upload(
+        self, batch: list[Prepared[GoogleAdsPayload]], *, validate_only: bool
+    ) -> list[Outcome]:
         groups: dict[tuple[str, str], list[int]] = {}
         for index, prepared in enumerate(batch):
             key = (prepared.payload.route, prepared.payload.conversion_action_id)
@@ -200,14 +210,17 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
         outcomes: list[Outcome | None] = [None] * len(batch)
         for (route, action_id), indices in groups.items():
             items = [batch[i] for i in indices]
-            for index, outcome in zip(
-                indices, self._send_route(route, action_id, items), strict=True
-            ):
+            sent = self._send_route(route, action_id, items, validate_only)
+            for index, outcome in zip(indices, sent, strict=True):
                 outcomes[index] = outcome
         return [o for o in outcomes if o is not None]
 
     def _send_route(
-        self, route: str, action_id: str, items: list[Prepared[GoogleAdsPayload]]
+        self,
+        route: str,
+        action_id: str,
+        items: list[Prepared[GoogleAdsPayload]],
+        validate_only: bool,
     ) -> list[Outcome]:
         if route == DATA_MANAGER:
             sdk.ensure_token(self._datamanager_credentials(), self.timeout)
@@ -216,7 +229,7 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
                 customer_id=self._customer_id(),
                 login_customer_id=self.settings.login_customer_id,
                 timeout=self.timeout,
-                dry_run=self.dry_run,
+                dry_run=validate_only,
             )
             return sender.send([p.payload.event for p in items], action_id)  # type: ignore[misc]
         uploader = self._ads_uploader()
@@ -229,8 +242,8 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
             ] * len(items)
         conversions = [p.conversion for p in items]
         if route == ADS_API_ADJUSTMENT:
-            return list(uploader.upload_adjustments(conversions, validate_only=self.dry_run))
-        return list(uploader.upload_click_conversions(conversions, validate_only=self.dry_run))
+            return list(uploader.upload_adjustments(conversions, validate_only=validate_only))
+        return list(uploader.upload_click_conversions(conversions, validate_only=validate_only))
 
     # -- clients -------------------------------------------------------------------------------
     def _customer_id(self) -> str:

@@ -38,12 +38,14 @@ from platforms.base import (
     CONVERSION,
     Accepted,
     Destination,
+    NotValidated,
     Outcome,
     PlannedConversion,
     Prepared,
     Rejected,
     Retry,
     Skip,
+    Validation,
     Wait,
 )
 from platforms.meta import cookies
@@ -51,7 +53,6 @@ from platforms.meta.client import DEFAULT_TRANSIENT_WAIT, GraphFailure, build_ap
 
 log = logging.getLogger(__name__)
 
-DRY_RUN_TEST_EVENT_CODE = "TEST_CLOSEDLOOP_DRYRUN"
 PARTNER_AGENT = "closedloop"
 MAX_AGE = timedelta(days=7)
 MAX_AGE_PHYSICAL_STORE = timedelta(days=62)
@@ -101,10 +102,25 @@ class MetaDestination(Destination[Event]):
 
     @property
     def test_event_code(self) -> str | None:
-        """Configured test code; a dry run always sends one so nothing is counted."""
-        if self.dry_run:
-            return self.settings.test_event_code or DRY_RUN_TEST_EVENT_CODE
+        """The configured test code: Meta keeps such events in Test Events, never counted."""
         return self.settings.test_event_code
+
+    def validate(self, batch: list[Prepared[Event]]) -> list[Validation]:
+        """Post with the configured ``test_event_code``; without one, post nothing.
+
+        Meta has no validate-only mode: events sent with a test code are checked like real
+        ones and shown in Events Manager's Test Events, but never counted or attributed. A
+        made-up code would still land in the pixel's Test Events, so without a configured
+        one the events are reported as not validated.
+        """
+        if not self.test_event_code:
+            return [
+                NotValidated(
+                    "Meta has no validate-only mode; set platforms.meta.test_event_code to "
+                    "check these events in Test Events (nothing was posted)"
+                )
+            ] * len(batch)
+        return list(self._send_events(batch))
 
     # -- prepare -------------------------------------------------------------------------------
     def prepare(
@@ -201,6 +217,15 @@ class MetaDestination(Destination[Event]):
     # -- send ----------------------------------------------------------------------------------
     def send(self, batch: list[Prepared[Event]]) -> list[Outcome]:
         """Post the batch; isolate events Meta rejects so the others still go through."""
+        if self.dry_run and not self.test_event_code:
+            raise PermanentPlatformError(
+                "a dry run never posts real events: set platforms.meta.test_event_code",
+                platform=self.name,
+                code="DRY_RUN_WITHOUT_TEST_EVENT_CODE",
+            )
+        return self._send_events(batch)
+
+    def _send_events(self, batch: list[Prepared[Event]]) -> list[Outcome]:
         if not batch:
             return []
         if len(batch) > self.max_batch:

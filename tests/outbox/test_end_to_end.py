@@ -182,8 +182,12 @@ def test_twenty_percent_faults_still_deliver_exactly_once(deployment, platform):
 
 @pytest.mark.parametrize("platform", ALL)
 def test_dry_run_sends_nothing_real(deployment, platform):
-    """A dry run uses validate-only modes: the sandbox keeps nothing and no row changes."""
-    sandbox, runtime = deployment(platform)
+    """A dry run uses validate-only modes: the sandbox keeps nothing and no row changes.
+
+    (Meta validates only with a configured test_event_code: see tests/sync/test_dry_run.py.)
+    """
+    test_code = {"test_event_code": "TEST123"} if platform.name == "meta" else {}
+    sandbox, runtime = deployment(platform, config=lambda c: {**c, **test_code})
     plan(runtime, platform, 5)
     before = {k: (r.status, r.attempts, r.next_attempt_at) for k, r in statuses(runtime).items()}
     summary = deliver_due(runtime, dry_run=True)

@@ -140,9 +140,15 @@ class TinyDestination(Destination[dict[str, Any]]):
         }
         return Prepared(conversion, payload)
 
+    def validate(self, batch: list[Prepared[dict[str, Any]]]) -> list[Outcome]:  # type: ignore[override]
+        """The emulator's validate-only endpoint: checked, nothing stored."""
+        return self._post(batch, "/v1/events:validate")
+
     def send(self, batch: list[Prepared[dict[str, Any]]]) -> list[Outcome]:
         """One POST; 429/5xx retry, 403 stops the platform, item errors are rejections."""
-        path = "/v1/events:validate" if self.dry_run else "/v1/events"
+        return self._post(batch, "/v1/events:validate" if self.dry_run else "/v1/events")
+
+    def _post(self, batch: list[Prepared[dict[str, Any]]], path: str) -> list[Outcome]:
         response = self.http.post(
             self.settings.url + path,
             json={"events": [p.payload for p in batch]},

@@ -218,6 +218,18 @@ def test_dry_run_validates_and_stores_nothing(
     assert sandbox.debug_requests == 1
 
 
+def test_validate_is_validate_only_on_a_live_adapter(
+    adapter: GA4Destination, sandbox: GA4Sandbox
+) -> None:
+    """``validate`` (what a dry run calls) asks the validation server only, even when live."""
+    outcomes = adapter.validate(
+        [*prepare_all(adapter, [make_conversion(1)]), bad_payload(make_conversion(2))]
+    )
+    assert isinstance(outcomes[0], Accepted)
+    assert isinstance(outcomes[1], Rejected) and outcomes[1].code == "VALUE_REQUIRED"
+    assert sandbox.collect_requests == 0 and sandbox.accepted == []
+
+
 def test_old_event_is_sent_without_timestamp_and_noted(
     adapter: GA4Destination, sandbox: GA4Sandbox
 ) -> None:

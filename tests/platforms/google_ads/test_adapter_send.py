@@ -77,6 +77,16 @@ def test_dry_run_validates_and_stores_nothing(sandbox, make_destination, make_co
     assert sandbox.datamanager.calls["RetrieveRequestStatus"] == 0
 
 
+def test_validate_is_validate_only_on_a_live_adapter(sandbox, make_destination, make_conversion):
+    """``validate`` (what a dry run calls) never stores, even on an adapter that sends for real."""
+    adapter = make_destination()
+    items = prepared(adapter, [make_conversion(), make_conversion()])
+    outcomes = adapter.validate([items[0], without_timestamp(items[1])])
+    assert outcomes[0] == Accepted(ref=None, diagnostics={"validate_only": True})
+    assert isinstance(outcomes[1], Rejected)
+    assert sandbox.accepted == []
+
+
 def test_processing_failure_of_every_event_is_rejected(sandbox, make_destination, make_conversion):
     """A click Google knows is 2 h old (we did not): the status says TOO_RECENT_CLICK."""
     sandbox.add_click("gclid-fresh", NOW - timedelta(hours=2))

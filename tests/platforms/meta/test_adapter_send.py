@@ -12,8 +12,8 @@ from facebook_business.api import FacebookAdsApi
 
 from connector.config.models import MetaSettings
 from connector.errors import PermanentPlatformError, RetryablePlatformError
-from platforms.base import Accepted, Identifiers, Prepared, Rejected, Retry
-from platforms.meta.adapter import DRY_RUN_TEST_EVENT_CODE, MetaDestination
+from platforms.base import Accepted, Identifiers, NotValidated, Prepared, Rejected, Retry
+from platforms.meta.adapter import MetaDestination
 from platforms.meta.sandbox import SUB_BAD_VALUE, SUB_TOO_OLD, MetaSandbox
 from platforms.sandbox_kit import Fault, FaultPlan
 
@@ -70,16 +70,25 @@ def test_resend_is_counted_once(destination, prepared, sandbox):
     assert len(sandbox.accepted) == 2
 
 
-def test_dry_run_uses_test_event_code(meta_settings, prepared, sandbox):
-    """A dry run sends with a test_event_code, so nothing is counted in accepted."""
+def test_validate_without_test_event_code_posts_nothing(meta_settings, prepared, sandbox):
+    """Meta has no validate-only mode: without a configured test code nothing is posted."""
     dry = MetaDestination(meta_settings, dry_run=True)
-    outcomes = dry.send(prepared(2))
-    assert all(isinstance(o, Accepted) for o in outcomes)
-    assert sandbox.accepted == []
-    assert {e["test_event_code"] for e in sandbox.test_events} == {DRY_RUN_TEST_EVENT_CODE}
+    outcomes = dry.validate(prepared(2))
+    assert all(isinstance(o, NotValidated) for o in outcomes)
+    with pytest.raises(PermanentPlatformError):
+        dry.send(prepared(1))  # a dry-run adapter never posts real events either
+    assert sandbox.requests == 0 and sandbox.accepted == [] and sandbox.test_events == []
+
+
+def test_validate_uses_the_configured_test_event_code(meta_settings, prepared, sandbox):
+    """With a test code, events are checked by Meta and kept apart from the real ones."""
     configured = meta_settings.model_copy(update={"test_event_code": "TEST42"})
-    MetaDestination(configured, dry_run=True).send(prepared(1))
-    assert sandbox.test_events[-1]["test_event_code"] == "TEST42"
+    batch = prepared(3)
+    batch[1] = poisoned(batch[1], fbp="not-an-fbp")
+    outcomes = MetaDestination(configured).validate(batch)
+    assert [type(o) for o in outcomes] == [Accepted, Rejected, Accepted]
+    assert sandbox.accepted == []
+    assert [e["test_event_code"] for e in sandbox.test_events] == ["TEST42", "TEST42"]
 
 
 def test_bisection_isolates_one_bad_event_in_1000(destination, prepared, sandbox):
