@@ -23,8 +23,11 @@ def json_object(request: Request) -> dict[str, Any]:
     if not request.is_json:
         return {}
     raw = request.get_data(cache=False)
-    if not raw.strip():
-        return {}
+    return parse_object(raw) if raw.strip() else {}
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object, or a 400 saying why not (bad JSON, too deep, not an object)."""
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):

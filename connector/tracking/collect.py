@@ -186,16 +186,7 @@ def _store_page_views(conn: Connection, prepared: list[dict[str, Any]]) -> list[
     touch_rows = []
     for p in prepared:
         source, new_session = _session_source(p["parsed"], last.get(p["visitor_id"]), p["at"])
-        row = {
-            **p["touchpoint"],
-            "source": source.source,
-            "medium": source.medium,
-            "campaign": source.campaign,
-            "term": source.term,
-            "content": source.content,
-            "channel": source.channel,
-            "is_new_session": new_session,
-        }
+        row = {**p["touchpoint"], **touch_source_columns(source, new_session)}
         touch_rows.append(row)
         last[p["visitor_id"]] = _LastTouch(p["at"], source)
     visitors = _merge_visitors([p["visitor"] for p in prepared])
@@ -357,6 +348,19 @@ def _merge_visitors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if row[name] is not None:
                 seen[name] = row[name]
     return [merged[key] for key in sorted(merged)]  # fixed order: no upsert deadlocks
+
+
+def touch_source_columns(source: Source, new_session: bool) -> dict[str, Any]:
+    """A touchpoint's source columns: what the collector stores and a re-derivation rewrites."""
+    return {
+        "source": source.source,
+        "medium": source.medium,
+        "campaign": source.campaign,
+        "term": source.term,
+        "content": source.content,
+        "channel": source.channel,
+        "is_new_session": new_session,
+    }
 
 
 def _session_source(parsed: Source, last: Any, occurred: datetime) -> tuple[Source, bool]:

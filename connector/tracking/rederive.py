@@ -17,8 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text, update
 
 from connector.storage.models import Touchpoint
-from connector.tracking.channels import Source, parse_source
-from connector.tracking.collect import _session_source  # the collector's own session rule
+from connector.tracking.channels import parse_source
+from connector.tracking.collect import (  # the collector's own session rule and columns
+    _session_source,
+    touch_source_columns,
+)
 
 _tp = Touchpoint.__table__
 _DERIVED = ("source", "medium", "campaign", "term", "content", "channel", "is_new_session")
@@ -87,22 +90,10 @@ def _rederived(conn: Connection, visitor_ids: list[str]) -> list[dict[str, Any]]
             source.content,
             source.channel,
         )
-        derived = _values(source, new_session)
+        derived = touch_source_columns(source, new_session)
         if derived != {name: getattr(row, name) for name in _DERIVED}:
             updates.append({"touch_id": row.id, **derived})
     return updates
-
-
-def _values(source: Source, new_session: bool) -> dict[str, Any]:
-    return {
-        "source": source.source,
-        "medium": source.medium,
-        "campaign": source.campaign,
-        "term": source.term,
-        "content": source.content,
-        "channel": source.channel,
-        "is_new_session": new_session,
-    }
 
 
 #: A deal's first (last) touch is the one its first-click (last-click) row credits.

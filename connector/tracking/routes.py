@@ -8,7 +8,6 @@ webhooks, scripts) are judged by their token where one is needed.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from connector.app import openapi
+from connector.app.body import parse_object
 from connector.app.context import runtime
 from connector.app.errors import ApiError
 from connector.app.ops import require_token, trigger_token
@@ -110,13 +110,7 @@ def _body(model: type[BaseModel], *, json_only: bool = False) -> Any:
     accepted = ("application/json",) if json_only else JSON_TYPES
     if mimetype not in accepted:
         raise ApiError(415, "unsupported_media_type", f"send one of: {', '.join(accepted)}")
-    raw = request.get_data(cache=False)
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", [{"field": "body", "message": "must be an object"}])
+    data = parse_object(request.get_data(cache=False))
     try:
         body = model.model_validate(data)
     except ValidationError as exc:
