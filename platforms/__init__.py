@@ -1,46 +1,79 @@
 """One subpackage per outside system, and the registry that names them.
 
-Adding a platform means one folder (``adapter.py``, ``client.py``, ``sandbox.py``) and one line
-per registry here. Entries are import strings so that no SDK is imported until it is used.
+Adding a platform means one folder and one entry in :data:`PLATFORMS`: its settings model
+(``platforms/<name>/settings.py``, the ``platforms.<name>`` config section), and whichever
+roles it plays: a destination for conversions (which also declares its rules, see
+``platforms.base.Destination``), a source of spend or sessions, a CRM, a browser-cookie rule,
+a sandbox emulator (``platforms/<name>/sandbox/``). Entries are import strings so that no SDK
+is imported until it is used.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
-#: Ad platforms that receive conversions: name -> "module:Class" (a ``Destination``).
-DESTINATIONS: dict[str, str] = {
-    "google_ads": "platforms.google_ads.adapter:GoogleAdsDestination",
-    "ga4": "platforms.ga4.adapter:GA4Destination",
-    "meta": "platforms.meta.adapter:MetaDestination",
+
+@dataclass(frozen=True)
+class Platform:
+    """What one outside system provides, as ``module:attribute`` import strings."""
+
+    #: Its settings model: the ``platforms.<name>`` section of the config file.
+    settings: str
+    #: A ``platforms.base.Destination`` that receives conversions.
+    destination: str | None = None
+    #: A puller of spend, clicks or sessions (``platforms.reporting``).
+    spend: str | None = None
+    #: A ``platforms.crm.CrmSource`` that holds deals and contacts.
+    crm: str | None = None
+    #: Its browser-cookie rule, checked and renewed on every page view (the signature of
+    #: ``platforms.meta.cookies.clean_page_view``).
+    browser_cookies: str | None = None
+    #: Its local emulator (``platforms.sandbox_kit``), for the demo and end-to-end tests.
+    sandbox: str | None = None
+
+
+#: Every outside system, in the order config sections, reports and the demo list them.
+PLATFORMS: dict[str, Platform] = {
+    "hubspot": Platform(
+        settings="connector.config.models:HubSpotSettings",
+        crm="platforms.hubspot.source:HubSpotSource",
+        sandbox="platforms.hubspot.sandbox:HubSpotSandbox",
+    ),
+    "google_ads": Platform(
+        settings="connector.config.models:GoogleAdsSettings",
+        destination="platforms.google_ads.adapter:GoogleAdsDestination",
+        spend="platforms.google_ads.spend:GoogleAdsSpend",
+        sandbox="platforms.google_ads.sandbox:GoogleAdsSandbox",
+    ),
+    "ga4": Platform(
+        settings="connector.config.models:GA4Settings",
+        destination="platforms.ga4.adapter:GA4Destination",
+        spend="platforms.ga4.sessions:GA4Sessions",
+        sandbox="platforms.ga4.sandbox:GA4Sandbox",
+    ),
+    "meta": Platform(
+        settings="connector.config.models:MetaSettings",
+        destination="platforms.meta.adapter:MetaDestination",
+        spend="platforms.meta.spend:MetaSpend",
+        browser_cookies="platforms.meta.cookies:clean_page_view",
+        sandbox="platforms.meta.sandbox:MetaSandbox",
+    ),
 }
 
-#: Platforms that report spend, clicks or sessions: name -> "module:Class".
-SPEND_SOURCES: dict[str, str] = {
-    "google_ads": "platforms.google_ads.spend:GoogleAdsSpend",
-    "meta": "platforms.meta.spend:MetaSpend",
-    "ga4": "platforms.ga4.sessions:GA4Sessions",
-}
 
-#: Platforms whose browser cookies tracking checks and renews on every page view:
-#: name -> "module:function" with the signature of ``platforms.meta.cookies.clean_page_view``.
-BROWSER_COOKIES: dict[str, str] = {
-    "meta": "platforms.meta.cookies:clean_page_view",
-}
+def _role(role: str) -> dict[str, str]:
+    return {name: path for name, entry in PLATFORMS.items() if (path := getattr(entry, role))}
 
-#: The CRM that holds deals and contacts.
-CRM_SOURCES: dict[str, str] = {
-    "hubspot": "platforms.hubspot.source:HubSpotSource",
-}
 
-#: Local emulators, for the demo and the end-to-end tests.
-SANDBOXES: dict[str, str] = {
-    "hubspot": "platforms.hubspot.sandbox:HubSpotSandbox",
-    "google_ads": "platforms.google_ads.sandbox:GoogleAdsSandbox",
-    "ga4": "platforms.ga4.sandbox:GA4Sandbox",
-    "meta": "platforms.meta.sandbox:MetaSandbox",
-}
+#: Views of :data:`PLATFORMS` by role: name -> "module:attribute".
+DESTINATIONS: dict[str, str] = _role("destination")
+SPEND_SOURCES: dict[str, str] = _role("spend")
+CRM_SOURCES: dict[str, str] = _role("crm")
+BROWSER_COOKIES: dict[str, str] = _role("browser_cookies")
+SANDBOXES: dict[str, str] = _role("sandbox")
+SETTINGS: dict[str, str] = _role("settings")
 
 
 def load(path: str) -> Any:

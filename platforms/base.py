@@ -9,14 +9,61 @@ failure is the normal case.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 Payload = TypeVar("Payload")
 
 CONVERSION, RESTATEMENT, RETRACTION = "conversion", "restatement", "retraction"
+
+
+@dataclass(frozen=True)
+class ClickId:
+    """One ad click, named as the platform that made it names it.
+
+    ``kind`` is the URL parameter (``gclid``, ``msclkid``, ``li_fat_id``, ``ttclid``...),
+    ``time`` when we saw it (None for a click only the CRM knows, of unknown time).
+    """
+
+    kind: str
+    value: str
+    time: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Storable form."""
+        out: dict[str, Any] = {"kind": self.kind, "value": self.value}
+        if self.time is not None:
+            out["time"] = self.time.isoformat()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClickId:
+        """Inverse of :meth:`to_json`."""
+        time = data.get("time")
+        return cls(
+            str(data["kind"]),
+            str(data["value"]),
+            datetime.fromisoformat(time) if isinstance(time, str) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Hashing:
+    """How one platform normalises and hashes a person's email and phone before they leave.
+
+    ``scheme`` names the normalisation (destinations declaring the same scheme share the
+    hashes, computed once per page); ``email``/``phone`` answer the SHA-256 hex or None when
+    the value normalises to nothing (``phone`` gets the default region for national forms).
+    """
+
+    scheme: str
+    email: Callable[[str], str | None]
+    phone: Callable[[str, str], str | None]
+    max_emails: int = 3
+    max_phones: int = 2
 
 
 @dataclass(frozen=True)
@@ -27,6 +74,8 @@ class Identifiers:
     and phones never reach an adapter.
     """
 
+    #: The click the conversion is tied to, of one of the destination's ``click_kinds``.
+    click: ClickId | None = None
     gclid: str | None = None
     gbraid: str | None = None
     wbraid: str | None = None
@@ -52,6 +101,9 @@ class Identifiers:
         for key, value in self.__dict__.items():
             if value is None or value == ():
                 continue
+            if isinstance(value, ClickId):
+                out[key] = value.to_json()
+                continue
             out[key] = (
                 value.isoformat()
                 if isinstance(value, datetime)
@@ -64,6 +116,8 @@ class Identifiers:
         """Inverse of :meth:`to_json`; unknown keys are ignored for forward compatibility."""
         data = dict(data or {})
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if isinstance(known.get("click"), dict):
+            known["click"] = ClickId.from_json(known["click"])
         if isinstance(known.get("click_time"), str):
             known["click_time"] = datetime.fromisoformat(known["click_time"])
         for key in ("email_sha256", "phone_sha256"):
@@ -158,10 +212,38 @@ Validation = Accepted | Retry | Rejected | NotValidated
 
 
 class Destination(ABC, Generic[Payload]):
-    """Base class of every ad-platform adapter (Google Ads, GA4, Meta)."""
+    """Base class of every ad-platform adapter.
+
+    Besides ``prepare``/``send``, a destination *declares* what the connector must know to
+    plan for it: which clicks and browser IDs it can use, how it hashes people, what makes a
+    conversion identifiable, how old a row it still takes, which row kinds it takes and how
+    many per request. ``connector/`` reads only these declarations and never names a
+    platform. The defaults refuse: a destination that declares nothing is planned nothing,
+    and :meth:`undeclared` says why (it never borrows another platform's rules).
+    """
 
     name: ClassVar[str]
-    max_batch: ClassVar[int] = 1000
+    #: Most items one request may carry (the platform's documented maximum). 0: undeclared.
+    max_batch: ClassVar[int] = 0
+    #: Click IDs it attributes to, by URL parameter (``("gclid", "gbraid", "wbraid")``).
+    click_kinds: ClassVar[tuple[str, ...]] = ()
+    #: What one conversion is tied to in split mode: a click of ``click_kinds``, or a touch
+    #: carrying every field in ``touch_ids`` (GA4: the browser's client ID).
+    units: ClassVar[Literal["clicks", "touches"]] = "clicks"
+    touch_ids: ClassVar[tuple[str, ...]] = ()
+    #: Browser IDs it receives from the converting touch or its visitor (``fbp``,
+    #: ``ga_client_id``, ``ga_session_id``).
+    browser_ids: ClassVar[tuple[str, ...]] = ()
+    #: Whether it receives the converting visit's user agent, IP and page URL (consent
+    #: permitting).
+    browser_context: ClassVar[bool] = False
+    #: How it hashes emails and phones; None: it receives none.
+    hashing: ClassVar[Hashing | None] = None
+    #: Identifier fields (``Identifiers`` field names, or a click kind) of which at least one
+    #: must be set for the platform to match the conversion to anyone. Empty: undeclared.
+    identified_by: ClassVar[tuple[str, ...]] = ()
+    #: Row kinds it takes: CONVERSION, and RESTATEMENT/RETRACTION where it can adjust.
+    kinds: ClassVar[frozenset[str]] = frozenset()
     #: One request may only carry items whose ``group_key`` is equal (GA4: one client per
     #: request). ``None`` means any items may share a request.
     groups_requests: ClassVar[bool] = False
@@ -170,6 +252,44 @@ class Destination(ABC, Generic[Payload]):
         self.settings = settings
         self.dry_run = dry_run
         self.timeout = timeout
+
+    @classmethod
+    def too_old(
+        cls,
+        settings: Any,
+        kind: str,
+        *,
+        event_time: datetime,
+        click_time: datetime | None,
+        now: datetime,
+    ) -> str | None:
+        """Why the platform would refuse a row of ``kind`` this old, or None if it fits.
+
+        ``settings`` is this platform's own settings section. Undeclared: every row is too
+        old, so nothing is planned for a destination that has not said what it accepts.
+        """
+        return f"{cls.name} declares no age limits, so nothing is planned for it"
+
+    @classmethod
+    def horizon(cls, settings: Any, now: datetime) -> str:
+        """In words, what a replay can still deliver to it now (``backfill`` prints this)."""
+        return "nothing: it declares no age limits"
+
+    @classmethod
+    def undeclared(cls) -> list[str]:
+        """The declarations this destination is missing; planning refuses it while any are."""
+        missing: list[str] = []
+        if cls.max_batch <= 0:
+            missing.append("max_batch")
+        if not cls.identified_by:
+            missing.append("identified_by")
+        if CONVERSION not in cls.kinds:
+            missing.append("kinds")
+        if cls.units == "touches" and not cls.touch_ids:
+            missing.append("touch_ids")
+        if cls.too_old.__func__ is Destination.too_old.__func__:  # type: ignore[attr-defined]
+            missing.append("too_old")
+        return missing
 
     def setup(self) -> None:
         """Build SDK clients; called once before the first send."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from connector.config.checks import (
     DatabaseUrl,
@@ -22,12 +22,8 @@ from connector.config.checks import (
     TimeZone,
     google_credentials_file,
 )
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are checked on assign."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+from connector.config.section import Section
+from platforms.settings import PlatformSettings
 
 
 class DatabaseSettings(Section):
@@ -202,16 +198,6 @@ def _readable_if_path(value: str | InlineGoogleCredentials) -> str | InlineGoogl
 
 #: A path to Google's JSON (checked readable now, not at the first send) or the fields inline.
 GoogleCredentials = Annotated[str | InlineGoogleCredentials, AfterValidator(_readable_if_path)]
-
-
-class PlatformSettings(Section):
-    """Fields every platform has."""
-
-    enabled: bool = False
-
-    def required(self, *names: str) -> list[str]:
-        """Names among ``names`` that are unset, for 'enabled but incomplete' errors."""
-        return [n for n in names if getattr(self, n) in (None, "")]
 
 
 class HubSpotSettings(PlatformSettings):

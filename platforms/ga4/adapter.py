@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -103,6 +103,41 @@ class GA4Destination(Destination[GA4Event]):
     name: ClassVar[str] = "ga4"
     max_batch: ClassVar[int] = 500
     groups_requests: ClassVar[bool] = False
+    units: ClassVar[Literal["clicks", "touches"]] = "touches"
+    touch_ids: ClassVar[tuple[str, ...]] = ("ga_client_id",)
+    browser_ids: ClassVar[tuple[str, ...]] = ("ga_client_id", "ga_session_id")
+    identified_by: ClassVar[tuple[str, ...]] = ("ga_client_id",)
+    kinds: ClassVar[frozenset[str]] = frozenset({CONVERSION})
+
+    @classmethod
+    def too_old(
+        cls,
+        settings: GA4Settings,
+        kind: str,
+        *,
+        event_time: datetime,
+        click_time: datetime | None,
+        now: datetime,
+    ) -> str | None:
+        """GA4 takes late events (dated at receipt) unless ``late_events`` is ``skip``."""
+        if now - event_time > BACKDATE_LIMIT and settings.late_events == "skip":
+            return "older than GA4's 72-hour backdating limit and platforms.ga4.late_events is skip"
+        return None
+
+    @classmethod
+    def horizon(cls, settings: GA4Settings, now: datetime) -> str:
+        """Everything, or within 72 hours when late events are skipped."""
+        cutoff = now - BACKDATE_LIMIT
+        if settings.late_events == "skip":
+            return (
+                f"deals closed after {cutoff:%Y-%m-%d %H:%M} UTC only: GA4 "
+                "backdates events at most 72 hours and platforms.ga4.late_events is skip"
+            )
+        return (
+            f"all deals; those closed before {cutoff:%Y-%m-%d %H:%M} UTC are "
+            "older than GA4's 72-hour backdating limit, so they are sent without a "
+            "timestamp and count on the day they are uploaded"
+        )
 
     def __init__(
         self,

@@ -64,8 +64,55 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
 
     name: ClassVar[str] = "google_ads"
     max_batch: ClassVar[int] = 2000
+    click_kinds: ClassVar[tuple[str, ...]] = ("gclid", "gbraid", "wbraid")
+    identified_by: ClassVar[tuple[str, ...]] = (
+        "gclid",
+        "gbraid",
+        "wbraid",
+        "email_sha256",
+        "phone_sha256",
+    )
+    kinds: ClassVar[frozenset[str]] = frozenset({CONVERSION, RESTATEMENT, RETRACTION})
     #: One request per route and conversion action (one Data Manager destination each).
     groups_requests: ClassVar[bool] = True
+
+    @classmethod
+    def too_old(
+        cls,
+        settings: GoogleAdsSettings,
+        kind: str,
+        *,
+        event_time: datetime,
+        click_time: datetime | None,
+        now: datetime,
+    ) -> str | None:
+        """Google refuses conversions after the click window and adjustments after 54 days."""
+        if kind != CONVERSION:
+            if now - event_time > timedelta(days=settings.adjustment_window_days):
+                return (
+                    f"Google Ads adjusts conversions up to {settings.adjustment_window_days} "
+                    "days old (CONVERSION_EXPIRED)"
+                )
+            return None
+        reference = click_time or event_time
+        if now - reference > timedelta(days=settings.click_window_days):
+            what = "the click" if click_time else "the conversion"
+            return (
+                f"{what} is older than the Google Ads click window of "
+                f"{settings.click_window_days} days (EXPIRED_EVENT)"
+            )
+        return None
+
+    @classmethod
+    def horizon(cls, settings: GoogleAdsSettings, now: datetime) -> str:
+        """What a replay can still deliver: clicks in the window, adjustments within 54 days."""
+        cutoff = now - timedelta(days=settings.click_window_days)
+        adjust = now - timedelta(days=settings.adjustment_window_days)
+        return (
+            f"conversions whose click is after {cutoff:%Y-%m-%d} (click window "
+            f"{settings.click_window_days} days); restatements and retractions of conversions "
+            f"after {adjust:%Y-%m-%d} ({settings.adjustment_window_days} days)"
+        )
 
     def __init__(
         self, settings: GoogleAdsSettings, *, dry_run: bool = False, timeout: float = 30.0

@@ -78,8 +78,51 @@ class MetaDestination(Destination[Event]):
 
     name: ClassVar[str] = "meta"
     max_batch: ClassVar[int] = 1000
+    click_kinds: ClassVar[tuple[str, ...]] = ("fbclid",)
+    browser_ids: ClassVar[tuple[str, ...]] = ("fbp",)
+    browser_context: ClassVar[bool] = True
+    identified_by: ClassVar[tuple[str, ...]] = (
+        "email_sha256",
+        "phone_sha256",
+        "fbc",
+        "fbp",
+        "external_id",
+    )
+    kinds: ClassVar[frozenset[str]] = frozenset({CONVERSION})
+    #: Meta fails a whole request if any event is older than this (physical_store: 62 days).
+    WINDOW: ClassVar[timedelta] = timedelta(days=7)
+    STORE_WINDOW: ClassVar[timedelta] = timedelta(days=62)
     #: Upper bound on requests spent isolating bad events in one ``send``.
     MAX_ISOLATION_REQUESTS: ClassVar[int] = 200
+
+    @classmethod
+    def _window(cls, settings: MetaSettings) -> timedelta:
+        return cls.STORE_WINDOW if settings.action_source == "physical_store" else cls.WINDOW
+
+    @classmethod
+    def too_old(
+        cls,
+        settings: MetaSettings,
+        kind: str,
+        *,
+        event_time: datetime,
+        click_time: datetime | None,
+        now: datetime,
+    ) -> str | None:
+        """One event older than the window fails Meta's whole request, so none is planned."""
+        window = cls._window(settings)
+        if now - event_time > window:
+            return f"Meta rejects a whole request if any event is older than {window.days} days"
+        return None
+
+    @classmethod
+    def horizon(cls, settings: MetaSettings, now: datetime) -> str:
+        """Deals closed within the window only."""
+        window = cls._window(settings)
+        return (
+            f"deals closed after {now - window:%Y-%m-%d} only: Meta fails a whole request "
+            f"if any event is older than {window.days} days"
+        )
 
     def __init__(
         self, settings: MetaSettings, *, dry_run: bool = False, timeout: float = 30.0

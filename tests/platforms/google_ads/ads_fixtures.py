@@ -21,7 +21,7 @@ from connector.config.models import GoogleAdsSettings
 from platforms.base import Identifiers, PlannedConversion
 from platforms.google_ads.ads_api import error_code
 from platforms.google_ads.ads_client import build_ads_client, conversion_action_name
-from platforms.google_ads.sandbox_ads import GoogleAdsApiServer
+from platforms.google_ads.sandbox.ads import GoogleAdsApiServer
 from platforms.sandbox_kit import FaultPlan
 from platforms.sandbox_kit.tls import shared_certificate
 

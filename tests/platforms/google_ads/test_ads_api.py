@@ -13,7 +13,7 @@ from connector.config.models import GoogleAdsSettings
 from connector.errors import PermanentPlatformError, RetryablePlatformError
 from platforms.base import RESTATEMENT, RETRACTION, Accepted, PlannedConversion, Rejected, Retry
 from platforms.google_ads.ads_api import AdsApiUploader, format_date_time
-from platforms.google_ads.sandbox_ads import GoogleAdsApiServer
+from platforms.google_ads.sandbox.ads import GoogleAdsApiServer
 from platforms.sandbox_kit import Fault, FaultPlan
 from tests.platforms.google_ads.ads_fixtures import (
     CUSTOMER,

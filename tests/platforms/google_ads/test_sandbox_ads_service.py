@@ -13,7 +13,7 @@ from google.api_core import exceptions as core_exceptions
 from google.oauth2.credentials import Credentials
 
 from platforms.google_ads.ads_api import error_code, retry_delay
-from platforms.google_ads.sandbox_ads import FAILURE_KEY, GoogleAdsApiServer
+from platforms.google_ads.sandbox.ads import FAILURE_KEY, GoogleAdsApiServer
 from platforms.sandbox_kit import Fault, FaultPlan
 from tests.platforms.google_ads.ads_fixtures import (
     CUSTOMER,

@@ -10,7 +10,7 @@ import pytest
 from google.ads.googleads.client import GoogleAdsClient
 from google.ads.googleads.errors import GoogleAdsException
 
-from platforms.google_ads.sandbox_ads import FAILURE_KEY, GoogleAdsApiServer
+from platforms.google_ads.sandbox.ads import FAILURE_KEY, GoogleAdsApiServer
 from tests.platforms.google_ads.ads_fixtures import (
     ACTION,
     CUSTOMER,

@@ -10,7 +10,7 @@ import pytest
 
 from connector.config.models import GoogleAdsSettings
 from connector.errors import PermanentPlatformError
-from platforms.google_ads.sandbox_ads import GoogleAdsApiServer
+from platforms.google_ads.sandbox.ads import GoogleAdsApiServer
 from platforms.google_ads.spend import GoogleAdsSpend
 from platforms.reporting import SpendRow
 from tests.platforms.google_ads.ads_fixtures import ads_server, api_settings, clock, faults

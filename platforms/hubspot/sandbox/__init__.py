@@ -23,8 +23,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from platforms.hubspot.sandbox_lifecycle import LIFECYCLE_DATE_PROPERTIES, LifecycleRules
-from platforms.hubspot.sandbox_search import SortedIndex, indexed_search
+from platforms.hubspot.sandbox.lifecycle import LIFECYCLE_DATE_PROPERTIES, LifecycleRules
+from platforms.hubspot.sandbox.search import SortedIndex, indexed_search
 from platforms.hubspot.webhook_signature import v3_headers
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from platforms.google_ads.sandbox_datamanager import DataManagerServer
+from platforms.google_ads.sandbox.datamanager import DataManagerServer
 from platforms.sandbox_kit.faults import FaultPlan
 from platforms.sandbox_kit.http import HttpEmulator
 from platforms.sandbox_kit.oauth import TOKEN_PATH, TokenIssuer
@@ -201,9 +201,9 @@ class GoogleAdsSandbox:
 
 
 def _ads_api_server(faults: FaultPlan | None, **options: Any) -> Any:
-    """The Google Ads API emulator sharing our token issuer, if ``sandbox_ads`` is present."""
+    """The Google Ads API emulator sharing our token issuer, if ``sandbox.ads`` is present."""
     try:
-        from platforms.google_ads.sandbox_ads import GoogleAdsApiServer
+        from platforms.google_ads.sandbox.ads import GoogleAdsApiServer
     except ImportError:
         return None
     return GoogleAdsApiServer(faults, **options)
