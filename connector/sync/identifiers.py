@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from connector.attribution import credited
 from connector.sync import hashing
 from connector.sync.match import Click, Journey, Touch
+from connector.sync.windows import destination_class
 from platforms.base import Identifiers
 from platforms.meta.cookies import pick_fbc
 
@@ -239,8 +240,8 @@ def eligible_units(destination: str, journey: Journey) -> list[Unit]:
     Google Ads: clicks with gclid/gbraid/wbraid (CRM-only clicks of unknown time only when no
     timed click exists). Meta: fbclid clicks. GA4: touches carrying a GA client ID.
     """
-    if destination == "ga4":
-        return [Unit(touch=t) for t in journey.touches if t.ga_client_id]
+    if (needs := _touch_ids(destination)) is not None:
+        return [Unit(touch=t) for t in journey.touches if _carries(t, needs)]
     return [Unit(click=c) for c in _eligible_clicks(destination, journey)]
 
 
@@ -249,9 +250,9 @@ def last_unit(destination: str, journey: Journey) -> Unit:
 
     Unsplit, the platform only gets the most recent unit.
     """
-    if destination == "ga4":
+    if (needs := _touch_ids(destination)) is not None:
         for touch in reversed(journey.touches):
-            if touch.ga_client_id:
+            if _carries(touch, needs):
                 return Unit(touch=touch)
         return NO_UNIT
     kinds = _click_kinds(destination)
@@ -266,7 +267,19 @@ def last_unit(destination: str, journey: Journey) -> Unit:
 
 
 def _click_kinds(destination: str) -> tuple[str, ...]:
-    return GOOGLE_CLICKS if destination == "google_ads" else ("fbclid",)
+    """The click IDs the destination declares it can use (none if it declares none)."""
+    cls = destination_class(destination)
+    return () if cls is None else cls.click_kinds
+
+
+def _touch_ids(destination: str) -> tuple[str, ...] | None:
+    """The touch fields a unit must carry if the destination's units are touches, else None."""
+    cls = destination_class(destination)
+    return cls.touch_ids if cls is not None and cls.units == "touches" else None
+
+
+def _carries(touch: Touch, fields: tuple[str, ...]) -> bool:
+    return bool(fields) and all(getattr(touch, name, None) for name in fields)
 
 
 def _eligible_clicks(destination: str, journey: Journey) -> list[Click]:
@@ -290,29 +303,16 @@ def _unit_is_direct(unit: Unit) -> bool:
 
 
 def can_identify(destination: str, ids: Identifiers) -> bool:
-    """Whether the platform has anything to match the conversion on."""
+    """Whether the platform has anything to match the conversion on.
+
+    At least one of the fields the destination declares in ``identified_by`` must be set.
+    """
     return identifiable(destination, vars(ids))
 
 
 def identifiable(destination: str, present: dict[str, Any]) -> bool:
     """:func:`can_identify` on :func:`fields` output (or any field-name mapping)."""
-    get = present.get
-    if destination == "google_ads":
-        return bool(
-            get("gclid")
-            or get("gbraid")
-            or get("wbraid")
-            or get("email_sha256")
-            or get("phone_sha256")
-        )
-    if destination == "ga4":
-        return bool(get("ga_client_id"))
-    if destination == "meta":
-        return bool(
-            get("email_sha256")
-            or get("phone_sha256")
-            or get("fbc")
-            or get("fbp")
-            or get("external_id")
-        )
-    return True
+    cls = destination_class(destination)
+    if cls is None:
+        return False  # an unregistered destination can match no one: refuse, never guess
+    return any(present.get(name) for name in cls.identified_by)

@@ -22,7 +22,7 @@ from connector.mapping import EventRule
 from connector.sync import identifiers as ids
 from connector.sync.deals import CheckedDeal
 from connector.sync.match import Journey
-from connector.sync.windows import ADJUSTABLE, too_old
+from connector.sync.windows import adjustable, too_old
 from platforms.base import CONVERSION, RESTATEMENT, RETRACTION, Identifiers
 
 MAX_KEY = 64
@@ -292,9 +292,7 @@ def _live(existing: Sequence[ExistingRow], rule: str) -> list[ExistingRow]:
     """Adjustable conversion rows of the rule's newest generation not yet retracted."""
     retracted = {(r.destination, r.adjusts_key) for r in existing if r.kind == RETRACTION}
     rows = [
-        r
-        for r in existing
-        if r.kind == CONVERSION and r.rule == rule and r.destination in ADJUSTABLE
+        r for r in existing if r.kind == CONVERSION and r.rule == rule and adjustable(r.destination)
     ]
     if not rows:
         return []
