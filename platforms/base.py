@@ -96,13 +96,18 @@ class Identifiers:
     consent_ad_personalization: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Storable form (the outbox keeps it as JSON)."""
+        """Storable form (the outbox keeps it as JSON).
+
+        A click of a kind with its own field is kept in that field (and ``click_time``), the
+        form older rows have; any other kind as ``click``.
+        """
         out: dict[str, Any] = {}
         for key, value in self.__dict__.items():
             if value is None or value == ():
                 continue
             if isinstance(value, ClickId):
-                out[key] = value.to_json()
+                if getattr(self, value.kind, None) != value.value:  # else kept in legacy form
+                    out[key] = value.to_json()
                 continue
             out[key] = (
                 value.isoformat()
@@ -113,7 +118,13 @@ class Identifiers:
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Identifiers:
-        """Inverse of :meth:`to_json`; unknown keys are ignored for forward compatibility."""
+        """Inverse of :meth:`to_json`; unknown keys are ignored for forward compatibility.
+
+        A click is stored either as ``click`` (any kind) or, for the kinds that have a field
+        of their own here (``gclid``, ``gbraid``, ``wbraid``, ``fbclid``), under that field
+        with ``click_time``, the form rows planned before ``click`` existed carry. Either
+        form reads back with both set, so an adapter may read ``click`` or the field.
+        """
         data = dict(data or {})
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         if isinstance(known.get("click"), dict):
@@ -123,7 +134,21 @@ class Identifiers:
         for key in ("email_sha256", "phone_sha256"):
             if key in known:
                 known[key] = tuple(known[key])
+        click = known.get("click")
+        if isinstance(click, ClickId):
+            if click.kind in LEGACY_CLICK_FIELDS:
+                known.setdefault(click.kind, click.value)
+                if click.time is not None:
+                    known.setdefault("click_time", click.time)
+        else:
+            kind = next((k for k in LEGACY_CLICK_FIELDS if known.get(k)), None)
+            if kind is not None:
+                known["click"] = ClickId(kind, str(known[kind]), known.get("click_time"))
         return cls(**known)
+
+
+#: Click kinds with an ``Identifiers`` field of their own, from before ``Identifiers.click``.
+LEGACY_CLICK_FIELDS = ("gclid", "gbraid", "wbraid", "fbclid")
 
 
 @dataclass(frozen=True)
