@@ -37,24 +37,24 @@ class Platform:
 #: Every outside system, in the order config sections, reports and the demo list them.
 PLATFORMS: dict[str, Platform] = {
     "hubspot": Platform(
-        settings="connector.config.models:HubSpotSettings",
+        settings="platforms.hubspot.settings:HubSpotSettings",
         crm="platforms.hubspot.source:HubSpotSource",
         sandbox="platforms.hubspot.sandbox:HubSpotSandbox",
     ),
     "google_ads": Platform(
-        settings="connector.config.models:GoogleAdsSettings",
+        settings="platforms.google_ads.settings:GoogleAdsSettings",
         destination="platforms.google_ads.adapter:GoogleAdsDestination",
         spend="platforms.google_ads.spend:GoogleAdsSpend",
         sandbox="platforms.google_ads.sandbox:GoogleAdsSandbox",
     ),
     "ga4": Platform(
-        settings="connector.config.models:GA4Settings",
+        settings="platforms.ga4.settings:GA4Settings",
         destination="platforms.ga4.adapter:GA4Destination",
         spend="platforms.ga4.sessions:GA4Sessions",
         sandbox="platforms.ga4.sandbox:GA4Sandbox",
     ),
     "meta": Platform(
-        settings="connector.config.models:MetaSettings",
+        settings="platforms.meta.settings:MetaSettings",
         destination="platforms.meta.adapter:MetaDestination",
         spend="platforms.meta.spend:MetaSpend",
         browser_cookies="platforms.meta.cookies:clean_page_view",

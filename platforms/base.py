@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 Payload = TypeVar("Payload")
 
@@ -64,6 +64,16 @@ class Hashing:
     phone: Callable[[str, str], str | None]
     max_emails: int = 3
     max_phones: int = 2
+
+
+class BrowserEvidence(Protocol):
+    """What a destination's own identifier rules may read of one journey (``derived_ids``)."""
+
+    def cookies(self, name: str) -> list[str]:
+        """Values of browser ID ``name`` the journey's page views carried, oldest first."""
+
+    def clicks(self, kind: str) -> list[tuple[str, datetime | None]]:
+        """The journey's clicks of ``kind`` as (value, time), oldest first."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +304,15 @@ class Destination(ABC, Generic[Payload]):
         old, so nothing is planned for a destination that has not said what it accepts.
         """
         return f"{cls.name} declares no age limits, so nothing is planned for it"
+
+    @classmethod
+    def derived_ids(cls, evidence: BrowserEvidence, click: ClickId | None) -> list[tuple[str, Any]]:
+        """Identifier fields the platform computes from the journey by its own rule.
+
+        ``click`` is the unit's click (one of ``click_kinds``), if any. Meta builds its
+        ``fbc`` from the cookies and fbclid clicks seen; most platforms derive nothing.
+        """
+        return []
 
     @classmethod
     def horizon(cls, settings: Any, now: datetime) -> str:

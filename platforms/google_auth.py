@@ -14,8 +14,8 @@ from typing import Any
 from google.auth.credentials import Credentials
 from pydantic import SecretStr
 
-from connector.config.models import InlineGoogleCredentials
 from connector.errors import ConfigError
+from platforms.google_settings import InlineGoogleCredentials
 
 
 def credentials_info(setting: str | InlineGoogleCredentials, key_path: str) -> dict[str, Any]:

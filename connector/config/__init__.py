@@ -19,11 +19,6 @@ from connector.config.interpolate import Problems, interpolate_env, read_secret_
 from connector.config.models import (
     AttributionSettings,
     DatabaseSettings,
-    GA4Settings,
-    GoogleAdsSettings,
-    HubSpotSettings,
-    InlineGoogleCredentials,
-    MetaSettings,
     Settings,
 )
 from connector.errors import ConfigError
@@ -32,11 +27,6 @@ __all__ = [
     "DEFAULT_PATH",
     "AttributionSettings",
     "DatabaseSettings",
-    "GA4Settings",
-    "GoogleAdsSettings",
-    "HubSpotSettings",
-    "InlineGoogleCredentials",
-    "MetaSettings",
     "Settings",
     "config_path",
     "load_config",
@@ -232,8 +222,10 @@ def _summary(lines: list[str]) -> str:
 
 
 def _is_union_tag(part: Any) -> bool:
-    # pydantic names union branches in error locations (e.g. 'InlineGoogleCredentials', 'str').
-    return str(part) in {"str", "InlineGoogleCredentials"} or str(part).startswith("function-")
+    # pydantic names union branches in error locations by type ('str', a model's class name
+    # such as 'InlineGoogleCredentials', 'function-after[...]'); config keys are snake_case.
+    text = str(part)
+    return text == "str" or text[:1].isupper() or text.startswith("function-")
 
 
 def _suggest(loc: list[str]) -> str:

@@ -7,10 +7,7 @@ placeholder IDs, an empty secret that would be sent as one.
 
 from __future__ import annotations
 
-import json
-import re
 import zoneinfo
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -18,10 +15,6 @@ from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, SecretStr, Typ
 from pydantic import ValidationError as PydanticValidationError
 
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
-GA4_MEASUREMENT_ID = re.compile(r"G-[A-Z0-9]+")
-#: Google's documentation writes the placeholder as G-XXXXXXXXXX; no stream has that ID.
-GA4_PLACEHOLDER = re.compile(r"G-X{4,}")
-GOOGLE_CREDENTIAL_TYPES = ("authorized_user", "service_account")
 
 
 def blank_to_none(value: Any) -> Any:
@@ -99,57 +92,9 @@ def database_url(value: str) -> str:
     return value
 
 
-def ga4_measurement_id(value: str) -> str:
-    """A GA4 web stream's measurement ID (``G-`` and letters/digits), not the docs' placeholder."""
-    if value.upper().startswith("UA-"):
-        raise ValueError(
-            f"{value!r} is a Universal Analytics property ID; GA4 needs the measurement ID "
-            "(G-...) of a web data stream (Admin > Data streams)"
-        )
-    if GA4_PLACEHOLDER.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is the example's placeholder: use your data stream's measurement ID"
-        )
-    if not GA4_MEASUREMENT_ID.fullmatch(value):
-        raise ValueError(f"{value!r} is not a GA4 measurement ID like G-1A2B3C4D5E")
-    return value
-
-
-def google_customer_id(value: Any) -> Any:
-    """A Google Ads customer ID: ten digits, dashes allowed (``123-456-7890``)."""
-    if value is None:
-        return None
-    digits = str(value).replace("-", "").strip()
-    if not digits.isdigit() or len(digits) != 10:
-        raise ValueError(
-            f"{value!r} is not a Google Ads customer ID (10 digits, like 123-456-7890)"
-        )
-    return digits
-
-
-def google_credentials_file(value: str) -> str:
-    """A readable Google credentials JSON file (``authorized_user`` or ``service_account``)."""
-    path = Path(value).expanduser()
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read credentials file {value!r}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"credentials file {value!r} is not JSON") from None
-    if not isinstance(info, dict) or info.get("type") not in GOOGLE_CREDENTIAL_TYPES:
-        raise ValueError(
-            f"{value!r} is not a Google credentials file (its type must be one of "
-            f"{', '.join(GOOGLE_CREDENTIAL_TYPES)})"
-        )
-    return value
-
-
 #: A secret: ``SecretStr`` that never prints, and ``''`` / whitespace mean "not set".
 Secret = Annotated[SecretStr | None, BeforeValidator(blank_to_none)]
 HttpUrl = Annotated[str, AfterValidator(http_url)]
 Origin = Annotated[str, AfterValidator(origin)]
 TimeZone = Annotated[str, AfterValidator(timezone_name)]
 DatabaseUrl = Annotated[str, AfterValidator(database_url)]
-GA4MeasurementId = Annotated[str, AfterValidator(ga4_measurement_id)]
-GoogleCustomerId = Annotated[str | None, BeforeValidator(google_customer_id)]
-CredentialsFile = Annotated[str, AfterValidator(google_credentials_file)]

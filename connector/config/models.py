@@ -10,20 +10,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from connector.config.checks import (
     DatabaseUrl,
-    GA4MeasurementId,
-    GoogleCustomerId,
     HttpUrl,
     Origin,
     Secret,
     TimeZone,
-    google_credentials_file,
 )
 from connector.config.section import Section
-from platforms.settings import PlatformSettings
+from platforms import SETTINGS, load
 
 
 class DatabaseSettings(Section):
@@ -166,156 +163,38 @@ class DashboardSettings(Section):
     secret_key: Secret = None
 
 
-class InlineGoogleCredentials(Section):
-    """OAuth client + refresh token given inline, or a service account's fields."""
-
-    type: Literal["authorized_user", "service_account"] = "authorized_user"
-    client_id: str | None = None
-    client_secret: Secret = None
-    refresh_token: Secret = None
-    token_uri: HttpUrl = "https://oauth2.googleapis.com/token"
-    client_email: str | None = None
-    private_key: Secret = None
-    private_key_id: str | None = None
-    project_id: str | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> InlineGoogleCredentials:
-        if self.type == "authorized_user":
-            missing = [
-                k for k in ("client_id", "client_secret", "refresh_token") if not getattr(self, k)
-            ]
-        else:
-            missing = [k for k in ("client_email", "private_key") if not getattr(self, k)]
-        if missing:
-            raise ValueError(f"{self.type} credentials need {', '.join(missing)}")
-        return self
-
-
-def _readable_if_path(value: str | InlineGoogleCredentials) -> str | InlineGoogleCredentials:
-    return google_credentials_file(value) if isinstance(value, str) else value
-
-
-#: A path to Google's JSON (checked readable now, not at the first send) or the fields inline.
-GoogleCredentials = Annotated[str | InlineGoogleCredentials, AfterValidator(_readable_if_path)]
-
-
-class HubSpotSettings(PlatformSettings):
-    """HubSpot CRM: the source of deals and the target of touch write-back."""
-
-    access_token: Secret = None
-    client_secret: Secret = None
-    base_url: HttpUrl = "https://api.hubapi.com"
-    portal_id: str | None = None
-    requests_per_10s: Annotated[int, Field(ge=1)] = 100
-
-    @model_validator(mode="after")
-    def _complete(self) -> HubSpotSettings:
-        if self.enabled and (missing := self.required("access_token")):
-            raise ValueError(f"enabled but missing {', '.join(missing)}")
-        return self
-
-
-class GoogleAdsSettings(PlatformSettings):
-    """Google Ads offline conversions: Data Manager API by default."""
-
-    api: Literal["data_manager", "google_ads"] = "data_manager"
-    customer_id: GoogleCustomerId = None
-    login_customer_id: GoogleCustomerId = None
-    conversion_action_id: str | None = None
-    developer_token: Secret = None
-    credentials: GoogleCredentials | None = None
-    endpoint: str = "googleads.googleapis.com:443"
-    data_manager_endpoint: str = "datamanager.googleapis.com"
-    click_window_days: Annotated[int, Field(ge=1, le=90)] = 90
-    adjustment_window_days: Annotated[int, Field(ge=1, le=54)] = 54
-    split: bool | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> GoogleAdsSettings:
-        if not self.enabled:
-            return self
-        needed = ["customer_id", "conversion_action_id", "credentials"]
-        if self.api == "google_ads":
-            needed.append("developer_token")
-        if missing := self.required(*needed):
-            raise ValueError(f"enabled but missing {', '.join(missing)}")
-        return self
-
-
-class GA4Settings(PlatformSettings):
-    """GA4: purchases through the Measurement Protocol, sessions from the Data API."""
-
-    measurement_id: GA4MeasurementId | None = None
-    api_secret: Secret = None
-    property_id: str | None = None
-    credentials: GoogleCredentials | None = None
-    measurement_protocol_url: HttpUrl = "https://www.google-analytics.com"
-    data_api_endpoint: str = "analyticsdata.googleapis.com"
-    validate_events: bool = Field(default=False, alias="validate")
-    send_user_id: bool = False
-    event_name: str = "purchase"
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 32
-    split: bool | None = None
-    #: Events older than GA4's 72-hour backdating window: sent without ``timestamp_micros``
-    #: (GA4 dates them at receipt, the revenue still arrives) or skipped (GA4's dates stay right).
-    late_events: Literal["send_at_receipt", "skip"] = "send_at_receipt"
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _complete(self) -> GA4Settings:
-        if self.enabled and (missing := self.required("measurement_id", "api_secret")):
-            raise ValueError(f"enabled but missing {', '.join(missing)}")
-        return self
-
-
-class MetaSettings(PlatformSettings):
-    """Meta Conversions API and Marketing API insights."""
-
-    pixel_id: str | None = None
-    access_token: Secret = None
-    ad_account_id: str | None = None
-    api_version: str = "v24.0"
-    graph_url: HttpUrl = "https://graph.facebook.com"
-    test_event_code: str | None = None
-    event_name: str = "Purchase"
-    action_source: Literal[
-        "email",
-        "website",
-        "app",
-        "phone_call",
-        "chat",
-        "physical_store",
-        "system_generated",
-        "business_messaging",
-        "other",
-    ] = "system_generated"
-    split: bool | None = None
-    #: Limited Data Use for US-state privacy laws: ``["LDU"]`` (or ``[]``), with country 1 (US)
-    #: and a state code (1000 California...), or 0 and 0 for Meta to geolocate the event.
-    data_processing_options: list[Literal["LDU"]] = Field(default_factory=list)
-    data_processing_options_country: Literal[0, 1] = 0
-    data_processing_options_state: Annotated[int, Field(ge=0, le=9999)] = 0
-
-    @model_validator(mode="after")
-    def _complete(self) -> MetaSettings:
-        if self.enabled and (missing := self.required("pixel_id", "access_token")):
-            raise ValueError(f"enabled but missing {', '.join(missing)}")
-        return self
-
-
-class PlatformsSettings(Section):
-    """One section per outside system."""
-
-    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
-    google_ads: GoogleAdsSettings = Field(default_factory=GoogleAdsSettings)
-    ga4: GA4Settings = Field(default_factory=GA4Settings)
-    meta: MetaSettings = Field(default_factory=MetaSettings)
+class _Platforms(Section):
+    """One section per registered platform (``platforms.PLATFORMS``), in registry order."""
 
     def enabled(self) -> list[str]:
         """Names of the platforms switched on, in a stable order."""
         return [name for name in type(self).model_fields if getattr(self, name).enabled]
+
+
+def _platforms_model() -> type[_Platforms]:
+    """The ``platforms`` section assembled from the registry: each platform owns its model."""
+    fields: dict[str, Any] = {}
+    for name, path in SETTINGS.items():
+        model = load(path)
+        fields[name] = (model, Field(default_factory=model))
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        "PlatformsSettings",
+        __base__=_Platforms,
+        __module__=__name__,
+        __doc__="One section per outside system.",
+        **fields,
+    )
+
+
+PlatformsSettings = _platforms_model()
+
+
+def __getattr__(name: str) -> Any:
+    """The platforms' settings models by their old import path (``connector.config.models``)."""
+    for path in SETTINGS.values():
+        if path.rpartition(":")[2] == name:
+            return load(path)
+    raise AttributeError(name)
 
 
 class Settings(Section):

@@ -9,7 +9,7 @@ in memory (``closedloop forget`` must not be undone by a cache).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from connector import identity
@@ -20,6 +20,7 @@ from connector.identity import (
     meta_phone_hash,
     phone_key,
 )
+from platforms.base import Hashing
 from platforms.crm import CrmContact
 
 PAGE_MEMO = 8192
@@ -38,6 +39,27 @@ def phone_hashes(phone: str | None, region: str) -> tuple[str | None, str | None
     if not value:
         return None, None
     return identity.sha256_hex(value), identity.sha256_hex(value.lstrip("+"))
+
+
+EmailHash = Callable[[str], str | None]
+PhoneHash = Callable[[str, str], str | None]
+#: Per hashing scheme a destination declares: its email and phone hashers, page-memoised.
+_SCHEMES: dict[str, tuple[EmailHash, PhoneHash]] = {}
+
+
+def memoised(declared: Hashing) -> tuple[EmailHash, PhoneHash]:
+    """The declared scheme's email and phone hashers, each address hashed once per page.
+
+    Keyed by ``scheme``: destinations declaring the same scheme share one memo.
+    """
+    pair = _SCHEMES.get(declared.scheme)
+    if pair is None:
+        pair = (
+            lru_cache(maxsize=PAGE_MEMO)(declared.email),
+            lru_cache(maxsize=PAGE_MEMO)(declared.phone),
+        )
+        _SCHEMES[declared.scheme] = pair
+    return pair
 
 
 #: Why a contact's email or phone is sent to no platform (the sync summary counts them).
@@ -65,3 +87,6 @@ def forget() -> None:
     """Drop every memoised address (end of a page)."""
     for memo in (google_email, legacy_email, meta_email, google_phone, meta_phone, phone_hashes):
         memo.cache_clear()
+    for email, phone in _SCHEMES.values():
+        email.cache_clear()  # type: ignore[attr-defined]
+        phone.cache_clear()  # type: ignore[attr-defined]

@@ -16,11 +16,7 @@ from connector.attribution import credited
 from connector.sync import hashing
 from connector.sync.match import Click, Journey, Touch
 from connector.sync.windows import destination_class
-from platforms.base import Identifiers
-from platforms.meta.cookies import pick_fbc
-
-GOOGLE_CLICKS = ("gclid", "gbraid", "wbraid")
-MAX_EMAILS, MAX_PHONES = 3, 2
+from platforms.base import LEGACY_CLICK_FIELDS, ClickId, Destination, Hashing, Identifiers
 
 
 class Unit(NamedTuple):
@@ -57,30 +53,40 @@ class Person(NamedTuple):
 class JourneyFacts:
     """What every destination's identifiers share for one journey, each worked out once.
 
-    Lives only as long as one planning call, so the hashes it holds never outlive the page
-    (see :mod:`connector.sync.hashing`).
+    The person's hashes are worked out once per hashing scheme a destination declares
+    (destinations declaring the same scheme share them). Lives only as long as one planning
+    call, so the hashes it holds never outlive the page (see :mod:`connector.sync.hashing`).
+    Also the ``BrowserEvidence`` a destination's own identifier rules read.
     """
 
     def __init__(self, journey: Journey, region: str) -> None:
         self.journey = journey
+        self.region = region
         contacts = journey.contacts
-        # Matching already hashed every email in Google's form, so those are memo hits.
-        emails = [c.email for c in contacts if c.email]
-        phones = [hashing.phone_hashes(c.phone, region) for c in contacts if c.phone]
+        self._emails = [c.email for c in contacts if c.email]
+        self._phones = [c.phone for c in contacts if c.phone]
         external_id = contacts[0].id if contacts else None
         consent = _consent(journey)
-        self.google = Person(
-            _distinct(map(hashing.google_email, emails), MAX_EMAILS),
-            _distinct([g for g, _ in phones], MAX_PHONES) if phones else (),
-            _set([("external_id", external_id), *consent]),
-        )
-        self.meta = Person(
-            _distinct(map(hashing.meta_email, emails), MAX_EMAILS),
-            _distinct([m for _, m in phones], MAX_PHONES) if phones else (),
-            _set([("external_id", external_id), *consent]),
-        )
+        self._scalars = _set([("external_id", external_id), *consent])
+        self._people: dict[str, Person] = {}
         self.allows_browser_context = consent[0][1] is not False
         self._fallbacks: dict[str, str | None] = {}
+
+    def person(self, declared: Hashing | None) -> Person:
+        """The journey's people hashed as ``declared`` says (no hashes if it declares none)."""
+        if declared is None:
+            return Person((), (), self._scalars)
+        person = self._people.get(declared.scheme)
+        if person is None:
+            email, phone = hashing.memoised(declared)
+            region = self.region
+            person = Person(
+                _distinct(map(email, self._emails), declared.max_emails),
+                _distinct((phone(p, region) for p in self._phones), declared.max_phones),
+                self._scalars,
+            )
+            self._people[declared.scheme] = person
+        return person
 
     def latest(self, attr: str, preferred: Touch | None) -> str | None:
         """The value from the unit's touch, else the newest touch, else a visitor that has it."""
@@ -90,20 +96,19 @@ class JourneyFacts:
             self._fallbacks[attr] = _newest(self.journey, attr)
         return self._fallbacks[attr]
 
-    def fbc(self, unit: Click | None) -> str | None:
-        """The fbc for Meta: the newest fbclid click before the close, with its time.
+    def cookies(self, name: str) -> list[str]:
+        """The values of browser ID ``name`` the page views carried, oldest first.
 
-        The cookies the page views carried and the fbclid clicks seen go to Meta's rule
-        (:func:`platforms.meta.cookies.pick_fbc`): an old ``_fbc`` still on a later visit
-        loses to a newer click, and a unit's own click is used in split mode.
+        The visitors' stored values only when no page view in the window carried one.
         """
         journey = self.journey
-        cookies = [t.fbc for t in journey.touches if t.fbc] or [
-            v.fbc for v in journey.visitors if v.fbc
-        ]  # the visitors' stored cookie only when no page view in the window carried one
-        clicks = [(c.value, c.time) for c in journey.clicks if c.kind == "fbclid"]
-        own = (unit.value, unit.time) if unit is not None else None
-        return pick_fbc(cookies, clicks, own)
+        return [v for t in journey.touches if (v := getattr(t, name, None))] or [
+            v for info in journey.visitors if (v := getattr(info, name, None))
+        ]
+
+    def clicks(self, kind: str) -> list[tuple[str, datetime | None]]:
+        """The journey's clicks of ``kind`` as (value, time), oldest first."""
+        return [(c.value, c.time) for c in self.journey.clicks if c.kind == kind]
 
     def browser_context(self, preferred: Touch | None) -> list[tuple[str, Any]]:
         """User agent, IP and page URL of the converting visit, if consent allows.
@@ -163,35 +168,39 @@ def _consent(journey: Journey) -> tuple[tuple[str, bool | None], tuple[str, bool
 
 
 def _click_fields(
-    destination: str, facts: JourneyFacts, unit: Unit
+    cls: type[Destination], facts: JourneyFacts, unit: Unit
 ) -> tuple[dict[str, Any], datetime | None]:
-    """The set fields before the hashes (click and browser IDs) as stored, and the click time."""
-    click = unit.click
-    if destination == "google_ads":
-        if click is None or click.kind not in GOOGLE_CLICKS:
-            return {}, None
-        return _set([(click.kind, click.value), ("click_time", _iso(click.time))]), click.time
+    """The set fields before the hashes (click and browser IDs) as stored, and the click time.
+
+    Only what the destination declares: a click of its ``click_kinds``, the identifiers its
+    own rules derive from the journey, its ``browser_ids`` and, if it takes it, the browser
+    context of the converting visit.
+    """
+    click = unit.click if unit.click is not None and unit.click.kind in cls.click_kinds else None
+    time = click.time if click is not None else None
+    pairs: list[tuple[str, Any]] = []
+    if click is not None:
+        own = ClickId(click.kind, click.value, time)
+        if click.kind in LEGACY_CLICK_FIELDS:  # the stored form rows have always had
+            pairs += [("click_time", _iso(time)), (click.kind, click.value)]
+        else:
+            pairs.append(("click", own.to_json()))
+    else:
+        own = None
     touch = _touch_for(facts.journey, unit)
-    if destination == "meta":
-        click = click if click is not None and click.kind == "fbclid" else None
-        time = click.time if click else None
-        return _set(
-            [
-                ("click_time", _iso(time)),
-                ("fbclid", click.value if click else None),
-                ("fbc", facts.fbc(click)),
-                ("fbp", facts.latest("fbp", touch)),
-                *facts.browser_context(touch),
-            ]
-        ), time
-    time = click.time if click else None
-    return _set(  # ga4 and any other Google-hashed destination
-        [
-            ("click_time", _iso(time)),
-            ("ga_client_id", facts.latest("ga_client_id", touch)),
-            ("ga_session_id", facts.latest("ga_session_id", touch)),
-        ]
-    ), time
+    pairs += cls.derived_ids(facts, own)
+    pairs += [(name, facts.latest(name, touch)) for name in cls.browser_ids]
+    if cls.browser_context:
+        pairs += facts.browser_context(touch)
+    return dict(sorted(_set(pairs).items(), key=_in_field_order)), time
+
+
+#: ``Identifiers`` field order, the order its ``to_json`` writes.
+_FIELD_ORDER = {name: i for i, name in enumerate(Identifiers.__dataclass_fields__)}
+
+
+def _in_field_order(item: tuple[str, Any]) -> int:
+    return _FIELD_ORDER[item[0]]
 
 
 def _iso(time: datetime | None) -> str | None:
@@ -207,9 +216,12 @@ def stored(
     apart again: this builds the same dict directly, in the dataclass's field order (the
     person's part is shared by every unit; each row still gets its own lists).
     """
-    out, click_time = _click_fields(destination, facts, unit)
+    cls = destination_class(destination)
+    if cls is None:
+        return {}, None  # unregistered: identifiable() refuses it
+    out, click_time = _click_fields(cls, facts, unit)
     context = {key: out.pop(key) for key in _CONTEXT if key in out}
-    person = facts.meta if destination == "meta" else facts.google
+    person = facts.person(cls.hashing)
     if person.emails:
         out["email_sha256"] = list(person.emails)
     if person.phones:
@@ -237,8 +249,9 @@ def build(destination: str, journey: Journey, unit: Unit, region: str) -> Identi
 def eligible_units(destination: str, journey: Journey) -> list[Unit]:
     """Units ``destination`` can attribute to, oldest first (split mode spreads over them).
 
-    Google Ads: clicks with gclid/gbraid/wbraid (CRM-only clicks of unknown time only when no
-    timed click exists). Meta: fbclid clicks. GA4: touches carrying a GA client ID.
+    Clicks of the destination's ``click_kinds`` (CRM-only clicks of unknown time only when
+    no timed click exists), or, for destinations whose units are touches, the touches
+    carrying every one of its ``touch_ids``.
     """
     if (needs := _touch_ids(destination)) is not None:
         return [Unit(touch=t) for t in journey.touches if _carries(t, needs)]
@@ -315,4 +328,6 @@ def identifiable(destination: str, present: dict[str, Any]) -> bool:
     cls = destination_class(destination)
     if cls is None:
         return False  # an unregistered destination can match no one: refuse, never guess
-    return any(present.get(name) for name in cls.identified_by)
+    click = present.get("click")
+    kind = click.kind if isinstance(click, ClickId) else (click or {}).get("kind")
+    return any(present.get(name) or name == kind for name in cls.identified_by)

@@ -21,13 +21,16 @@ from sqlalchemy.orm import Session
 from connector.attribution import credited, is_direct
 from connector.sync.hashing import google_email, legacy_email
 from connector.sync.lookups import in_list, is_postgres, list_param, placeholder
+from connector.tracking.schemas import CLICK_ID_KINDS
 from platforms.crm import CrmContact
 
 MATCHED = "matched"
 NO_CONTACT = "no_contact"
 NEVER_TRACKED = "contact_never_tracked"
 OUTSIDE_WINDOW = "outside_window"
-CLICK_KINDS = ("gclid", "gbraid", "wbraid", "fbclid")
+#: Every click kind the snippet collects reaches journeys; each destination then takes the
+#: kinds it declares (``Destination.click_kinds``).
+CLICK_KINDS = CLICK_ID_KINDS
 #: Click IDs HubSpot itself holds on a contact (named like the kinds, see ``CrmContact``).
 CRM_CLICK_KINDS = ("gclid", "fbclid")
 

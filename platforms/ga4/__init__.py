@@ -1,5 +1,5 @@
-"""GA4: purchases through the Measurement Protocol, sessions from the Data API."""
+"""GA4: purchases through the Measurement Protocol, sessions from the Data API.
 
-from platforms.ga4.adapter import GA4Destination, GA4Event
-
-__all__ = ["GA4Destination", "GA4Event"]
+Nothing is imported here, so loading the config (``platforms.ga4.settings``) never loads the
+SDKs; the registry (``platforms.PLATFORMS``) names the modules.
+"""

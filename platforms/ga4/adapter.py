@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from connector.config.models import GA4Settings
 from platforms.base import (
     CONVERSION,
     Accepted,
     Destination,
+    Hashing,
     Outcome,
     PlannedConversion,
     Prepared,
@@ -47,6 +47,8 @@ from platforms.ga4.limits import (
     RESERVED_PARAMS,
     RESERVED_PREFIXES,
 )
+from platforms.ga4.settings import GA4Settings
+from platforms.google_hashing import GOOGLE_HASHING
 
 COLLECT_PATH = "/mp/collect"
 DEBUG_PATH = "/debug/mp/collect"
@@ -108,6 +110,10 @@ class GA4Destination(Destination[GA4Event]):
     browser_ids: ClassVar[tuple[str, ...]] = ("ga_client_id", "ga_session_id")
     identified_by: ClassVar[tuple[str, ...]] = ("ga_client_id",)
     kinds: ClassVar[frozenset[str]] = frozenset({CONVERSION})
+    #: Rows keep the person's hashes in Google's form, ready for the Measurement Protocol's
+    #: ``user_provided_data`` (not sent yet: it needs the property's user-provided-data
+    #: collection switched on).
+    hashing: ClassVar[Hashing | None] = GOOGLE_HASHING
 
     @classmethod
     def too_old(

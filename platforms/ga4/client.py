@@ -13,8 +13,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from connector import __version__
-from connector.config.models import GA4Settings
 from connector.errors import ConfigError
+from platforms.ga4.settings import GA4Settings
 from platforms.google_auth import build_credentials
 
 if TYPE_CHECKING:

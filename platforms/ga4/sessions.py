@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
-from connector.config.models import GA4Settings
 from platforms.ga4.client import data_api_client
+from platforms.ga4.settings import GA4Settings
 from platforms.reporting import SessionsRow
 
 DIMENSIONS = ("date", "sessionSource", "sessionMedium", "sessionCampaignName")

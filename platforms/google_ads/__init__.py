@@ -1,5 +1,5 @@
-"""Google Ads: offline conversions through the Data Manager API (default) or the Google Ads API."""
+"""Google Ads: offline conversions through the Data Manager API (default) or the Google Ads API.
 
-from platforms.google_ads.adapter import GoogleAdsDestination
-
-__all__ = ["GoogleAdsDestination"]
+Nothing is imported here, so loading the config (``platforms.google_ads.settings``) never
+loads the SDKs; the registry (``platforms.PLATFORMS``) names the modules.
+"""

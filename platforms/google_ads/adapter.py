@@ -17,13 +17,13 @@ from typing import Any, ClassVar
 
 from google.ads import datamanager_v1 as dm
 
-from connector.config.models import GoogleAdsSettings
 from connector.errors import PermanentPlatformError
 from platforms.base import (
     CONVERSION,
     RESTATEMENT,
     RETRACTION,
     Destination,
+    Hashing,
     Outcome,
     PlannedConversion,
     Prepared,
@@ -34,6 +34,8 @@ from platforms.base import (
 )
 from platforms.google_ads import client as sdk
 from platforms.google_ads.datamanager import DataManagerSender, build_event, utc
+from platforms.google_ads.settings import GoogleAdsSettings
+from platforms.google_hashing import GOOGLE_HASHING
 
 #: Google counts no click younger than this (TOO_RECENT_EVENT / TOO_RECENT_CLICK).
 MIN_CLICK_AGE = timedelta(hours=6)
@@ -65,6 +67,7 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
     name: ClassVar[str] = "google_ads"
     max_batch: ClassVar[int] = 2000
     click_kinds: ClassVar[tuple[str, ...]] = ("gclid", "gbraid", "wbraid")
+    hashing: ClassVar[Hashing | None] = GOOGLE_HASHING
     identified_by: ClassVar[tuple[str, ...]] = (
         "gclid",
         "gbraid",

@@ -19,11 +19,11 @@ from google.api_core import exceptions as core_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.auth.transport.requests import Request as AuthRequest
 
-from connector.config.models import GoogleAdsSettings
 from connector.errors import PermanentPlatformError, RetryablePlatformError
 from platforms.base import RESTATEMENT, RETRACTION, Accepted, Outcome, PlannedConversion, Rejected
 from platforms.base import Retry as RetryOutcome
 from platforms.google_ads.ads_client import API_VERSION, build_ads_client, conversion_action_name
+from platforms.google_ads.settings import GoogleAdsSettings
 
 PLATFORM = "google_ads"
 MAX_ROWS = 2000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from google.ads.googleads.client import GoogleAdsClient
 
-from connector.config.models import GoogleAdsSettings
 from connector.errors import ConfigError
+from platforms.google_ads.settings import GoogleAdsSettings
 from platforms.google_auth import build_credentials
 
 #: The API version this SDK (google-ads 34) uses by default; pinned so that an SDK upgrade

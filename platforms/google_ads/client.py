@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import Credentials
 
-from connector.config.models import GoogleAdsSettings
 from connector.errors import PermanentPlatformError, RetryablePlatformError
+from platforms.google_ads.settings import GoogleAdsSettings
 from platforms.google_auth import build_credentials
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connector.config.models import GoogleAdsSettings
 from platforms.google_ads.ads_api import AdsApiUploader
+from platforms.google_ads.settings import GoogleAdsSettings
 from platforms.reporting import SpendRow
 
 MICROS = Decimal(1_000_000)

@@ -1,5 +1,5 @@
-"""HubSpot CRM: the deal source, contact write-back, and a local emulator for tests and demo."""
+"""HubSpot CRM: the deal source, contact write-back, and a local emulator for tests and demo.
 
-from platforms.hubspot.source import HubSpotSource
-
-__all__ = ["HubSpotSource"]
+Nothing is imported here, so loading the config (``platforms.hubspot.settings``) never loads
+the SDK; the registry (``platforms.PLATFORMS``) names the modules.
+"""

@@ -24,9 +24,9 @@ import hubspot.crm.properties as properties_api
 import urllib3
 from urllib3.util.retry import Retry
 
-from connector.config.models import HubSpotSettings
 from connector.errors import PermanentSourceError, RetryableSourceError
 from platforms.hubspot.errors import describe, error_body, rate_limit_wait
+from platforms.hubspot.settings import HubSpotSettings
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,6 @@ from hubspot.crm.deals import PublicObjectSearchRequest as DealSearchRequest
 from hubspot.crm.deals import SimplePublicObjectId as DealId
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 
-from connector.config.models import HubSpotSettings
 from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
 from platforms.crm import ContactWrite, CrmContact, CrmDeal, CrmPipeline, CrmStage, Outcomes
@@ -43,6 +42,7 @@ from platforms.hubspot.paging import (
 )
 from platforms.hubspot.paging import as_utc as _as_utc
 from platforms.hubspot.paging import parse_time as _parse_time
+from platforms.hubspot.settings import HubSpotSettings
 
 ASSOCIATIONS_BATCH = 1_000  # v4 association batch read maximum
 

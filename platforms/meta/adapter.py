@@ -32,12 +32,14 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from requests.exceptions import InvalidSchema, InvalidURL, MissingSchema
 
-from connector.config.models import MetaSettings
 from connector.errors import PermanentPlatformError, RetryablePlatformError
 from platforms.base import (
     CONVERSION,
     Accepted,
+    BrowserEvidence,
+    ClickId,
     Destination,
+    Hashing,
     NotValidated,
     Outcome,
     PlannedConversion,
@@ -50,6 +52,8 @@ from platforms.base import (
 )
 from platforms.meta import cookies
 from platforms.meta.client import DEFAULT_TRANSIENT_WAIT, GraphFailure, build_api, classify_error
+from platforms.meta.hashing import META_HASHING
+from platforms.meta.settings import MetaSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,7 @@ class MetaDestination(Destination[Event]):
     click_kinds: ClassVar[tuple[str, ...]] = ("fbclid",)
     browser_ids: ClassVar[tuple[str, ...]] = ("fbp",)
     browser_context: ClassVar[bool] = True
+    hashing: ClassVar[Hashing | None] = META_HASHING
     identified_by: ClassVar[tuple[str, ...]] = (
         "email_sha256",
         "phone_sha256",
@@ -94,6 +99,17 @@ class MetaDestination(Destination[Event]):
     STORE_WINDOW: ClassVar[timedelta] = timedelta(days=62)
     #: Upper bound on requests spent isolating bad events in one ``send``.
     MAX_ISOLATION_REQUESTS: ClassVar[int] = 200
+
+    @classmethod
+    def derived_ids(cls, evidence: BrowserEvidence, click: ClickId | None) -> list[tuple[str, Any]]:
+        """The ``fbc``: the newest fbclid click before the close, with its time.
+
+        The cookies the page views carried and the fbclid clicks seen go to Meta's rule
+        (:func:`platforms.meta.cookies.pick_fbc`): an old ``_fbc`` still on a later visit
+        loses to a newer click, and a unit's own click is used in split mode.
+        """
+        own = (click.value, click.time) if click is not None else None
+        return [("fbc", cookies.pick_fbc(evidence.cookies("fbc"), evidence.clicks("fbclid"), own))]
 
     @classmethod
     def _window(cls, settings: MetaSettings) -> timedelta:

@@ -16,8 +16,8 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from connector.config.models import MetaSettings
 from connector.errors import ConfigError
+from platforms.meta.settings import MetaSettings
 
 
 def build_api(settings: MetaSettings, *, timeout: float = 30.0) -> FacebookAdsApi:

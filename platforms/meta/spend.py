@@ -21,7 +21,6 @@ from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adsinsights import AdsInsights
 from facebook_business.exceptions import FacebookRequestError
 
-from connector.config.models import MetaSettings
 from connector.errors import ConfigError, PermanentPlatformError, RetryablePlatformError
 from platforms.meta.client import (
     DEFAULT_TRANSIENT_WAIT,
@@ -29,6 +28,7 @@ from platforms.meta.client import (
     build_api,
     classify_error,
 )
+from platforms.meta.settings import MetaSettings
 from platforms.reporting import SpendRow
 
 FIELDS = [
