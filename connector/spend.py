@@ -1,4 +1,4 @@
-"""Pull spend (Google Ads, Meta) and sessions (GA4) into the store, for the reports.
+"""Pull the platforms' spend and sessions into the store, for the reports.
 
 Each run re-pulls the last ``reports.spend_lookback_days`` days, because platforms restate
 recent days. A pull replaces that platform's rows for the pulled days in one transaction, so
@@ -17,16 +17,9 @@ import platforms
 from connector.runs import RunContext
 from connector.runtime import Runtime
 from connector.storage.models import SessionsDaily, SpendDaily, utcnow
-from platforms.reporting import SessionsRow, SpendRow
+from platforms.reporting import SessionsRow, SpendRow, SpendSource
 
 log = logging.getLogger(__name__)
-
-#: How each ad platform's traffic shows up in tracking (source / medium / channel), so spend
-#: lines up with visits and revenue on every report grouping.
-PLATFORM_TRAFFIC = {
-    "google_ads": ("google", "cpc", "Paid Search"),
-    "meta": ("facebook", "paid_social", "Paid Social"),
-}
 
 
 def pull_spend(runtime: Runtime, start: date, end: date) -> dict[str, Any]:
@@ -37,39 +30,50 @@ def pull_spend(runtime: Runtime, start: date, end: date) -> dict[str, Any]:
         platform_settings = getattr(settings.platforms, name)
         if not platform_settings.enabled:
             continue
-        if name == "ga4" and not (platform_settings.property_id and platform_settings.credentials):
-            continue  # the Data API is optional for GA4; conversions still flow
-        if name == "google_ads" and not platform_settings.developer_token:
-            results[name] = {"skipped": "spend needs platforms.google_ads.developer_token"}
-            continue
-        if name == "meta" and not platform_settings.ad_account_id:
+        source = platforms.load(path)
+        if (reason := _unready(source, platform_settings)) is not None:
+            if reason:
+                results[name] = {"skipped": reason}
             continue
         try:
-            rows = list(platforms.load(path)(platform_settings).pull(start, end))
+            rows = list(source(platform_settings).pull(start, end))
         except Exception as exc:  # one platform failing must not stop the others or the run
             log.warning("spend pull from %s failed: %s", name, exc)
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
-        results[name] = {"rows": _store(runtime, name, rows, start, end)}
+        results[name] = {"rows": _store(runtime, source, rows, start, end)}
     return results
 
 
-def _store(runtime: Runtime, name: str, rows: list, start: date, end: date) -> int:
+def _unready(source: type[SpendSource], settings: Any) -> str | None:
+    """Why ``source`` cannot pull (see ``SpendSource.unready``); refuses undeclared sources."""
+    if getattr(source, "rows", None) == "spend" and not getattr(source, "traffic", None):
+        return f"{source.name} declares no traffic labels, so its spend cannot be filed"
+    if getattr(source, "rows", None) not in ("spend", "sessions"):
+        return f"{source.name} declares no row kind (spend or sessions)"
+    return source.unready(settings)
+
+
+def _store(runtime: Runtime, source: type[SpendSource], rows: list, start: date, end: date) -> int:
     days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
     with runtime.sessions.begin() as session:
-        if name == "ga4":
+        if source.rows == "sessions":
             session.execute(delete(SessionsDaily).where(SessionsDaily.day.in_(days)))
             session.add_all(_sessions_row(r) for r in rows if isinstance(r, SessionsRow))
         else:
+            traffic = source.traffic
+            assert traffic is not None  # _unready refused it otherwise
             session.execute(
-                delete(SpendDaily).where(SpendDaily.platform == name, SpendDaily.day.in_(days))
+                delete(SpendDaily).where(
+                    SpendDaily.platform == source.name, SpendDaily.day.in_(days)
+                )
             )
-            session.add_all(_spend_row(r) for r in rows if isinstance(r, SpendRow))
+            session.add_all(_spend_row(r, traffic) for r in rows if isinstance(r, SpendRow))
     return len(rows)
 
 
-def _spend_row(row: SpendRow) -> SpendDaily:
-    source, medium, channel = PLATFORM_TRAFFIC.get(row.platform, (row.platform, "paid", None))
+def _spend_row(row: SpendRow, traffic: tuple[str, str, str]) -> SpendDaily:
+    source, medium, channel = traffic
     return SpendDaily(
         platform=row.platform,
         day=row.day.isoformat(),
@@ -81,7 +85,7 @@ def _spend_row(row: SpendRow) -> SpendDaily:
         keyword=row.keyword,
         source=source,
         medium=medium,
-        channel=channel or "Paid Other",
+        channel=channel,
         currency=row.currency,
         cost=row.cost,
         clicks=row.clicks,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,23 @@ class SessionsRow:
 
 
 class SpendSource(Protocol):
-    """A platform that reports spend (Google Ads, Meta) or sessions (GA4)."""
+    """A platform that reports spend or sessions, and how the connector must file its rows.
+
+    ``rows`` says which table the rows go to; ``traffic`` is how the platform's paid traffic
+    shows up in tracking (source, medium, GA4 channel), so spend lines up with visits and
+    revenue on every report grouping. ``unready`` answers why the pull cannot run with these
+    settings: None when it can, ``""`` to skip it quietly (an optional feature not set up),
+    else the reason recorded on the run.
+    """
 
     name: str
+    rows: ClassVar[Literal["spend", "sessions"]]
+    traffic: ClassVar[tuple[str, str, str] | None]
+
+    @classmethod
+    def unready(cls, settings: Any) -> str | None:
+        """None when the pull can run; ``""`` to skip quietly; else the reason it cannot."""
+        ...
 
     def pull(self, start: date, end: date) -> Iterator[SpendRow] | Iterator[SessionsRow]:
         """Every row for days in [start, end]."""

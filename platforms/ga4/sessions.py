@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from typing import ClassVar, Literal
 
 from platforms.ga4.client import data_api_client
 from platforms.ga4.settings import GA4Settings
@@ -20,6 +21,13 @@ class GA4Sessions:
     """Pull sessions through the official ``BetaAnalyticsDataClient`` with offset paging."""
 
     name = "ga4"
+    rows: ClassVar[Literal["spend", "sessions"]] = "sessions"
+    traffic: ClassVar[tuple[str, str, str] | None] = None
+
+    @classmethod
+    def unready(cls, settings: GA4Settings) -> str | None:
+        """The Data API is optional for GA4: without it, conversions still flow."""
+        return None if settings.property_id and settings.credentials else ""
 
     def __init__(
         self, settings: GA4Settings, *, page_size: int = PAGE_SIZE, timeout: float = 60.0

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from platforms.google_ads.ads_api import AdsApiUploader
 from platforms.google_ads.settings import GoogleAdsSettings
@@ -61,6 +61,16 @@ class GoogleAdsSpend:
     """Pulls spend rows for one Google Ads account through the official SDK."""
 
     name = "google_ads"
+    rows: ClassVar[Literal["spend", "sessions"]] = "spend"
+    #: Auto-tagged Google Ads clicks are google / cpc, GA4's Paid Search.
+    traffic: ClassVar[tuple[str, str, str] | None] = ("google", "cpc", "Paid Search")
+
+    @classmethod
+    def unready(cls, settings: GoogleAdsSettings) -> str | None:
+        """Reporting is the Google Ads API, which needs a developer token."""
+        if not settings.developer_token:
+            return "spend needs platforms.google_ads.developer_token"
+        return None
 
     def __init__(self, settings: GoogleAdsSettings, *, timeout: float = 60.0) -> None:
         self.settings = settings

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar, Literal
 
 import requests
 from facebook_business.adobjects.adaccount import AdAccount
@@ -51,6 +52,13 @@ class MetaSpend:
     """Daily spend, clicks and impressions per ad from one Meta ad account."""
 
     name = "meta"
+    rows: ClassVar[Literal["spend", "sessions"]] = "spend"
+    traffic: ClassVar[tuple[str, str, str] | None] = ("facebook", "paid_social", "Paid Social")
+
+    @classmethod
+    def unready(cls, settings: MetaSettings) -> str | None:
+        """Spend is optional for Meta: without an ad account, conversions still flow."""
+        return None if settings.ad_account_id else ""
 
     def __init__(
         self, settings: MetaSettings, *, timeout: float = 60.0, page_size: int = PAGE_SIZE

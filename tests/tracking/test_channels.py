@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from connector.spend import PLATFORM_TRAFFIC
 from connector.tracking.channels import (
     CHANNELS,
     SEARCH_ENGINES,
@@ -19,6 +18,7 @@ from connector.tracking.channels import (
     query_params,
     source_categories,
 )
+from platforms import SPEND_SOURCES, load
 
 PAGE = "https://shop.example/p"
 
@@ -275,7 +275,9 @@ def test_auto_tagging_keeps_the_utm_campaign():
 
 def test_spend_labels_match_the_channel_of_their_traffic():
     """Spend rows carry the channel GA4 gives the platform's source/medium."""
-    for platform, (source, medium, channel) in PLATFORM_TRAFFIC.items():
+    declared = [(n, load(p).traffic) for n, p in SPEND_SOURCES.items() if load(p).rows == "spend"]
+    assert declared
+    for platform, (source, medium, channel) in declared:
         assert channel_group(source, medium) == channel, platform
 
 
