@@ -15,9 +15,11 @@ def default_steps(settings: Settings) -> list[Step]:
     from connector.tracking.retention import RetentionStep
 
     steps: list[Step] = [RetentionStep()]
+    import platforms
+
     enabled = settings.platforms.enabled()
-    destinations = [name for name in enabled if name != "hubspot"]
-    if "hubspot" in enabled:
+    destinations = [name for name in enabled if name not in platforms.CRM_SOURCES]
+    if any(name in platforms.CRM_SOURCES for name in enabled):
         from connector.sync.lifecycle import LifecycleStep
         from connector.sync.step import SyncStep
 

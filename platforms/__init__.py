@@ -27,6 +27,8 @@ class Platform:
     spend: str | None = None
     #: A ``platforms.crm.CrmSource`` that holds deals and contacts.
     crm: str | None = None
+    #: Its change notifications (``platforms.crm.CrmWebhook``), at ``POST /webhooks/<name>``.
+    webhook: str | None = None
     #: Its browser-cookie rule, checked and renewed on every page view (the signature of
     #: ``platforms.meta.cookies.clean_page_view``).
     browser_cookies: str | None = None
@@ -39,6 +41,7 @@ PLATFORMS: dict[str, Platform] = {
     "hubspot": Platform(
         settings="platforms.hubspot.settings:HubSpotSettings",
         crm="platforms.hubspot.source:HubSpotSource",
+        webhook="platforms.hubspot.webhook:HubSpotWebhook",
         sandbox="platforms.hubspot.sandbox:HubSpotSandbox",
     ),
     "google_ads": Platform(
@@ -71,6 +74,7 @@ def _role(role: str) -> dict[str, str]:
 DESTINATIONS: dict[str, str] = _role("destination")
 SPEND_SOURCES: dict[str, str] = _role("spend")
 CRM_SOURCES: dict[str, str] = _role("crm")
+WEBHOOKS: dict[str, str] = _role("webhook")
 BROWSER_COOKIES: dict[str, str] = _role("browser_cookies")
 SANDBOXES: dict[str, str] = _role("sandbox")
 SETTINGS: dict[str, str] = _role("settings")

@@ -6,10 +6,10 @@ data becomes a skipped deal with a reason instead of an exception in the source.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 
 @dataclass(frozen=True)
@@ -134,5 +134,42 @@ class CrmSource(Protocol):
         The outcome per key is the ID of the contact written, or the exception that stopped it;
         an exception stops only the contacts it concerns. A lookup that fails is an exception,
         never a reason to create.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookRefusal:
+    """Why a CRM webhook call is refused (answered 401 with this code and message)."""
+
+    code: str
+    message: str
+
+
+class CrmWebhook(Protocol):
+    """How one CRM's change notifications are signed and what they say.
+
+    Served at ``POST /webhooks/<name>`` for every registry entry with a ``webhook``.
+    """
+
+    #: One line for the OpenAPI spec.
+    summary: ClassVar[str]
+    #: The request headers the CRM signs with (documented as required).
+    headers: ClassVar[tuple[str, ...]]
+    #: The field of the CRM's settings holding the signing secret.
+    secret_field: ClassVar[str]
+
+    @classmethod
+    def refusal(
+        cls, secret: str, method: str, uri: str, body: str, headers: Mapping[str, str], now_ms: int
+    ) -> WebhookRefusal | None:
+        """Why the call is refused, or None when it is authentic and fresh."""
+        ...
+
+    @classmethod
+    def deal_ids(cls, events: Any, watched: set[str]) -> list[str] | None:
+        """The deals to sync (created, restored, or a ``watched`` property changed).
+
+        None when the body is not the CRM's event format at all (answered 400).
         """
         ...

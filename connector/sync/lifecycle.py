@@ -178,7 +178,7 @@ class LifecycleStep:
             summary["stopped"] = f"{profile.crm}: {exc}"
             log.warning("lifecycle pull stopped early: %s", exc)
         finally:
-            counts["hubspot_requests"] += pull.requests_made(source) if source else 0
+            counts[f"{profile.crm}_requests"] += pull.requests_made(source) if source else 0
             counts["mqls_recorded"] += new["mql"]
             counts["sqls_recorded"] += new["sql"]
             for key in ("contacts_pulled", "lifecycle_times_changed"):

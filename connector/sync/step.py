@@ -174,7 +174,7 @@ class SyncStep:
         else:
             self._health(ctx, profile.crm, None)
         finally:
-            totals.counts["hubspot_requests"] += pull.requests_made(source)
+            totals.counts[f"{profile.crm}_requests"] += pull.requests_made(source)
             for key in (
                 "deals_pulled",
                 "deals_won",

@@ -1,24 +1,23 @@
-"""``POST /webhooks/hubspot``: HubSpot's change notifications start a sync of those deals.
+"""``POST /webhooks/<crm>`` (``/webhooks/hubspot``): a CRM's change notifications start a sync.
 
-The v3 signature (HMAC-SHA256 over method + URI + body + timestamp, keyed with the app's client
-secret) proves the call came from HubSpot; timestamps older than five minutes are refused so a
-captured request cannot be replayed. The answer is immediate: the run executes on a thread, and
+The CRM's declared webhook (``platforms.crm.CrmWebhook``, named in the registry) checks the
+signature, keyed with the secret in its settings, and picks the deals whose planning inputs
+changed. The answer is immediate: the run executes on a thread, and
 if one is already running the deal IDs are remembered for the next run (HubSpot retries slow or
 failed answers, which would only duplicate work).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import re
 import time
 from typing import Any
 from urllib.parse import unquote
 
 from flask import Blueprint, Flask, jsonify, request
 
+import platforms
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
 from connector.app.openapi import error_responses, register
@@ -30,12 +29,6 @@ from connector.sync import pull, store
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("webhooks", __name__)
-SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
-TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
-MAX_AGE_MS = 5 * 60 * 1000
-DEAL_OBJECT_TYPE = "0-3"
-#: A millisecond timestamp as HubSpot sends it (bounded, so int() stays cheap).
-_MILLIS = re.compile(r"[0-9]{1,16}")
 
 
 def signed_uri() -> str:
@@ -47,71 +40,53 @@ def signed_uri() -> str:
     return unquote(request.url)
 
 
-def verify_signature(secret: str, body: str, now_ms: int) -> None:
-    """Raise 401 unless the v3 signature matches and the timestamp is fresh."""
-    from platforms.hubspot.webhook_signature import v3_signature
-
-    signature = request.headers.get(SIGNATURE_HEADER)
-    stamp = request.headers.get(TIMESTAMP_HEADER, "")
-    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then refuses.
-    if not signature or not _MILLIS.fullmatch(stamp):
-        raise ApiError(401, "unauthorized", f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
-    if abs(now_ms - int(stamp)) > MAX_AGE_MS:
-        raise ApiError(401, "stale_request", "the request timestamp is more than 5 minutes old")
-    expected = v3_signature(secret, request.method, signed_uri(), body, int(stamp))
-    # Compared as bytes: a header with non-ASCII characters is a wrong signature, not a crash.
-    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
-        raise ApiError(401, "bad_signature", "the v3 signature does not match")
+def _webhook(name: str) -> Any:
+    """The CRM's declared webhook format, or 404 for a name no CRM registered."""
+    path = platforms.WEBHOOKS.get(name)
+    if path is None:
+        raise ApiError(404, "not_found", f"no CRM named {name!r} takes webhooks")
+    return platforms.load(path)
 
 
-def deal_ids_to_sync(events: Any, profile: MappingProfile) -> list[str]:
-    """Deals whose stage, amount or other planning input changed (or that were created)."""
-    if not isinstance(events, list):
-        raise ApiError(400, "bad_request", "expected a JSON array of events")
-    watched = {
-        f
-        for f in (
-            profile.deal.stage,
-            profile.deal.amount,
-            profile.deal.currency,
-            profile.deal.close_date,
-            profile.deal.pipeline,
-            profile.deal.is_closed_won,
-        )
-        if f
-    }
-    ids: set[str] = set()
-    for event in events:
-        if not isinstance(event, dict) or event.get("objectId") is None:
-            continue
-        kind = str(event.get("subscriptionType", ""))
-        is_deal = kind.startswith("deal.") or event.get("objectTypeId") == DEAL_OBJECT_TYPE
-        if not is_deal:
-            continue
-        action = kind.rpartition(".")[2]
-        if action in ("creation", "restore") or (
-            action == "propertyChange" and event.get("propertyName") in watched
-        ):
-            ids.add(str(event["objectId"]))
-    return sorted(ids)
+def watched_properties(profile: MappingProfile) -> set[str]:
+    """Deal properties whose change can change what is planned for the deal."""
+    deal = profile.deal
+    fields = (
+        deal.stage,
+        deal.amount,
+        deal.currency,
+        deal.close_date,
+        deal.pipeline,
+        deal.is_closed_won,
+    )
+    return {f for f in fields if f}
 
 
-@blueprint.post("/webhooks/hubspot")
-def hubspot_webhook():
+@blueprint.post("/webhooks/<name>")
+def crm_webhook(name: str):
     """Verify, pick the deals that matter, start (or queue) a sync of just those."""
+    hook = _webhook(name)
     rt = runtime()
-    secret = rt.settings.platforms.hubspot.client_secret
+    secret = getattr(getattr(rt.settings.platforms, name), hook.secret_field)
     key = secret.get_secret_value() if secret is not None else ""
     if not key.strip():  # an empty key is no key: anyone could sign with ""
-        raise ApiError(403, "not_configured", "platforms.hubspot.client_secret is not configured")
+        raise ApiError(
+            403, "not_configured", f"platforms.{name}.{hook.secret_field} is not configured"
+        )
     body = request.get_data(as_text=True)
-    verify_signature(key, body, int(time.time() * 1000))
+    refused = hook.refusal(
+        key, request.method, signed_uri(), body, request.headers, int(time.time() * 1000)
+    )
+    if refused is not None:
+        raise ApiError(401, refused.code, refused.message)
     profile = rt.profile
     try:
         events = json.loads(body) if body else None
     except (ValueError, RecursionError):
         raise ApiError(400, "bad_request", "the body is not JSON") from None
-    ids = deal_ids_to_sync(events, profile)
+    ids = hook.deal_ids(events, watched_properties(profile))
+    if ids is None:
+        raise ApiError(400, "bad_request", "expected a JSON array of events")
     if not ids:
         return jsonify({"status": "ignored", "deal_ids": []}), 200
     try:
@@ -135,48 +110,39 @@ WEBHOOK_RESPONSE = {
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and its OpenAPI path."""
+    """Register the blueprint and one OpenAPI path per CRM that declares a webhook."""
     app.register_blueprint(blueprint)
-    register(
-        {
-            "/webhooks/hubspot": {
-                "post": {
-                    "summary": "HubSpot webhook (v3 signature): sync the changed deals now",
-                    "parameters": [
-                        {
-                            "name": SIGNATURE_HEADER,
-                            "in": "header",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                        {
-                            "name": TIMESTAMP_HEADER,
-                            "in": "header",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "array", "items": {"type": "object"}}
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "nothing to sync",
-                            "content": {"application/json": {"schema": WEBHOOK_RESPONSE}},
-                        },
-                        "202": {
-                            "description": "sync started or queued",
-                            "content": {"application/json": {"schema": WEBHOOK_RESPONSE}},
-                        },
-                        **error_responses(400, 401, 403),
-                    },
-                }
-            }
-        },
-        {"HubSpotWebhookResponse": WEBHOOK_RESPONSE},
-    )
+    paths = {
+        f"/webhooks/{name}": _spec(platforms.load(path))
+        for name, path in platforms.WEBHOOKS.items()
+    }
+    register(paths, {"WebhookResponse": WEBHOOK_RESPONSE})
+
+
+def _spec(hook: Any) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": hook.summary,
+            "parameters": [
+                {"name": header, "in": "header", "required": True, "schema": {"type": "string"}}
+                for header in hook.headers
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "nothing to sync",
+                    "content": {"application/json": {"schema": WEBHOOK_RESPONSE}},
+                },
+                "202": {
+                    "description": "sync started or queued",
+                    "content": {"application/json": {"schema": WEBHOOK_RESPONSE}},
+                },
+                **error_responses(400, 401, 403, 404),
+            },
+        }
+    }

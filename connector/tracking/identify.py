@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+import platforms
 from connector.config import Settings
 from connector.identity import email_key, normalize_email, normalize_phone, phone_key
 from connector.storage.models import Lead, Person, Visitor
@@ -55,7 +56,7 @@ def identify(
     phone = normalize_phone(body.phone, region) if body.phone else None
     if body.phone and phone is None:
         raise InvalidIdentity("phone", f"is not a valid phone number (region {region})")
-    keep_email = settings.tracking.store_plain_email or settings.platforms.hubspot.enabled
+    keep_email = settings.tracking.store_plain_email or crm_enabled(settings)
     plain_email = normalize_email(body.email) if keep_email else None
     phone_hash = phone_key(phone, region) if phone else None
     for attempt in range(2):
@@ -174,3 +175,8 @@ def _find_person(session: Session, email_hash: str | None, phone_hash: str | Non
             if email_hash is None or person.email_sha256 is None:
                 return person
     return None
+
+
+def crm_enabled(settings: Settings) -> bool:
+    """Whether any CRM is on: write-back then needs the plain email to find the contact."""
+    return any(getattr(settings.platforms, name).enabled for name in platforms.CRM_SOURCES)

@@ -14,7 +14,6 @@ from typing import Any
 
 import platforms
 from connector.counters import WRITEBACK_FAILURES
-from connector.mapping import load_profile
 from connector.runtime import Runtime
 from connector.storage.models import utcnow
 from connector.tracking.writeback import process_pending
@@ -25,14 +24,20 @@ POLL_SECONDS = 30.0
 
 
 def crm_source(runtime: Runtime) -> Any:
-    """The configured CRM source (HubSpot), built through the platform registry."""
+    """The CRM source the mapping profile names (``crm:``), built through the registry."""
     settings = runtime.settings
-    source_class = platforms.load(platforms.CRM_SOURCES["hubspot"])
+    profile = runtime.profile
+    source_class = platforms.load(platforms.CRM_SOURCES[profile.crm])
     return source_class(
-        settings.platforms.hubspot,
-        load_profile(settings),
+        getattr(settings.platforms, profile.crm),
+        profile,
         timeout=settings.delivery.request_timeout_seconds,
     )
+
+
+def _crm_enabled(runtime: Runtime) -> bool:
+    """Whether the profile's CRM is switched on."""
+    return bool(getattr(runtime.settings.platforms, runtime.profile.crm).enabled)
 
 
 def drain(runtime: Runtime, source: Any) -> dict[str, int]:
@@ -50,8 +55,8 @@ def drain(runtime: Runtime, source: Any) -> dict[str, int]:
 
 
 def writeback_job(runtime: Runtime) -> dict[str, int]:
-    """One write-back pass, for APScheduler (no-op when HubSpot is off)."""
-    if not runtime.settings.platforms.hubspot.enabled:
+    """One write-back pass, for APScheduler (no-op when the CRM is off)."""
+    if not _crm_enabled(runtime):
         return {"claimed": 0, "written": 0, "retry": 0, "failed": 0}
     return drain(runtime, crm_source(runtime))
 
@@ -77,7 +82,7 @@ class WritebackWorker:
     @property
     def enabled(self) -> bool:
         """Only when the CRM is switched on."""
-        return self.runtime.settings.platforms.hubspot.enabled
+        return _crm_enabled(self.runtime)
 
     def ensure_started(self) -> bool:
         """Start the thread if it should run and does not yet (cheap; called per request).
