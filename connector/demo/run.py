@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import secrets
 import socket
 import tempfile
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import requests
@@ -59,11 +61,8 @@ def sandboxes(now: Callable[[], datetime] | None = None) -> Iterator[dict[str, A
     started: dict[str, Any] = {}
     try:
         for name, path in platforms.SANDBOXES.items():
-            kwargs: dict[str, Any] = {}
-            if name == "hubspot":
-                # A Professional portal's limit: the demo writes every lead back.
-                kwargs["requests_per_10s"] = 190
-            started[name] = platforms.load(path)(**kwargs).start()
+            options = getattr(demo_hooks(name), "OPTIONS", {})
+            started[name] = platforms.load(path)(**options).start()
         yield started
     finally:
         for box in started.values():
@@ -72,8 +71,10 @@ def sandboxes(now: Callable[[], datetime] | None = None) -> Iterator[dict[str, A
 
 def demo_config(workdir: Path, boxes: dict[str, Any], port: int) -> dict[str, Any]:
     """A config for closedloop pointing every platform at its emulator."""
-    platform_sections = {name: box.platform_config() for name, box in boxes.items()}
-    platform_sections["hubspot"]["requests_per_10s"] = 190
+    platform_sections = {
+        name: {**box.platform_config(), **getattr(demo_hooks(name), "CONFIG", {})}
+        for name, box in boxes.items()
+    }
     return {
         "database": {"url": f"sqlite:///{workdir / 'closedloop.db'}"},
         "server": {
@@ -118,6 +119,7 @@ def run_demo(
         config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
         settings = parse_config(raw, env={})
         runtime = Runtime.from_settings(settings)
+        crm = boxes[runtime.profile.crm]  # the deals and contacts live in the profile's CRM
         from connector.app import create_app
 
         app = create_app(runtime=runtime)
@@ -131,12 +133,12 @@ def run_demo(
         try:
             _drive(result, world, raw, echo, reverse=reverse_replay)
             _writeback(app, runtime, echo)
-            deal_ids = _seed_deals(boxes["hubspot"], world, echo)
-            _qualify_contacts(boxes["hubspot"], world, echo)
+            deal_ids = _seed_deals(crm, world, echo)
+            _qualify_contacts(crm, world, echo)
             result.deals = len(deal_ids)
             service = RunService(runtime)
             result.runs.append(_sync(service, runtime, "first sync", echo))
-            changed = _change_deals(boxes["hubspot"], world, deal_ids)
+            changed = _change_deals(crm, world, deal_ids)
             echo(
                 f"→ changed {changed['repriced']} deal amounts and reopened "
                 f"{changed['reopened']} deals in HubSpot"
@@ -159,50 +161,23 @@ def run_demo(
 
 
 # -- steps -------------------------------------------------------------------------------------
+def demo_hooks(name: str) -> ModuleType | None:
+    """The platform's ``sandbox/demo.py`` (``OPTIONS``, ``CONFIG``, ``seed``), if it has one."""
+    module = platforms.SANDBOXES[name].partition(":")[0] + ".demo"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+
+
 def _seed_platforms(boxes: dict[str, Any], world: World) -> None:
-    google = boxes.get("google_ads")
-    for click in world.clicks:
-        if click.platform == "google_ads" and google is not None:
-            google.add_click(click.value, click.ts, kind=click.kind)
-    meta = boxes.get("meta")
-    ads_api = getattr(google, "ads_api", None)
-    for row in world.spend:
-        if row.platform == "meta" and meta is not None:
-            meta.add_insight(
-                row.day,
-                row.campaign_id,
-                row.campaign,
-                row.cost,
-                row.clicks,
-                row.impressions,
-                adset_id=f"{row.campaign_id}-1",
-                adset_name=row.group,
-            )
-        elif row.platform == "google_ads" and ads_api is not None:
-            _add_google_spend(ads_api, google.customer_id, row)
-    ga4 = boxes.get("ga4")
-    if ga4 is not None:
-        for row in world.spend:
-            if row.platform == "google_ads":
-                ga4.add_sessions(
-                    row.day, "google", "cpc", row.campaign, row.clicks, row.clicks // 2, 0.41
-                )
-
-
-def _add_google_spend(ads_api: Any, customer_id: str, row: Any) -> None:
-    ads_api.add_spend(
-        row.day,
-        customer_id=customer_id,
-        campaign_id=row.campaign_id,
-        campaign=row.campaign,
-        ad_group_id=f"{row.campaign_id}1",
-        ad_group=f"{row.campaign} ad group",
-        keyword_id=str(300000 + sum(map(ord, row.group))),
-        keyword=row.group,
-        cost=row.cost,
-        clicks=row.clicks,
-        impressions=row.impressions,
-    )
+    """Each platform's demo hook seeds what it should already know (clicks, spend)."""
+    for name, box in boxes.items():
+        seed = getattr(demo_hooks(name), "seed", None)
+        if seed is not None:
+            seed(box, world)
 
 
 def _drive(
@@ -415,7 +390,7 @@ def _platform_counts(boxes: dict[str, Any]) -> dict[str, int]:
     return {
         name: len(box.accepted)
         for name, box in boxes.items()
-        if name != "hubspot" and hasattr(box, "accepted")
+        if name in platforms.DESTINATIONS and hasattr(box, "accepted")
     }
 
 
@@ -432,7 +407,7 @@ def _print_platforms(boxes: dict[str, Any], result: DemoResult, echo: Echo) -> N
             Conversion.destination, Conversion.kind, Conversion.status, Conversion.reason_code
         ).all()
     runtime_db.close()
-    for name in ("google_ads", "ga4", "meta"):
+    for name in platforms.DESTINATIONS:
         statuses = Counter((kind, status) for dest, kind, status, _ in rows if dest == name)
         reasons = Counter(code for dest, _, status, code in rows if dest == name and code)
         summary = ", ".join(
@@ -491,7 +466,7 @@ def _print_not_sent(runtime: Runtime, echo: Echo) -> None:
             currency=settings.currency,
             fx_rates=settings.reports.fx_rates,
         )
-    for line in platform_account(report, ("google_ads", "ga4", "meta")):
+    for line in platform_account(report, tuple(platforms.DESTINATIONS)):
         echo(line)
 
 
