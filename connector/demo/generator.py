@@ -37,6 +37,23 @@ META_CAMPAIGNS = {
     "23850000201": ("Retargeting - demo viewers", ["ad set: site visitors 30d"]),
     "23850000202": ("Lookalike - customers", ["ad set: lookalike 1%"]),
 }
+MICROSOFT_CAMPAIGNS = {
+    "410000101": ("Bing brand search", ["acme analytics"]),
+}
+LINKEDIN_CAMPAIGNS = {
+    "570000301": ("LinkedIn - RevOps leaders", ["sponsored content: revops"]),
+}
+#: Where the generated visitors come from (weights in ``_visitor``).
+SOURCES = [
+    "google_ads",
+    "meta_ads",
+    "microsoft_ads",
+    "linkedin_ads",
+    "organic",
+    "email",
+    "referral",
+    "direct",
+]
 FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Radia", "Tim"]
 LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie"]
 DOMAINS = ["gmail.com", "northwind.example", "contoso.example", "initech.example", "globex.example"]
@@ -74,7 +91,7 @@ class Click:
     """An ad click the ad platform knows about (seeded into its sandbox)."""
 
     platform: str
-    kind: str  # gclid | gbraid | wbraid | fbclid
+    kind: str  # gclid | gbraid | wbraid | fbclid | msclkid | li_fat_id
     value: str
     ts: datetime
     campaign_id: str
@@ -182,8 +199,8 @@ class _Builder:
 
     def _visitor(self, index: int) -> Visitor:
         source = self.rng.choices(
-            ["google_ads", "meta_ads", "organic", "email", "referral", "direct"],
-            weights=[30, 18, 20, 10, 10, 12],
+            SOURCES,
+            weights=[30, 18, 7, 6, 20, 10, 10, 12],
         )[0]
         # A few journeys start long ago: their clicks are past Google's 90-day window.
         days_ago = self.rng.uniform(100, 120) if index % 47 == 5 else self.rng.uniform(8, 40)
@@ -243,6 +260,28 @@ class _Builder:
                 "utm_campaign": META_CAMPAIGNS[campaign_id][0],
             }
             return params, "https://l.facebook.com/", f"fb.1.{self._ms(ts)}.{fbclid}"
+        if source == "microsoft_ads":
+            campaign_id = self.rng.choice(sorted(MICROSOFT_CAMPAIGNS))
+            msclkid = self._token(32, "0123456789abcdef")
+            self.clicks.append(Click("microsoft_ads", "msclkid", msclkid, ts, campaign_id))
+            params = {
+                "msclkid": msclkid,
+                "utm_source": "bing",
+                "utm_medium": "cpc",
+                "utm_campaign": MICROSOFT_CAMPAIGNS[campaign_id][0],
+            }
+            return params, "https://www.bing.com/", fbc
+        if source == "linkedin_ads":
+            campaign_id = self.rng.choice(sorted(LINKEDIN_CAMPAIGNS))
+            li_fat_id = self._uuid()
+            self.clicks.append(Click("linkedin", "li_fat_id", li_fat_id, ts, campaign_id))
+            params = {
+                "li_fat_id": li_fat_id,
+                "utm_source": "linkedin",
+                "utm_medium": "paid_social",
+                "utm_campaign": LINKEDIN_CAMPAIGNS[campaign_id][0],
+            }
+            return params, "https://www.linkedin.com/", fbc
         if source == "organic":
             engine = self.rng.choice(["https://www.google.com/", "https://www.bing.com/"])
             return {}, engine, fbc
@@ -280,9 +319,13 @@ class _Builder:
     def _leads(self, visitors: list[Visitor]) -> list[Lead]:
         leads: list[Lead] = []
         for visitor in visitors:
-            converts = {"google_ads": 0.3, "meta_ads": 0.22, "email": 0.25}.get(
-                visitor.source, 0.14
-            )
+            converts = {
+                "google_ads": 0.3,
+                "meta_ads": 0.22,
+                "microsoft_ads": 0.3,
+                "linkedin_ads": 0.3,
+                "email": 0.25,
+            }.get(visitor.source, 0.14)
             if self.rng.random() > converts:
                 continue
             email, first, last, domain = self._person()
