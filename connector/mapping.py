@@ -6,14 +6,16 @@ config is deep-merged on top. Validated so a typo'd key fails with its path.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+import platforms
 from connector.config import Settings
 from connector.errors import ConfigError
 
@@ -23,30 +25,34 @@ class _Strict(BaseModel):
 
 
 class DealFields(_Strict):
-    """CRM deal property names."""
+    """CRM deal property names (unset ones come from the CRM's own profile, see below)."""
 
-    name: str = "dealname"
-    amount: str = "amount"
-    currency: str = "deal_currency_code"
-    close_date: str = "closedate"
-    stage: str = "dealstage"
-    pipeline: str = "pipeline"
-    is_closed_won: str | None = "hs_is_closed_won"
-    is_closed: str | None = "hs_is_closed"
-    modified: str = "hs_lastmodifieddate"
-    created: str = "createdate"
+    name: str
+    amount: str
+    currency: str
+    close_date: str
+    stage: str
+    pipeline: str
+    is_closed_won: str | None = None
+    is_closed: str | None = None
+    modified: str
+    created: str
 
 
 class ContactFields(_Strict):
-    """CRM contact property names."""
+    """CRM contact property names (unset ones come from the CRM's own profile, see below).
 
-    email: str = "email"
-    phone: str | None = "phone"
-    hubspotutk: str | None = "hubspotutk"
-    visitor_id: str | None = "closedloop_visitor_id"
-    gclid: str | None = "hs_google_click_id"
-    fbclid: str | None = "hs_facebook_click_id"
-    lifecycle_stage: str | None = "lifecyclestage"
+    ``hubspotutk`` is the property holding the CRM's own tracking cookie, which links a
+    contact to visitors (HubSpot names it ``hubspotutk``; other CRMs may have none).
+    """
+
+    email: str
+    phone: str | None = None
+    hubspotutk: str | None = None
+    visitor_id: str | None = None
+    gclid: str | None = None
+    fbclid: str | None = None
+    lifecycle_stage: str | None = None
 
 
 #: The lifecycle milestones closedloop counts (the source report's MQLs and SQLs).
@@ -100,9 +106,40 @@ class Writeback(_Strict):
 class MappingProfile(_Strict):
     """A whole profile."""
 
-    crm: str = "hubspot"
-    deal: DealFields = Field(default_factory=DealFields)
-    contact: ContactFields = Field(default_factory=ContactFields)
+    #: The registry name of the CRM the profile reads (``platforms.CRM_SOURCES``).
+    crm: str
+    deal: DealFields
+    contact: ContactFields
+
+    @model_validator(mode="before")
+    @classmethod
+    def _crm_defaults(cls, data: Any) -> Any:
+        """Fill what a profile leaves out from its CRM's bundled profile.
+
+        The CRM defaults to the registry's first; its ``deal``/``contact`` field names come
+        from ``mappings/<crm>.yaml``, so no CRM's property names live in ``connector/``.
+        """
+        if not isinstance(data, dict):
+            return data
+        crm = data.get("crm") or next(iter(platforms.CRM_SOURCES), None)
+        if crm is None or crm not in platforms.CRM_SOURCES:
+            return data  # validation names the bad value
+        bundled = _bundled_fields(crm)
+        merged = {**data, "crm": crm}
+        for section in ("deal", "contact"):
+            given = data.get(section)
+            if given is None or isinstance(given, dict):
+                merged[section] = {**bundled.get(section, {}), **(given or {})}
+        return merged
+
+    @field_validator("crm")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in platforms.CRM_SOURCES:
+            known = ", ".join(platforms.CRM_SOURCES) or "none"
+            raise ValueError(f"{value!r} is not a registered CRM (registered: {known})")
+        return value
+
     won_stages: dict[str, list[str]] = Field(default_factory=dict)
     events: list[EventRule] = Field(default_factory=list)
     writeback: Writeback = Field(default_factory=Writeback)
@@ -128,6 +165,16 @@ class MappingProfile(_Strict):
     def won_event(self) -> EventRule | None:
         """The closed-won rule, if the profile sends one."""
         return next((e for e in self.events if e.is_deal_won()), None)
+
+
+@functools.cache
+def _bundled_fields(crm: str) -> dict[str, dict[str, Any]]:
+    """The ``deal`` and ``contact`` sections of the CRM's bundled profile."""
+    try:
+        raw = _read_profile(crm)
+    except ConfigError:
+        return {}
+    return {k: dict(raw.get(k) or {}) for k in ("deal", "contact")}
 
 
 def load_profile(settings: Settings) -> MappingProfile:

@@ -20,7 +20,7 @@ from connector.config.checks import (
     TimeZone,
 )
 from connector.config.section import Section
-from platforms import SETTINGS, load
+from platforms import CRM_SOURCES, SETTINGS, load
 
 
 class DatabaseSettings(Section):
@@ -114,7 +114,8 @@ class AttributionSettings(Section):
 class MappingSettings(Section):
     """Which mapping profile translates CRM fields and stages, plus per-key overrides."""
 
-    profile: str = "hubspot"
+    #: A bundled profile (``mappings/<name>.yaml``) or a YAML path; default: the first CRM's.
+    profile: str = Field(default_factory=lambda: next(iter(CRM_SOURCES), ""))
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 

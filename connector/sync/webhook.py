@@ -15,7 +15,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Flask, jsonify, request
 
 import platforms
 from connector.app.context import runs, runtime
@@ -27,9 +27,6 @@ from connector.storage.models import utcnow
 from connector.sync import pull, store
 
 log = logging.getLogger(__name__)
-
-blueprint = Blueprint("webhooks", __name__)
-
 
 def signed_uri() -> str:
     """The URI HubSpot signed: the public URL when configured (behind a proxy), else ours."""
@@ -62,7 +59,6 @@ def watched_properties(profile: MappingProfile) -> set[str]:
     return {f for f in fields if f}
 
 
-@blueprint.post("/webhooks/<name>")
 def crm_webhook(name: str):
     """Verify, pick the deals that matter, start (or queue) a sync of just those."""
     hook = _webhook(name)
@@ -111,11 +107,14 @@ WEBHOOK_RESPONSE = {
 
 def init_app(app: Flask) -> None:
     """Register the blueprint and one OpenAPI path per CRM that declares a webhook."""
-    app.register_blueprint(blueprint)
-    paths = {
-        f"/webhooks/{name}": _spec(platforms.load(path))
-        for name, path in platforms.WEBHOOKS.items()
-    }
+    paths: dict[str, Any] = {}
+    for name, path in platforms.WEBHOOKS.items():
+        # One fixed route per CRM, so unknown names are the app's plain 404.
+        url = f"/webhooks/{name}"
+        app.add_url_rule(
+            url, f"webhooks.{name}", crm_webhook, methods=["POST"], defaults={"name": name}
+        )
+        paths[url] = _spec(platforms.load(path))
     register(paths, {"WebhookResponse": WEBHOOK_RESPONSE})
 
 
