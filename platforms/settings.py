@@ -14,6 +14,10 @@ class PlatformSettings(Section):
 
     enabled: bool = False
 
+    def snippet_options(self) -> dict[str, object]:
+        """Values the tracking snippet needs to read this platform's cookies (None: unset)."""
+        return {}
+
     def required(self, *names: str) -> list[str]:
         """Names among ``names`` that are unset, for 'enabled but incomplete' errors."""
         return [n for n in names if getattr(self, n) in (None, "")]

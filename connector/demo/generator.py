@@ -235,69 +235,92 @@ class _Builder:
     def _arrival(
         self, source: str, ts: datetime, fbc: str | None
     ) -> tuple[dict[str, str], str | None, str | None]:
-        if source == "google_ads":
-            campaign_id = self.rng.choice(sorted(GOOGLE_CAMPAIGNS))
-            name, keywords = GOOGLE_CAMPAIGNS[campaign_id]
-            kind = self.rng.choices(["gclid", "gbraid", "wbraid"], weights=[85, 8, 7])[0]
-            value = ("Cj0KCQiA" if kind == "gclid" else "0AAAAA") + self._token(70)
-            self.clicks.append(Click("google_ads", kind, value, ts, campaign_id))
-            params = {
-                kind: value,
-                "utm_source": "google",
-                "utm_medium": "cpc",
-                "utm_campaign": name,
-                "utm_term": self.rng.choice(keywords),
-            }
-            return params, "https://www.google.com/", fbc
-        if source == "meta_ads":
-            campaign_id = self.rng.choice(sorted(META_CAMPAIGNS))
-            fbclid = "IwAR" + self._token(56)
-            self.clicks.append(Click("meta", "fbclid", fbclid, ts, campaign_id))
-            params = {
-                "fbclid": fbclid,
-                "utm_source": "facebook",
-                "utm_medium": "paid_social",
-                "utm_campaign": META_CAMPAIGNS[campaign_id][0],
-            }
-            return params, "https://l.facebook.com/", f"fb.1.{self._ms(ts)}.{fbclid}"
-        if source == "microsoft_ads":
-            campaign_id = self.rng.choice(sorted(MICROSOFT_CAMPAIGNS))
-            msclkid = self._token(32, "0123456789abcdef")
-            self.clicks.append(Click("microsoft_ads", "msclkid", msclkid, ts, campaign_id))
-            params = {
-                "msclkid": msclkid,
-                "utm_source": "bing",
-                "utm_medium": "cpc",
-                "utm_campaign": MICROSOFT_CAMPAIGNS[campaign_id][0],
-            }
-            return params, "https://www.bing.com/", fbc
-        if source == "linkedin_ads":
-            campaign_id = self.rng.choice(sorted(LINKEDIN_CAMPAIGNS))
-            li_fat_id = self._uuid()
-            self.clicks.append(Click("linkedin", "li_fat_id", li_fat_id, ts, campaign_id))
-            params = {
-                "li_fat_id": li_fat_id,
-                "utm_source": "linkedin",
-                "utm_medium": "paid_social",
-                "utm_campaign": LINKEDIN_CAMPAIGNS[campaign_id][0],
-            }
-            return params, "https://www.linkedin.com/", fbc
-        if source == "organic":
-            engine = self.rng.choice(["https://www.google.com/", "https://www.bing.com/"])
-            return {}, engine, fbc
-        if source == "email":
-            return (
-                {
-                    "utm_source": "newsletter",
-                    "utm_medium": "email",
-                    "utm_campaign": "monthly-digest",
-                },
-                None,
-                fbc,
-            )
-        if source == "referral":
-            return {}, self.rng.choice(["https://www.g2.com/", "https://www.capterra.com/"]), fbc
-        return {}, None, fbc
+        """URL parameters, referrer and ``_fbc`` of a visit from ``source``."""
+        arrive = getattr(self, f"_from_{source}", None)
+        return arrive(ts, fbc) if arrive is not None else ({}, None, fbc)
+
+    def _from_google_ads(
+        self, ts: datetime, fbc: str | None
+    ) -> tuple[dict[str, str], str | None, str | None]:
+        campaign_id = self.rng.choice(sorted(GOOGLE_CAMPAIGNS))
+        name, keywords = GOOGLE_CAMPAIGNS[campaign_id]
+        kind = self.rng.choices(["gclid", "gbraid", "wbraid"], weights=[85, 8, 7])[0]
+        value = ("Cj0KCQiA" if kind == "gclid" else "0AAAAA") + self._token(70)
+        self.clicks.append(Click("google_ads", kind, value, ts, campaign_id))
+        params = {
+            kind: value,
+            "utm_source": "google",
+            "utm_medium": "cpc",
+            "utm_campaign": name,
+            "utm_term": self.rng.choice(keywords),
+        }
+        return params, "https://www.google.com/", fbc
+
+    def _from_meta_ads(
+        self, ts: datetime, fbc: str | None
+    ) -> tuple[dict[str, str], str | None, str | None]:
+        campaign_id = self.rng.choice(sorted(META_CAMPAIGNS))
+        fbclid = "IwAR" + self._token(56)
+        self.clicks.append(Click("meta", "fbclid", fbclid, ts, campaign_id))
+        params = {
+            "fbclid": fbclid,
+            "utm_source": "facebook",
+            "utm_medium": "paid_social",
+            "utm_campaign": META_CAMPAIGNS[campaign_id][0],
+        }
+        return params, "https://l.facebook.com/", f"fb.1.{self._ms(ts)}.{fbclid}"
+
+    def _from_microsoft_ads(
+        self, ts: datetime, fbc: str | None
+    ) -> tuple[dict[str, str], str | None, str | None]:
+        campaign_id = self.rng.choice(sorted(MICROSOFT_CAMPAIGNS))
+        msclkid = self._token(32, "0123456789abcdef")
+        self.clicks.append(Click("microsoft_ads", "msclkid", msclkid, ts, campaign_id))
+        params = {
+            "msclkid": msclkid,
+            "utm_source": "bing",
+            "utm_medium": "cpc",
+            "utm_campaign": MICROSOFT_CAMPAIGNS[campaign_id][0],
+        }
+        return params, "https://www.bing.com/", fbc
+
+    def _from_linkedin_ads(
+        self, ts: datetime, fbc: str | None
+    ) -> tuple[dict[str, str], str | None, str | None]:
+        campaign_id = self.rng.choice(sorted(LINKEDIN_CAMPAIGNS))
+        li_fat_id = self._uuid()
+        self.clicks.append(Click("linkedin", "li_fat_id", li_fat_id, ts, campaign_id))
+        params = {
+            "li_fat_id": li_fat_id,
+            "utm_source": "linkedin",
+            "utm_medium": "paid_social",
+            "utm_campaign": LINKEDIN_CAMPAIGNS[campaign_id][0],
+        }
+        return params, "https://www.linkedin.com/", fbc
+
+    def _from_organic(
+        self, ts: datetime, fbc: str | None
+    ) -> tuple[dict[str, str], str | None, str | None]:
+        engine = self.rng.choice(["https://www.google.com/", "https://www.bing.com/"])
+        return {}, engine, fbc
+
+    def _from_email(
+        self, ts: datetime, fbc: str | None
+    ) -> tuple[dict[str, str], str | None, str | None]:
+        return (
+            {
+                "utm_source": "newsletter",
+                "utm_medium": "email",
+                "utm_campaign": "monthly-digest",
+            },
+            None,
+            fbc,
+        )
+
+    def _from_referral(
+        self, ts: datetime, fbc: str | None
+    ) -> tuple[dict[str, str], str | None, str | None]:
+        return {}, self.rng.choice(["https://www.g2.com/", "https://www.capterra.com/"]), fbc
 
     # -- people -------------------------------------------------------------------------------
     def _person(self) -> tuple[str, str, str, str]:

@@ -32,7 +32,6 @@ class Script:
 def snippet_config(settings: Settings, base_url: str) -> dict[str, object]:
     """The values the snippet needs from config."""
     tracking = settings.tracking
-    measurement_id = settings.platforms.ga4.measurement_id or ""
     config: dict[str, object] = {
         "url": base_url.rstrip("/"),
         "cookie": tracking.visitor_cookie,
@@ -41,8 +40,9 @@ def snippet_config(settings: Settings, base_url: str) -> dict[str, object]:
         "consentGlobal": tracking.consent_global,
         "consentDefault": tracking.consent_default,
         "forms": tracking.form_selector,
-        "gaContainer": measurement_id.removeprefix("G-") or None,
     }
+    for name in type(settings.platforms).model_fields:  # what each platform's cookies need
+        config.update(getattr(settings.platforms, name).snippet_options())
     return {key: value for key, value in config.items() if value is not None}  # unset: falsy
 
 

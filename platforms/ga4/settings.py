@@ -31,6 +31,10 @@ class GA4Settings(PlatformSettings):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
+    def snippet_options(self) -> dict[str, object]:
+        """The stream's container ID, so the snippet reads the session from ``_ga_<ID>``."""
+        return {"gaContainer": (self.measurement_id or "").removeprefix("G-") or None}
+
     @model_validator(mode="after")
     def _complete(self) -> GA4Settings:
         if self.enabled and (missing := self.required("measurement_id", "api_secret")):
