@@ -160,9 +160,10 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
         elif self.settings.enhanced_conversions:
             email = next((h for h in ids.email_sha256 if SHA256_HEX.match(h)), None)
             phone = next((h for h in ids.phone_sha256 if SHA256_HEX.match(h)), None)
-            who.update(
-                {k: v for k, v in (("HashedEmailAddress", email), ("HashedPhoneNumber", phone)) if v}
-            )
+            if email:
+                who["HashedEmailAddress"] = email
+            if phone:
+                who["HashedPhoneNumber"] = phone
         if not who:
             hint = (
                 ""

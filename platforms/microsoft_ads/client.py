@@ -165,7 +165,9 @@ class Fault:
     def describe(self) -> str:
         """One line with each error's name and message."""
         parts = [f"{name or code}: {message}" for code, name, message in self.errors]
-        parts += [f"item {i}: {name or code}: {message}" for i, code, name, message in self.batch_errors]
+        parts += [
+            f"item {i}: {name or code}: {message}" for i, code, name, message in self.batch_errors
+        ]
         text = "; ".join(parts) or f"HTTP {self.status} without an error body"
         return f"Microsoft Advertising: {text}"
 
@@ -206,9 +208,7 @@ def request_error(fault: Fault) -> PermanentPlatformError | RetryablePlatformErr
     label = next((name for _, name, _ in fault.errors if name), f"HTTP {fault.status}")
     if fault.status == 429 or codes & TRANSIENT_CODES or fault.status >= 500:
         wait = fault.retry_after or (DEFAULT_RETRY_SECONDS if codes & RATE_LIMIT_CODES else 30.0)
-        return RetryablePlatformError(
-            fault.describe(), platform=NAME, code=label, retry_after=wait
-        )
+        return RetryablePlatformError(fault.describe(), platform=NAME, code=label, retry_after=wait)
     if fault.status in (401, 403) or codes & AUTH_CODES:
         return PermanentPlatformError(
             f"{fault.describe()}. Check platforms.{NAME}.developer_token, customer_id, "
