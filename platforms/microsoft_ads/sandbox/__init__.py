@@ -146,7 +146,8 @@ class MicrosoftAdsSandbox(HttpEmulator):
 
     @requests.setter
     def requests(self, value: int) -> None:
-        self._all_requests = value
+        # The base class counts every request with ``requests += 1``.
+        self._all_requests = value + getattr(self, "token_requests", 0)
 
     @property
     def accepted(self) -> list[dict[str, Any]]:
