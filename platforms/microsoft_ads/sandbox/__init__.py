@@ -124,12 +124,13 @@ class MicrosoftAdsSandbox(HttpEmulator):
             refresh_token, client_id, client_secret, {SCOPE, "offline_access"}
         )
         self._lock = threading.Lock()
-        self.token_requests = 0
         self.reset()
 
     # -- the DestinationSandbox interface ------------------------------------------------------
     def reset(self) -> None:
-        """Forget conversions, clicks and failure scripts (the goals and tokens stay)."""
+        """Forget conversions, clicks, failure scripts and counts (goals and tokens stay)."""
+        self.token_requests = 0
+        self.requests = 0
         self._accepted: list[dict[str, Any]] = []
         self._rejected: list[dict[str, Any]] = []
         self._clicks: dict[str, datetime] = {}
