@@ -24,12 +24,13 @@ MS_GOAL = "closedloop_deal_won"
 
 def microsoft_key(row: Conversion) -> str:
     """Microsoft's own identity of a conversion (it never sees our dedup key)."""
-    click = Identifiers.from_json(row.identifiers).click
-    assert click is not None and click.kind == "msclkid"
+    ids = Identifiers.from_json(row.identifiers)
+    click = ids.click.value if ids.click is not None and ids.click.kind == "msclkid" else None
+    who = click or (ids.email_sha256 or ids.phone_sha256)[0]
     when = row.event_time.replace(microsecond=0)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return f"{click.value}|{row.options.get('conversion_name') or MS_GOAL}|{when.isoformat()}"
+    return f"{who}|{row.options.get('conversion_name') or MS_GOAL}|{when.isoformat()}"
 
 
 def test_demo_delivers_every_conversion_exactly_once_with_crm_values():

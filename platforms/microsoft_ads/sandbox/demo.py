@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 NAME = "microsoft_ads"
+#: The demo account has enhanced conversions on, so deals without an msclkid still reach
+#: Microsoft by the buyer's hashed email.
+CONFIG = {"enhanced_conversions": True}
 
 
 def seed(box: Any, world: Any) -> None:
