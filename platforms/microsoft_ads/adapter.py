@@ -259,14 +259,14 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
 
         try:
             if operation == "conversions":
-                response = self._api.apply_offline_conversions(
+                answer = self._api.apply_offline_conversions_with_http_info(
                     ApplyOfflineConversionsRequest(
                         OfflineConversions=[OfflineConversion(**item) for item in items]
                     ),
                     _request_timeout=self.timeout,
                 )
             else:
-                response = self._api.apply_offline_conversion_adjustments(
+                answer = self._api.apply_offline_conversion_adjustments_with_http_info(
                     ApplyOfflineConversionAdjustmentsRequest(
                         OfflineConversionAdjustments=[
                             OfflineConversionAdjustment(**item) for item in items
@@ -291,10 +291,12 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
             ) from None
         errors = [
             (int(e.index or 0), e.code, str(e.error_code or ""), str(e.message or ""))
-            for e in (getattr(response, "partial_errors", None) or [])
+            for e in (getattr(answer.data, "partial_errors", None) or [])
             if e is not None
         ]
-        return _item_outcomes(len(items), tuple(errors), whole_failed=False)
+        headers = answer.headers or {}
+        tracking = headers.get("TrackingId") if hasattr(headers, "get") else None
+        return _item_outcomes(len(items), tuple(errors), whole_failed=False, ref=tracking)
 
 
 class _TokenExpired(Exception):
@@ -308,16 +310,18 @@ def _item_outcomes(
     errors: tuple[tuple[int, int | None, str, str], ...],
     *,
     whole_failed: bool,
+    ref: str | None = None,
 ) -> list[Outcome]:
     """One outcome per item from the errors by ``Index``.
 
     ``whole_failed``: the request failed as a whole because of the named items, so the others
-    were not applied and are sent again.
+    were not applied and are sent again. ``ref``: the request's ``TrackingId``, which
+    Microsoft support asks for.
     """
     default: Outcome = (
         Retry("NOT_APPLIED", "the request failed because of other items", ITEM_RETRY_SECONDS)
         if whole_failed
-        else Accepted()
+        else Accepted(ref=ref)
     )
     outcomes: list[Outcome] = [default] * count
     for index, code, name, message in errors:

@@ -94,7 +94,7 @@ class TokenSource:
                 retry_after=DEFAULT_RETRY_SECONDS,
             ) from None
         body = _json(answer.text)
-        if answer.status_code >= 500:
+        if answer.status_code >= 500 or answer.status_code == 429:
             raise RetryablePlatformError(
                 f"Microsoft token endpoint answered HTTP {answer.status_code}",
                 platform=NAME,
