@@ -227,10 +227,11 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
     def _apply(self, operation: str, items: list[dict[str, Any]]) -> list[Outcome]:
         """One API call; an expired token is refreshed and the call made once more."""
         self.setup()
+        assert self._tokens is not None
+        client.set_token(self._api.api_client, self._tokens.token())  # renewed before expiry
         try:
             return self._call(operation, items)
         except _TokenExpired:
-            assert self._tokens is not None
             self._tokens.invalidate()
             client.set_token(self._api.api_client, self._tokens.token())
             try:
@@ -263,7 +264,7 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
                     ApplyOfflineConversionsRequest(
                         OfflineConversions=[OfflineConversion(**item) for item in items]
                     ),
-                    _request_timeout=self.timeout,
+                    _request_timeout=float(self.timeout),
                 )
             else:
                 answer = self._api.apply_offline_conversion_adjustments_with_http_info(
@@ -272,7 +273,7 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
                             OfflineConversionAdjustment(**item) for item in items
                         ]
                     ),
-                    _request_timeout=self.timeout,
+                    _request_timeout=float(self.timeout),
                 )
         except ApiException as error:
             fault = client.read_fault(error.status or 0, error.body, error.headers or {})

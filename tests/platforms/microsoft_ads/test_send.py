@@ -235,3 +235,11 @@ def test_rate_limited_token_endpoint_is_retryable(known, destination, make) -> N
     with pytest.raises(RetryablePlatformError) as caught:
         destination.send([_prepared(destination, make())])
     assert caught.value.code == "token_endpoint_error"
+
+
+def test_token_is_renewed_before_it_expires(known, destination, make) -> None:
+    destination.send([_prepared(destination, make())])
+    assert known.token_requests == 1
+    destination._tokens._expires_at = 0.0  # its lifetime (less the margin) has run out
+    assert accepted(destination.send([_prepared(destination, make(click=OTHER))]))
+    assert known.token_requests == 2
