@@ -63,6 +63,11 @@ PLATFORMS: dict[str, Platform] = {
         browser_cookies="platforms.meta.cookies:clean_page_view",
         sandbox="platforms.meta.sandbox:MetaSandbox",
     ),
+    "microsoft_ads": Platform(
+        settings="platforms.microsoft_ads.settings:MicrosoftAdsSettings",
+        destination="platforms.microsoft_ads.adapter:MicrosoftAdsDestination",
+        sandbox="platforms.microsoft_ads.sandbox:MicrosoftAdsSandbox",
+    ),
 }
 
 
