@@ -63,6 +63,11 @@ PLATFORMS: dict[str, Platform] = {
         browser_cookies="platforms.meta.cookies:clean_page_view",
         sandbox="platforms.meta.sandbox:MetaSandbox",
     ),
+    "linkedin_ads": Platform(
+        settings="platforms.linkedin_ads.settings:LinkedInAdsSettings",
+        destination="platforms.linkedin_ads.adapter:LinkedInAdsDestination",
+        sandbox="platforms.linkedin_ads.sandbox:LinkedInAdsSandbox",
+    ),
 }
 
 
