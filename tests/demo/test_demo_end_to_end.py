@@ -28,6 +28,7 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         seen["google"] = [dict(x) for x in boxes["google_ads"].accepted]
         seen["ga4"] = [dict(x) for x in boxes["ga4"].accepted if x["name"] == "purchase"]
         seen["meta"] = [dict(x) for x in boxes["meta"].accepted]
+        seen["linkedin_ads"] = [dict(x) for x in boxes["linkedin_ads"].accepted]
         seen["world"] = world
 
     lines: list[str] = []
@@ -47,6 +48,7 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         "google_ads": Counter(x["transaction_id"] for x in seen["google"]),
         "ga4": Counter(x["transaction_id"] for x in seen["ga4"]),
         "meta": Counter((x["event_name"], x["event_id"]) for x in seen["meta"]),
+        "linkedin_ads": Counter((x["conversion"], x["key"]) for x in seen["linkedin_ads"]),
     }
     for platform, counts in keys.items():
         assert all(n == 1 for n in counts.values()), f"{platform} kept a conversion twice"
@@ -55,9 +57,10 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         "google_ads": {x["transaction_id"]: x for x in seen["google"]},
         "ga4": {x["transaction_id"]: x for x in seen["ga4"]},
         "meta": {x["event_id"]: x for x in seen["meta"]},
+        "linkedin_ads": {x["key"]: x for x in seen["linkedin_ads"]},
     }
     accepted = [r for r in conversions if r.status == "accepted"]
-    assert {r.destination for r in accepted} == {"google_ads", "ga4", "meta"}
+    assert {r.destination for r in accepted} == {"google_ads", "ga4", "meta", "linkedin_ads"}
     for row in accepted:
         kept = by_key[row.destination][row.dedup_key]
         deal = seen["deals"][row.deal_id]
@@ -66,7 +69,7 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         if row.destination != "google_ads" or not kept.get("restated"):
             assert Decimal(str(kept["value"])) == row.value
     # Accepted conversions match the platforms' counts: nothing extra arrived either.
-    for platform in ("google_ads", "ga4", "meta"):
+    for platform in ("google_ads", "ga4", "meta", "linkedin_ads"):
         planned = {r.dedup_key for r in accepted if r.destination == platform}
         assert planned == set(by_key[platform])
 
