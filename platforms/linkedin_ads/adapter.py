@@ -210,8 +210,11 @@ def _user_ids(conversion: PlannedConversion) -> list[dict[str, str]]:
 
 
 def _amount(value: Decimal) -> str:
-    """The amount as LinkedIn wants it: a decimal string, never a float or an exponent."""
-    return format(Decimal(value), "f")
+    """The amount as LinkedIn wants it: a decimal string, never a float or an exponent.
+
+    Trailing zeros go (the store keeps four decimals), so a deal of 2500.75 is sent as typed.
+    """
+    return format(Decimal(value).normalize(), "f")
 
 
 def _outcome(item: Prepared[Element], status: int, error: dict[str, Any] | None) -> Outcome:

@@ -41,14 +41,16 @@ def test_element_has_linkedins_shape(destination, make_conversion, now):
                 },
             ]
         },
-        "conversionValue": {"currencyCode": "USD", "amount": "1500.50"},
+        "conversionValue": {"currencyCode": "USD", "amount": "1500.5"},
     }
 
 
 def test_amount_is_a_plain_decimal_string(destination, make_conversion, now):
-    """Never a float, never an exponent: 1E+3 goes as "1000"."""
+    """Never a float, an exponent or the store's padding: 1E+3 goes as "1000"."""
     prepared = destination.prepare(make_conversion(value=Decimal("1E+3"), currency="eur"), now)
     assert prepared.payload["conversionValue"] == {"currencyCode": "EUR", "amount": "1000"}
+    padded = destination.prepare(make_conversion(value=Decimal("2500.7500")), now)
+    assert padded.payload["conversionValue"]["amount"] == "2500.75"
 
 
 def test_zero_value_sends_no_conversion_value(destination, make_conversion, now):

@@ -46,7 +46,7 @@ def test_batch_accepted_in_one_request(destination, prepared, sandbox):
     assert sandbox.requests == 1
     assert [a["key"] for a in sandbox.accepted] == [p.conversion.dedup_key for p in batch]
     kept = sandbox.accepted[0]
-    assert (kept["kind"], kept["value"], kept["currency"]) == ("conversion", "1500.50", "USD")
+    assert (kept["kind"], kept["value"], kept["currency"]) == ("conversion", "1500.5", "USD")
     assert set(kept["user_ids"]) == {"SHA256_EMAIL", "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID"}
 
 
