@@ -68,6 +68,11 @@ PLATFORMS: dict[str, Platform] = {
         destination="platforms.microsoft_ads.adapter:MicrosoftAdsDestination",
         sandbox="platforms.microsoft_ads.sandbox:MicrosoftAdsSandbox",
     ),
+    "linkedin_ads": Platform(
+        settings="platforms.linkedin_ads.settings:LinkedInAdsSettings",
+        destination="platforms.linkedin_ads.adapter:LinkedInAdsDestination",
+        sandbox="platforms.linkedin_ads.sandbox:LinkedInAdsSandbox",
+    ),
 }
 
 

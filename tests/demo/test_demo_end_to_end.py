@@ -45,6 +45,7 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         seen["ga4"] = [dict(x) for x in boxes["ga4"].accepted if x["name"] == "purchase"]
         seen["meta"] = [dict(x) for x in boxes["meta"].accepted]
         seen["microsoft"] = [dict(x) for x in boxes["microsoft_ads"].accepted]
+        seen["linkedin_ads"] = [dict(x) for x in boxes["linkedin_ads"].accepted]
         seen["world"] = world
 
     lines: list[str] = []
@@ -65,6 +66,7 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         "ga4": Counter(x["transaction_id"] for x in seen["ga4"]),
         "meta": Counter((x["event_name"], x["event_id"]) for x in seen["meta"]),
         "microsoft_ads": Counter((x["key"], x["kind"]) for x in seen["microsoft"]),
+        "linkedin_ads": Counter((x["conversion"], x["key"]) for x in seen["linkedin_ads"]),
     }
     for platform, counts in keys.items():
         assert all(n == 1 for n in counts.values()), f"{platform} kept a conversion twice"
@@ -74,9 +76,16 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         "ga4": {x["transaction_id"]: x for x in seen["ga4"]},
         "meta": {x["event_id"]: x for x in seen["meta"]},
         "microsoft_ads": {x["key"]: x for x in seen["microsoft"] if x["kind"] == "conversion"},
+        "linkedin_ads": {x["key"]: x for x in seen["linkedin_ads"]},
     }
     accepted = [r for r in conversions if r.status == "accepted"]
-    assert {r.destination for r in accepted} == {"google_ads", "ga4", "meta", "microsoft_ads"}
+    assert {r.destination for r in accepted} == {
+        "google_ads",
+        "ga4",
+        "meta",
+        "microsoft_ads",
+        "linkedin_ads",
+    }
 
     def platform_key(row: Conversion) -> str:
         return microsoft_key(row) if row.destination == "microsoft_ads" else row.dedup_key
@@ -89,7 +98,7 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         if row.destination != "google_ads" or not kept.get("restated"):
             assert Decimal(str(kept["value"])) == row.value
     # Accepted conversions match the platforms' counts: nothing extra arrived either.
-    for platform in ("google_ads", "ga4", "meta", "microsoft_ads"):
+    for platform in ("google_ads", "ga4", "meta", "microsoft_ads", "linkedin_ads"):
         planned = {platform_key(r) for r in accepted if r.destination == platform}
         assert planned == set(by_key[platform])
 
