@@ -69,13 +69,17 @@ def _deals_for(runtime, contact_id: str) -> None:
 
 
 def test_forget_by_email_removes_everything(client, runtime, page_view, row_counts):
-    """Erase by email removes both devices, touchpoints, click IDs, leads, pending conversions."""
+    """Erase by email removes both devices, touchpoints, click IDs and leads.
+
+    The outbox rows of Jane's deal lose their identifiers (the unsent one is withdrawn);
+    the other deal's are kept.
+    """
     _journeys(client, page_view)
     _deals_for(runtime, "501")
     response = client.post("/privacy/forget", json={"email": "Jane@X.example"}, headers=AUTH)
     assert response.status_code == 200
-    assert response.get_json()["removed"] == {
-        "conversions": 1,
+    report = response.get_json()
+    assert report["removed"] == {
         "attributions": 0,
         "click_ids": 2,
         "touchpoints": 3,
@@ -91,9 +95,17 @@ def test_forget_by_email_removes_everything(client, runtime, page_view, row_coun
         "persons": 1,
         "leads": 1,
     }
+    assert report["outbox"] == {"scrubbed": 1, "withdrawn": 1}
     with runtime.sessions() as session:
-        left = {c.dedup_key for c in session.scalars(select(Conversion))}
-    assert left == {"k2", "k3"}
+        left = {
+            c.dedup_key: (c.status, c.reason_code, c.identifiers, c.value)
+            for c in session.scalars(select(Conversion))
+        }
+    assert left == {
+        "k1": ("skipped", "erased", {}, Decimal("10")),
+        "k2": ("accepted", None, {}, Decimal("10")),
+        "k3": ("pending", None, {"em": "hash"}, Decimal("10")),
+    }
     with runtime.sessions() as session:
         assert list(session.scalars(select(LifecycleEvent.contact_id))) == ["603"]
 
