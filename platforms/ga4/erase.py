@@ -72,11 +72,11 @@ def submit_user_deletion(
         ) from None
     except (api_errors.TooManyRequests, api_errors.ServerError) as exc:
         raise RetryablePlatformError(
-            str(exc.message), platform="ga4", code=type(exc).__name__
+            f"GA4 {type(exc).__name__}: {exc.message}", platform="ga4", code=type(exc).__name__
         ) from None
     except api_errors.GoogleAPICallError as exc:
         raise PermanentPlatformError(
-            str(exc.message), platform="ga4", code=type(exc).__name__
+            f"GA4 {type(exc).__name__}: {exc.message}", platform="ga4", code=type(exc).__name__
         ) from None
     except (OSError, api_errors.RetryError) as exc:  # connection refused, reset, timeout
         raise RetryablePlatformError(str(exc), platform="ga4", code="network") from None
