@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ from connector.storage.models import (
     Visitor,
     utcnow,
 )
+from connector.sync.backfill import run_backfill, since_start
 from connector.tracking import erasures
 from connector.tracking import forget as privacy
 from connector.tracking.schemas import ForgetReport
@@ -217,7 +218,7 @@ def world(hubspot, sync, sync_runtime) -> dict[str, str]:
     assert sync() == "succeeded"
     with sync_runtime.sessions.begin() as session:
         for tag, who in (("jane", JANE), ("olga", OLGA)):
-            for destination, status in (("google_ads", "accepted"), ("meta", "dead")):
+            for destination, status in (("google_ads", "accepted"), ("ga4", "dead")):
                 session.execute(
                     update(Conversion)
                     .where(Conversion.destination == destination, Conversion.deal_id == deals[tag])
@@ -245,7 +246,7 @@ def test_forget_leaves_nothing_of_the_person_anywhere(
     assert response.status_code == 200
     report = ForgetReport.model_validate(response.get_json())
     assert report.removed["persons"] == 1 and report.removed["visitors"] == 1
-    assert report.outbox == {"scrubbed": 2, "withdrawn": 1}  # delivered + dead; pending GA4
+    assert report.outbox == {"scrubbed": 2, "withdrawn": 1}  # delivered + dead; pending Meta
     assert report.places["hubspot"].model_dump() == {
         "role": "crm",
         "asked": 1,
@@ -286,13 +287,19 @@ def test_forget_leaves_nothing_of_the_person_anywhere(
     assert "nothing outstanding" in result.output
     assert len(ga4.user_deletions) == 1
 
-    # A later sync that sees the deal again plans nothing new for it.
+    # A later sync that sees the deal again, and a replay of everything, plan nothing new for
+    # it, though HubSpot still has her email (Meta's withdrawn row would take its hash).
     count = len(outbox(sync_runtime))
     sync.clock.advance(minutes=30)
     hubspot.update_deal(world["jane"], dealname="Renamed after erase")
     assert sync() == "succeeded"
     assert sync.last["counts"]["deals_pulled"] >= 1
     assert sync.last["counts"]["conversions_planned"] == 0
+    assert len(outbox(sync_runtime)) == count
+    _run_id, status = run_backfill(
+        sync_runtime, since_start(date(2026, 1, 1)), service=sync.service()
+    )
+    assert status == "succeeded"
     assert len(outbox(sync_runtime)) == count
     with sync_runtime.sessions() as session:
         rows = session.scalars(select(Conversion).where(Conversion.deal_id == world["jane"]))
