@@ -301,6 +301,7 @@ def test_forget_leaves_nothing_of_the_person_anywhere(
     )
     assert status == "succeeded"
     assert len(outbox(sync_runtime)) == count
+    assert scan(sync_runtime, jane) == []
     with sync_runtime.sessions() as session:
         rows = session.scalars(select(Conversion).where(Conversion.deal_id == world["jane"]))
         assert all(
