@@ -93,7 +93,7 @@ def enqueue(
 
 
 def work(runtime: Runtime, now: datetime | None = None, *, ids: list[int] | None = None) -> None:
-    """Ask the outside systems for the due items (or for ``ids`` whatever their due time)."""
+    """Ask the outside systems for the due items (of ``ids`` only, when given)."""
     now = now or utcnow()
     claimed = _claim(runtime, now, ids)
     if not claimed:
@@ -171,14 +171,11 @@ def _claim(runtime: Runtime, now: datetime, ids: list[int] | None) -> list[Erasu
     """Take the items with a lease, each by one caller only (a conditional UPDATE per row)."""
     with runtime.sessions() as session:
         query = select(ErasureRequest.id, ErasureRequest.next_attempt_at).where(
-            ErasureRequest.status == PENDING
+            ErasureRequest.status == PENDING,
+            or_(ErasureRequest.next_attempt_at.is_(None), ErasureRequest.next_attempt_at <= now),
         )
-        if ids is not None:
+        if ids is not None:  # one request's own items (another pass may hold some: skipped)
             query = query.where(ErasureRequest.id.in_(ids))
-        else:
-            query = query.where(
-                or_(ErasureRequest.next_attempt_at.is_(None), ErasureRequest.next_attempt_at <= now)
-            )
         candidates = session.execute(query.order_by(ErasureRequest.id).limit(500)).all()
     claimed: list[ErasureRequest] = []
     for row_id, due in candidates:
