@@ -173,15 +173,15 @@ def identify_lead() -> tuple[Response, int]:
 
 @blueprint.route("/privacy/forget", methods=["POST"])
 def privacy_forget() -> Response:
-    """Erase a person (token-protected); the counts of what was removed."""
+    """Erase a person (token-protected) everywhere; per place, what was erased."""
     require_token(trigger_token())
     body = _body(Forget, json_only=True)
     try:
-        removed = forget.forget(runtime().sessions, email=body.email, visitor_id=body.visitor_id)
+        report = forget.erase(runtime(), email=body.email, visitor_id=body.visitor_id)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise ApiError(400, "invalid_request", [{"field": field, "message": message}]) from None
-    return jsonify({"removed": removed})
+    return jsonify(report)
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
@@ -233,9 +233,19 @@ def _openapi_paths() -> dict[str, Any]:
             429,
         ),
         "/privacy/forget": _post(
-            "Erase a person or visitor everywhere",
+            "Erase a person or visitor everywhere (tables, outbox, CRM, platforms)",
             "Forget",
-            {"200": {"description": "counts of removed rows"}},
+            {
+                "200": {
+                    "description": "what was erased where; outside systems that failed are "
+                    "retried later (see complete and outstanding)",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ForgetReport"}
+                        }
+                    },
+                }
+            },
             400,
             401,
             403,

@@ -18,7 +18,9 @@ from hubspot.crm.associations.v4 import (
     PublicFetchAssociationsBatchRequest,
 )
 from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
     BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectBatchInput,
     SimplePublicObjectId,
     SimplePublicObjectInput,
     SimplePublicObjectInputForCreate,
@@ -329,6 +331,48 @@ class HubSpotSource:
                 SimplePublicObjectInput(properties=dict(properties)),
             )
         return contact_id
+
+    def clear_contact_properties(self, contact_ids: list[str], properties: list[str]) -> int:
+        """Set ``properties`` to "" (HubSpot's way to clear a value) on the contacts it still has.
+
+        One properties read, then per 100 contacts one batch read (a contact deleted in HubSpot
+        meanwhile is skipped, not an error) and one batch update. Properties HubSpot does not
+        have were never written, so they are left out rather than refused as unknown.
+        """
+        ids = list(dict.fromkeys(str(c) for c in contact_ids))
+        if not ids or not properties:
+            return 0
+        answer = self.client.call("properties", self.client.properties_core.get_all, "contacts")
+        existing = {p.name for p in answer.results or []}
+        names = sorted(set(properties) & existing)
+        if not names:
+            return 0
+        cleared = 0
+        for chunk in chunks(ids, BATCH_SIZE):
+            found = self.client.call(
+                "contact_batch_read",
+                self.client.contacts_batch.read,
+                BatchReadInputSimplePublicObjectId(
+                    inputs=sdk_inputs(SimplePublicObjectId, self.client.contacts_batch, chunk),
+                    properties=names,
+                    properties_with_history=[],
+                ),
+            )
+            present = [str(r.id) for r in found.results or []]
+            if not present:
+                continue
+            self.client.call(
+                "contact_batch_update",
+                self.client.contacts_batch.update,
+                BatchInputSimplePublicObjectBatchInput(
+                    inputs=[
+                        SimplePublicObjectBatchInput(id=cid, properties=dict.fromkeys(names, ""))
+                        for cid in present
+                    ]
+                ),
+            )
+            cleared += len(present)
+        return cleared
 
     def upsert_contacts(self, writes: list[ContactWrite]) -> Outcomes:
         """Batch read by email, then batch update and create (see ``contact_batches``)."""
