@@ -45,6 +45,11 @@ class ServerSettings(Section):
     threads: Annotated[int, Field(ge=1, le=256)] = 8
     #: Longest a client may take to send one request's headers and body (slow-client bound).
     read_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    #: Reverse proxies (nginx, Caddy, a load balancer) in front of the service, each setting
+    #: X-Forwarded-For/-Proto/-Host; their values are believed for that many hops, so client
+    #: IPs, HTTPS and the public host are right. 0: those headers are ignored (anyone can send
+    #: them).
+    trusted_proxies: Annotated[int, Field(ge=0, le=10)] = 0
 
 
 class ScheduleSettings(Section):
@@ -214,6 +219,16 @@ class Settings(Section):
     platforms: PlatformsSettings = Field(default_factory=PlatformsSettings)
     currency: str = "USD"
     minimum_value: Decimal = Decimal("0")
+
+    @model_validator(mode="after")
+    def _one_proxy_setting(self) -> Settings:
+        # Both would name the client's hop: one knob, so they can never disagree.
+        if self.server.trusted_proxies and self.tracking.forwarded_hops:
+            raise ValueError(
+                "tracking.forwarded_hops: remove it; server.trusted_proxies already finds the "
+                "client's IP (for rate limits and for the platforms)"
+            )
+        return self
 
     @field_validator("currency")
     @classmethod
