@@ -140,7 +140,7 @@ def db_backup(obj: Obj, path: Path) -> None:
     SQLite through its online backup API; PostgreSQL with pg_dump (custom format) when it is
     on PATH, else the command to run is printed.
     """
-    url = obj.settings().database.url
+    url = obj.settings().database.connect_url()
     try:
         if backup.dialect(url) == "sqlite":
             database = backup.sqlite_file(url)
@@ -174,7 +174,7 @@ def db_restore(obj: Obj, path: Path, force: bool) -> None:
     SQLite only; for PostgreSQL the pg_restore command is printed (run it into an empty
     database).
     """
-    url = obj.settings().database.url
+    url = obj.settings().database.connect_url()
     try:
         if backup.dialect(url) != "sqlite":
             click.echo("PostgreSQL: restore with pg_restore into an empty database:", err=True)

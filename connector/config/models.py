@@ -27,8 +27,28 @@ class DatabaseSettings(Section):
     """Where closedloop keeps its state."""
 
     url: DatabaseUrl = "sqlite:///closedloop.db"
+    #: The database password kept out of ``url``, so that it can come from a file
+    #: (``password_file``: a Docker/systemd secret) like every other secret.
+    password: Secret = None
     pool_size: Annotated[int, Field(ge=1, le=100)] = 5
     echo: bool = False
+
+    @model_validator(mode="after")
+    def _one_password(self) -> DatabaseSettings:
+        from sqlalchemy.engine import make_url
+
+        if self.password is not None and make_url(self.url).password:
+            raise ValueError("password: url already carries a password; give it in one place")
+        return self
+
+    def connect_url(self) -> str:
+        """``url`` with ``password`` in it: for the engine and pg_dump only, never for logs."""
+        if self.password is None:
+            return self.url
+        from sqlalchemy.engine import make_url
+
+        with_password = make_url(self.url).set(password=self.password.get_secret_value())
+        return with_password.render_as_string(hide_password=False)
 
 
 class ServerSettings(Section):
