@@ -8,8 +8,8 @@ restore is the ``pg_restore`` command ``db restore`` prints, run into a second d
 
 from __future__ import annotations
 
-import os
 import shlex
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -150,7 +150,7 @@ def test_backup_restore_then_sync_resends_nothing(
     hubspot, sandboxes, make_settings, db_url, second_database, tmp_path
 ):
     """Delivered before the backup stays delivered after the restore; only new deals go out."""
-    if make_url(db_url).get_backend_name() != "sqlite" and not os.path.exists("/usr/bin/pg_dump"):
+    if make_url(db_url).get_backend_name() != "sqlite" and not shutil.which("pg_dump"):
         pytest.skip("pg_dump is not installed")
     original = config_for(db_url, hubspot, sandboxes)
     rt = Runtime.from_settings(make_settings(original))
