@@ -65,6 +65,8 @@ def backup_sqlite(database: Path, target: Path) -> int:
         raise BackupError(f"database file {database} does not exist")
     if target.exists() and target.is_dir():
         raise BackupError(f"{target} is a directory; give a file name")
+    if _same_file(target, database):
+        raise BackupError(f"{target} is the database itself; give another file name")
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     source = sqlite3.connect(database)
@@ -87,6 +89,8 @@ def restore_sqlite(backup: Path, database: Path, *, force: bool = False) -> str:
     Refuses a file that is not a sound closedloop backup, and a database that holds tables
     already (its dedup history would be lost) unless ``force``. Stop the service first.
     """
+    if _same_file(backup, database):
+        raise BackupError(f"{backup} is the configured database itself")
     revision = _check_backup(backup)
     if database.exists() and _tables(database) and not force:
         raise BackupError(
@@ -103,6 +107,12 @@ def restore_sqlite(backup: Path, database: Path, *, force: bool = False) -> str:
     finally:
         source.close()
     return revision
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (``-wal``/``-shm`` companions included)."""
+    a, b = a.resolve(), b.resolve()
+    return a == b or any(a == b.with_name(b.name + suffix) for suffix in ("-wal", "-shm"))
 
 
 def _check_backup(backup: Path) -> str:

@@ -164,3 +164,16 @@ def test_restore_on_postgresql_prints_pg_restore(tmp_path):
     assert result.exit_code == 1
     assert "PGPASSWORD=... pg_restore --no-owner --exit-on-error" in result.output
     assert result.output.rstrip().endswith("/backups/cl.dump") and "s3cret-pw" not in result.output
+
+
+def test_backup_onto_the_database_itself_is_refused(live, tmp_path):
+    """`db backup closedloop.db` (or its -wal) would clobber the live store: refused."""
+    config = config_file(tmp_path, str(live.engine.url))
+    Seeder(live).person("kept@example.com")
+    for name in ("live.db", "live.db-wal"):
+        result = db(config, "backup", str(tmp_path / name))
+        assert result.exit_code == 1 and "the database itself" in result.output
+    result = db(config, "restore", "--force", str(tmp_path / "live.db"))
+    assert result.exit_code == 1 and "the configured database itself" in result.output
+    with live.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Person)) == 1
