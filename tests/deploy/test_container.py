@@ -275,3 +275,25 @@ def test_the_compose_config_is_a_valid_closedloop_config(tmp_path):
     assert settings.platforms.hubspot.access_token.get_secret_value() == (
         "hubspot_access_token-value"
     )
+
+
+def test_every_command_the_recipes_run_exists(compose):
+    """The Dockerfile's, compose's and the systemd units' commands parse (a typo would not)."""
+    from click.testing import CliRunner
+
+    from connector.cli import cli
+
+    commands = [
+        s["command"] for s in compose["services"].values() if s.get("image") == "closedloop:local"
+    ]
+    [cmd] = [rest for op, rest in instructions() if op == "CMD"]
+    commands.append(json.loads(cmd))
+    for unit in ("closedloop.service", "closedloop-worker.service"):
+        text = (ROOT / "deploy" / unit).read_text()
+        [exec_start] = re.findall(r"^ExecStart=\S+ (.+)$", text, re.M)
+        commands.append(exec_start.split())
+    assert len(commands) == 5
+    for command in commands:
+        result = CliRunner().invoke(cli, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+    assert CliRunner().invoke(cli, ["serve", "--no-schedular", "--help"]).exit_code == 2
