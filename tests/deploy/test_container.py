@@ -297,3 +297,9 @@ def test_every_command_the_recipes_run_exists(compose):
         result = CliRunner().invoke(cli, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
     assert CliRunner().invoke(cli, ["serve", "--no-schedular", "--help"]).exit_code == 2
+
+
+def test_web_health_check_is_the_images(compose):
+    """The worker waits on web's health: compose's check is the Dockerfile's, word for word."""
+    check = compose["services"]["web"]["healthcheck"]["test"]
+    assert check[0] == "CMD" and check[1:] == healthcheck_command(8080)
