@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
         allowed_origins=settings.server.allowed_origins,
         max_body_bytes=settings.server.max_body_bytes,
         max_past=timedelta(hours=settings.tracking.accept_client_time_hours),
-        client_ip=clientip.from_settings(settings.tracking),
+        client_ip=clientip.from_settings(settings.tracking, settings.server.trusted_proxies),
     )
     rt = app.extensions["closedloop"]
     app.wsgi_app = TrackingCounters(app.wsgi_app, lambda: rt.counters)  # type: ignore[method-assign]
@@ -140,13 +140,14 @@ def tracking_script() -> Response:
 @blueprint.route("/collect", methods=["POST", "OPTIONS"])
 def collect_page_view() -> Response:
     """Store one page view; 204 (nothing for the browser to read)."""
-    tracking = runtime().settings.tracking
+    settings = runtime().settings
+    tracking = settings.tracking
     hit = collect.Hit(
         _body(PageView),
         utcnow(),
         request.headers.get("User-Agent"),
         timedelta(hours=tracking.accept_client_time_hours),
-        clientip.from_settings(tracking)(
+        clientip.from_settings(tracking, settings.server.trusted_proxies)(
             request.remote_addr, request.headers.get("X-Forwarded-For")
         ),
     )
