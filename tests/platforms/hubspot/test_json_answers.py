@@ -14,6 +14,7 @@ from hubspot.crm.deals import PublicObjectSearchRequest
 
 from connector.config.models import HubSpotSettings
 from connector.mapping import MappingProfile
+from platforms.crm import ContactWrite
 from platforms.hubspot.client import HubSpotApiError
 from platforms.hubspot.sandbox import HubSpotSandbox
 from platforms.hubspot.source import HubSpotSource
@@ -85,3 +86,26 @@ def test_a_refused_request_names_the_field_and_is_not_retried(
     assert caught.value.category == "VALIDATION_ERROR"
     assert "limit" in str(caught.value)
     assert client.requests_made == 1
+
+
+def test_write_back_outcomes_name_the_contacts_hubspot_has(
+    roomy_sandbox: HubSpotSandbox, make_source: Callable[..., HubSpotSource]
+) -> None:
+    """Created contacts are matched back by trace ID, found ones by ID or email, from the JSON."""
+    known = roomy_sandbox.add_contact({"email": "known@example.com"})
+    stored = roomy_sandbox.add_contact({"email": "stored@example.com"})
+    writes = [
+        ContactWrite(key=1, email="Known@Example.com", phone=None, properties={}),
+        ContactWrite(key=2, email="new1@example.com", phone=None, properties={}),
+        ContactWrite(key=3, email="new2@example.com", phone=None, properties={}),
+        ContactWrite(key=4, email=None, phone=None, properties={}, contact_id=stored),
+    ]
+    outcomes = make_source(box=roomy_sandbox).upsert_contacts(writes)
+    by_email = {p["email"]: cid for cid, p in roomy_sandbox.contacts.items()}
+    assert outcomes == {
+        1: known,
+        2: by_email["new1@example.com"],
+        3: by_email["new2@example.com"],
+        4: stored,
+    }
+    assert len(roomy_sandbox.contacts) == 4
