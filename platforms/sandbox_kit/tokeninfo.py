@@ -23,7 +23,7 @@ def tokeninfo(issuer: TokenIssuer, request: Request, client_id: str = "") -> Res
     """Answer one tokeninfo request against ``issuer``'s live tokens."""
     token = request.values.get("access_token", "")
     # The issuer keeps no public lookup; reading its table keeps oauth.py untouched.
-    found = issuer._tokens.get(token)  # noqa: SLF001
+    found = issuer._tokens.get(token)
     now = time.time()
     if found is None or found.expires_at < now:
         body = {"error": "invalid_token", "error_description": "Invalid Value"}

@@ -33,16 +33,15 @@ ACTION_FIELDS = frozenset(
     }
 )
 #: Settings of ``customer`` the sandbox serves beside the spend fields.
-CUSTOMER_FIELDS = frozenset(
-    {"customer.conversion_tracking_setting.accepted_customer_data_terms"}
-)
+CUSTOMER_FIELDS = frozenset({"customer.conversion_tracking_setting.accepted_customer_data_terms"})
 #: ``conversion_action`` may be selected with ``customer`` fields (its attributed resource).
 RESOURCES = {"conversion_action": {"conversion_action", "customer"}}
 
+_COUNTING = ConversionActionCountingTypeEnum.ConversionActionCountingType
 _ENUMS: dict[str, Any] = {
     "conversion_action.type": ConversionActionTypeEnum.ConversionActionType,
     "conversion_action.status": ConversionActionStatusEnum.ConversionActionStatus,
-    "conversion_action.counting_type": ConversionActionCountingTypeEnum.ConversionActionCountingType,
+    "conversion_action.counting_type": _COUNTING,
 }
 
 
@@ -76,7 +75,7 @@ class ActionCatalog:
         meta = self.meta(customer_id, action_id)
         for key, value in changes.items():
             if key in ("type", "status", "counting_type"):
-                _ENUMS[f"conversion_action.{key}"][value]  # noqa: B018 -- KeyError on a typo
+                _ENUMS[f"conversion_action.{key}"][value]
             setattr(meta, key, value)
 
     def accept_terms(self, customer_id: str, accepted: bool) -> None:
