@@ -66,11 +66,13 @@ def check_token(
     if access_token is None:
         return False
     with findings.guard("token scopes", fix):
-        response = requests.get(
-            tokeninfo_url(info.get("token_uri")),
-            params={"access_token": access_token},
-            timeout=timeout,
-        )
+        url = tokeninfo_url(info.get("token_uri"))
+        try:
+            response = requests.get(url, params={"access_token": access_token}, timeout=timeout)
+        except requests.RequestException as exc:
+            # The message would carry the URL, access token included: name the host only.
+            host = urlsplit(url).netloc
+            findings.stop("token scopes", f"{type(exc).__name__} talking to {host}", fix)
         findings.saw_date(response.headers.get("Date"))
         body = response.json() if response.content else {}
         if response.status_code != 200:
