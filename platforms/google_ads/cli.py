@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import click
 
@@ -35,6 +36,10 @@ def list_actions(obj: Obj, fmt: str) -> None:
             err=True,
         )
         raise SystemExit(EXIT_CONFIG)
+    # The SDK logs every request at INFO; here that would only interleave with the table.
+    sdk_log = logging.getLogger("google.ads.googleads.client")
+    level = sdk_log.level
+    sdk_log.setLevel(logging.WARNING)
     try:
         actions = conversion_actions(settings)
     except ConfigError as exc:
@@ -43,6 +48,8 @@ def list_actions(obj: Obj, fmt: str) -> None:
     except PlatformError as exc:
         click.echo(f"Google Ads: {exc}", err=True)
         raise SystemExit(EXIT_FAILURES) from None
+    finally:
+        sdk_log.setLevel(level)
     rows = [a.as_row() for a in actions]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
