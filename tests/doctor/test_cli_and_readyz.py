@@ -1,4 +1,4 @@
-"""``closedloop doctor`` output and exit codes, ``google-ads conversion-actions``, ``/readyz?deep=1``."""
+"""``closedloop doctor`` output and exit codes, ``google-ads conversion-actions``, deep readyz."""
 
 from __future__ import annotations
 
