@@ -721,6 +721,9 @@ class GoogleAdsApiServer:
             return 0, error(
                 kind, "NO_CONVERSION_ACTION_FOUND", "The conversion action can't be found.", path
             )
+        refusal = catalog.upload_refusal(self.catalog, customer.customer_id, match.group(2))
+        if refusal is not None and kind == "conversion_upload_error":
+            return 0, error(kind, *refusal, path)
         if action.created_at is not None and now - action.created_at < MIN_CLICK_AGE:
             return 0, error(
                 kind,

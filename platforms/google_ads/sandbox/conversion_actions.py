@@ -132,3 +132,27 @@ def wire_value(path: str, value: Any) -> Any:
     """An enum field's name as the SDK's enum member; anything else unchanged."""
     enum = _ENUMS.get(path)
     return enum[value] if enum is not None and isinstance(value, str) else value
+
+
+def upload_refusal(
+    catalog: ActionCatalog, customer_id: str, action_id: str
+) -> tuple[str, str] | None:
+    """Google's ConversionUploadError for a click upload to this action, if it refuses one.
+
+    An action that is not ENABLED is not found for uploads; one of another type than
+    UPLOAD_CLICKS cannot take click conversions.
+    """
+    meta = catalog.actions.get((customer_id, action_id))
+    if meta is None:
+        return None
+    if meta.status != "ENABLED":
+        return (
+            "NO_CONVERSION_ACTION_FOUND",
+            "The conversion action can't be found, or is not enabled.",
+        )
+    if meta.type != "UPLOAD_CLICKS":
+        return (
+            "INVALID_CONVERSION_ACTION_TYPE",
+            "The conversion action's type does not accept click conversion uploads.",
+        )
+    return None
