@@ -18,7 +18,11 @@ from connector.doctor.render import as_json, as_table
 def doctor(obj: Obj, fmt: str, timeout: float) -> None:
     """Check tokens, scopes, accounts and the store; exit 1 if any check fails."""
     # No upgrade: "migrations current" must see the database as it is.
-    report = run_doctor(obj.runtime(upgrade=False), timeout=timeout)
+    rt = obj.runtime(upgrade=False)
+    try:
+        report = run_doctor(rt, timeout=timeout)
+    finally:
+        rt.close()  # the pool's connections are closed, not left to the garbage collector
     click.echo(as_json(report) if fmt == "json" else as_table(report))
     raise SystemExit(EXIT_OK if report.ok else EXIT_FAILURES)
 

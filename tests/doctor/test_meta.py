@@ -66,4 +66,5 @@ def test_refused_test_event_fails(meta, doctor):
     """An event Meta refuses (its event_name is not allowed) fails the test-event check."""
     config = meta.platform_config() | {"test_event_code": "TEST1", "event_name": ""}
     check = doctor({"meta": config})["meta", "test event accepted"]
-    assert check.status == "fail"
+    assert check.status == "fail" and check.detail.startswith("100"), check
+    assert meta.test_events == []
