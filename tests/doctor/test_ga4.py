@@ -51,3 +51,13 @@ def test_without_property_the_data_api_is_a_note(ga4, doctor):
     config = ga4.platform_config()
     config.pop("property_id")
     assert doctor({"ga4": config})["ga4", "Data API access"].status == "note"
+
+
+def test_unreachable_validation_server_fails_without_leaking_the_secret(ga4, doctor):
+    """A connection error names the host only: the URL would carry the api_secret."""
+    config = ga4.platform_config()
+    config.pop("property_id")
+    config["measurement_protocol_url"] = "http://127.0.0.1:9"
+    check = doctor({"ga4": config})["ga4", "validation server accepts a purchase"]
+    assert check.status == "fail" and "127.0.0.1:9" in check.detail
+    assert ga4.api_secret not in check.detail
