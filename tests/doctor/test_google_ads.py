@@ -108,3 +108,16 @@ def test_without_developer_token_account_checks_are_a_note(google, doctor):
     assert result["google_ads", "conversion action"].status == "note"
     assert result["google_ads", "Data Manager validate_only"].status == "ok"
     assert result.failed() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [({"status": "HIDDEN"}, "INVALID_CONVERSION_ACTION_ID"), ({"type": "WEBPAGE"}, "TYPE")],
+)
+def test_validate_only_refuses_an_action_google_would_refuse(google, doctor, changes, reason):
+    """Data Manager's validation meets the same disabled or wrong-type action doctor flags."""
+    google.set_conversion_action(**changes)
+    check = doctor({"google_ads": google.platform_config()})[
+        "google_ads", "Data Manager validate_only"
+    ]
+    assert check.status == "fail" and reason in check.detail, check

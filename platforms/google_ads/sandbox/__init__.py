@@ -111,6 +111,7 @@ class GoogleAdsSandbox:
             # One Google Ads account behind both APIs: adjustments through the Google Ads API
             # must find conversions uploaded through Data Manager.
             self.datamanager.on_accept = getattr(self.ads_api, "record_conversion", None)
+            self.datamanager.action_refusal = self._data_manager_refusal
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> GoogleAdsSandbox:
@@ -173,6 +174,11 @@ class GoogleAdsSandbox:
             self.ads_api.add_conversion_action(
                 self.customer_id, action_id, click_window_days, created_at=created_at
             )
+
+    def _data_manager_refusal(self, account_id: str, action_id: str) -> tuple[str, str] | None:
+        from platforms.google_ads.sandbox.conversion_actions import data_manager_refusal
+
+        return data_manager_refusal(self.ads_api.catalog, account_id, action_id)
 
     def set_conversion_action(self, action_id: str | None = None, **changes: str) -> None:
         """Change an action's ``name``, ``type``, ``status`` or ``counting_type`` (GAQL view)."""

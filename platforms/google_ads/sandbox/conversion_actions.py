@@ -156,3 +156,17 @@ def upload_refusal(
             "The conversion action's type does not accept click conversion uploads.",
         )
     return None
+
+
+def data_manager_refusal(
+    catalog: ActionCatalog, customer_id: str, action_id: str
+) -> tuple[str, str] | None:
+    """The Data Manager ``ErrorReason`` for the same refusals (reason for status unverified)."""
+    meta = catalog.actions.get((customer_id, action_id))
+    if meta is None:
+        return None
+    if meta.status != "ENABLED":
+        return "INVALID_CONVERSION_ACTION_ID", f"conversion action {action_id} is {meta.status}"
+    if meta.type != "UPLOAD_CLICKS":
+        return "INVALID_CONVERSION_ACTION_TYPE", f"conversion action {action_id} is {meta.type}"
+    return None
