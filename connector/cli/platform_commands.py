@@ -1,4 +1,4 @@
-"""Commands a platform brings itself (``Platform.commands``), e.g. ``google-ads ...``.
+"""Commands a platform brings itself (``Platform.commands``): its own listings and helpers.
 
 The registry names them; nothing here names a platform.
 """

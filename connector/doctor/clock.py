@@ -1,7 +1,7 @@
 """Clock skew against the platforms' ``Date`` headers.
 
-Platforms refuse events whose times look wrong (Meta: more than a minute in the future; Google:
-conversion times before the click), and the scheduler's windows assume our clock is right.
+Platforms refuse events whose times look wrong (in the future, or before the click they credit),
+and the scheduler's windows assume our clock is right.
 ``Date`` has one-second resolution and is stamped before the answer travels back, so the
 measured skew includes up to a second plus the round trip; the limit is a minute.
 """
