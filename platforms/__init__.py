@@ -34,6 +34,10 @@ class Platform:
     browser_cookies: str | None = None
     #: Its local emulator (``platforms.sandbox_kit``), for the demo and end-to-end tests.
     sandbox: str | None = None
+    #: Its live read-only checks for ``closedloop doctor`` (``platforms.doctor.PlatformDoctor``).
+    doctor: str | None = None
+    #: Its own CLI commands (a list of click commands), e.g. ``google-ads conversion-actions``.
+    commands: str | None = None
 
 
 #: Every outside system, in the order config sections, reports and the demo list them.
@@ -43,18 +47,22 @@ PLATFORMS: dict[str, Platform] = {
         crm="platforms.hubspot.source:HubSpotSource",
         webhook="platforms.hubspot.webhook:HubSpotWebhook",
         sandbox="platforms.hubspot.sandbox:HubSpotSandbox",
+        doctor="platforms.hubspot.doctor:run",
     ),
     "google_ads": Platform(
         settings="platforms.google_ads.settings:GoogleAdsSettings",
         destination="platforms.google_ads.adapter:GoogleAdsDestination",
         spend="platforms.google_ads.spend:GoogleAdsSpend",
         sandbox="platforms.google_ads.sandbox:GoogleAdsSandbox",
+        doctor="platforms.google_ads.doctor:run",
+        commands="platforms.google_ads.cli:COMMANDS",
     ),
     "ga4": Platform(
         settings="platforms.ga4.settings:GA4Settings",
         destination="platforms.ga4.adapter:GA4Destination",
         spend="platforms.ga4.sessions:GA4Sessions",
         sandbox="platforms.ga4.sandbox:GA4Sandbox",
+        doctor="platforms.ga4.doctor:run",
     ),
     "meta": Platform(
         settings="platforms.meta.settings:MetaSettings",
@@ -62,6 +70,7 @@ PLATFORMS: dict[str, Platform] = {
         spend="platforms.meta.spend:MetaSpend",
         browser_cookies="platforms.meta.cookies:clean_page_view",
         sandbox="platforms.meta.sandbox:MetaSandbox",
+        doctor="platforms.meta.doctor:run",
     ),
     "microsoft_ads": Platform(
         settings="platforms.microsoft_ads.settings:MicrosoftAdsSettings",
@@ -88,6 +97,8 @@ WEBHOOKS: dict[str, str] = _role("webhook")
 BROWSER_COOKIES: dict[str, str] = _role("browser_cookies")
 SANDBOXES: dict[str, str] = _role("sandbox")
 SETTINGS: dict[str, str] = _role("settings")
+DOCTORS: dict[str, str] = _role("doctor")
+COMMANDS: dict[str, str] = _role("commands")
 
 
 def load(path: str) -> Any:

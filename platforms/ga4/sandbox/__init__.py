@@ -44,6 +44,7 @@ from platforms.ga4.limits import (
 )
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator, TokenIssuer
 from platforms.sandbox_kit.oauth import TOKEN_PATH
+from platforms.sandbox_kit.tokeninfo import TOKENINFO_PATH, tokeninfo
 
 READONLY_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 FULL_SCOPE = "https://www.googleapis.com/auth/analytics"
@@ -457,6 +458,8 @@ class GA4Sandbox(HttpEmulator):
         path = request.path
         if path == TOKEN_PATH:
             response = self.tokens.handle(request)
+        elif path == TOKENINFO_PATH:
+            response = tokeninfo(self.tokens, request, self.oauth_client_id)
         elif path in ("/mp/collect", "/debug/mp/collect"):
             response = (
                 self._collect(request, debug=path.startswith("/debug"))

@@ -17,6 +17,7 @@ from platforms.sandbox_kit.faults import FaultPlan
 from platforms.sandbox_kit.http import HttpEmulator
 from platforms.sandbox_kit.oauth import TOKEN_PATH, TokenIssuer
 from platforms.sandbox_kit.tls import shared_certificate
+from platforms.sandbox_kit.tokeninfo import TOKENINFO_PATH, tokeninfo
 
 DATAMANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
 ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
@@ -27,13 +28,16 @@ class TokenEndpoint(HttpEmulator):
 
     name = "google_oauth"
 
-    def __init__(self, issuer: TokenIssuer) -> None:
+    def __init__(self, issuer: TokenIssuer, client_id: str = "") -> None:
         super().__init__(FaultPlan.none())
         self.issuer = issuer
+        self.client_id = client_id
 
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """``POST /token``; anything else is 404."""
+        """``POST /token`` and ``GET /tokeninfo``; anything else is 404."""
         request = Request(environ)
+        if request.path == TOKENINFO_PATH:
+            return tokeninfo(self.issuer, request, self.client_id)(environ, start_response)
         if request.path != TOKEN_PATH:
             return Response("not found", status=404)(environ, start_response)
         return self.issuer.handle(request)(environ, start_response)
@@ -83,7 +87,7 @@ class GoogleAdsSandbox:
             self.client_secret,
             granted_scopes if granted_scopes is not None else {DATAMANAGER_SCOPE, ADWORDS_SCOPE},
         )
-        self.token_endpoint = TokenEndpoint(self.issuer)
+        self.token_endpoint = TokenEndpoint(self.issuer, self.client_id)
         self.datamanager = DataManagerServer(
             faults,
             issuer=self.issuer,
@@ -107,6 +111,7 @@ class GoogleAdsSandbox:
             # One Google Ads account behind both APIs: adjustments through the Google Ads API
             # must find conversions uploaded through Data Manager.
             self.datamanager.on_accept = getattr(self.ads_api, "record_conversion", None)
+            self.datamanager.action_refusal = self._data_manager_refusal
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> GoogleAdsSandbox:
@@ -169,6 +174,23 @@ class GoogleAdsSandbox:
             self.ads_api.add_conversion_action(
                 self.customer_id, action_id, click_window_days, created_at=created_at
             )
+
+    def _data_manager_refusal(self, account_id: str, action_id: str) -> tuple[str, str] | None:
+        from platforms.google_ads.sandbox.conversion_actions import data_manager_refusal
+
+        return data_manager_refusal(self.ads_api.catalog, account_id, action_id)
+
+    def set_conversion_action(self, action_id: str | None = None, **changes: str) -> None:
+        """Change an action's ``name``, ``type``, ``status`` or ``counting_type`` (GAQL view)."""
+        if self.ads_api is not None:
+            self.ads_api.catalog.set_action(
+                self.customer_id, action_id or self.conversion_action_id, **changes
+            )
+
+    def accept_customer_data_terms(self, accepted: bool) -> None:
+        """Whether the customer accepted the customer-data terms (enhanced conversions)."""
+        if self.ads_api is not None:
+            self.ads_api.catalog.accept_terms(self.customer_id, accepted)
 
     @property
     def accepted(self) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from platforms.meta.sandbox.nodes import GraphNodes
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator
 
 MAX_EVENTS = 1000
@@ -204,6 +205,8 @@ class MetaSandbox(HttpEmulator):
         self._seen: dict[tuple[str, str, str], datetime] = {}
         self._lock = threading.Lock()
         self._account_currency = account_currency
+        #: debug_token, pixel and ad account reads (doctor's calls).
+        self.nodes = GraphNodes(self)
         self.reset()
 
     def reset(self) -> None:
@@ -306,6 +309,8 @@ class MetaSandbox(HttpEmulator):
 
     def _route(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
+        if len(parts) == 2 and VERSION.match(parts[0]) and request.method == "GET":
+            return self.nodes.get(request, parts[1])
         if len(parts) != 3 or not VERSION.match(parts[0]):
             raise GraphError(
                 f"Unknown path components: /{'/'.join(parts[1:])}",
