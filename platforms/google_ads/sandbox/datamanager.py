@@ -263,6 +263,8 @@ class DataManagerServer:
         with self._lock:
             self.requests += 1
             self.calls[method] += 1
+        if self.faults.latency_seconds:  # the network's share of every call, as HttpEmulator
+            time.sleep(self.faults.latency_seconds)
         fault = self.faults.draw()
         try:
             self._fault_before(fault, context)
