@@ -22,7 +22,7 @@ from connector.mapping import EventRule
 from connector.sync import identifiers as ids
 from connector.sync.deals import CheckedDeal
 from connector.sync.match import Journey
-from connector.sync.windows import adjustable, too_old
+from connector.sync.windows import adjustable, refusal, too_old
 from platforms.base import CONVERSION, RESTATEMENT, RETRACTION, Identifiers
 
 MAX_KEY = 64
@@ -208,6 +208,11 @@ def plan_conversions(
     base_key = _joined_key([_safe(deal_id), resolved.key_part])
     for target in resolved.targets:
         dest = target.destination
+        # A half-declared destination is refused first, with the declarations it lacks: its
+        # identifiers would otherwise be judged by rules it never declared.
+        if refused := refusal(dest):
+            plan.not_planned.append((dest, refused))
+            continue
         generation = _generation(existing, dest, rule.name) if existing else 0
         chosen, split = _chosen(target, journey, value, cfg, event_time)
         options = {**target.options, "generation": generation} if generation else target.options

@@ -8,8 +8,8 @@ SDK; this interface is only how our tests set them up and read what they saw.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Protocol, Self, runtime_checkable
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from platforms.sandbox_kit.faults import FaultPlan
 
@@ -40,7 +40,34 @@ class Sandbox(Protocol):
 
 @runtime_checkable
 class DestinationSandbox(Sandbox, Protocol):
-    """The emulator of a platform that receives conversions."""
+    """The emulator of a platform that receives conversions.
+
+    Besides reading what it saw, it declares the platform's own rules the contract kit judges
+    the adapter by (the expected side comes from the platform, never from the adapter):
+    ``denied_consent``, ``max_conversion_age``, ``transient_scope`` and ``retry_hint_seconds``.
+    An optional ``item_errors_config`` (a dict) is merged into ``platform_config()`` by the kit
+    where the platform reports per-item errors only in a mode the config switches on (GA4's
+    validation server).
+    """
+
+    #: What the platform's rules say about a person who denied ``ad_user_data`` consent:
+    #: ``withheld``, the conversion must never reach it; ``flagged``, it receives the
+    #: conversion marked as denied (the accepted record's ``consent_denied`` is True).
+    denied_consent: Literal["withheld", "flagged"]
+    #: Whether the transient error ``fail_item(permanent=False)`` answers fails only the item
+    #: (``item``) or the whole request carrying it (``request``), as the platform does.
+    transient_scope: Literal["item", "request"]
+
+    @property
+    def max_conversion_age(self) -> timedelta | None:
+        """The oldest conversion (event and click) the platform takes as configured.
+
+        None: it takes any age (GA4 dates a late event at receipt).
+        """
+
+    @property
+    def retry_hint_seconds(self) -> float:
+        """The wait the platform's transient ``fail_item`` error asks for, in seconds."""
 
     @property
     def accepted(self) -> list[dict[str, Any]]:

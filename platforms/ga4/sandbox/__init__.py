@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
@@ -309,6 +309,14 @@ class GA4Sandbox(HttpEmulator):
     """GA4 emulator: Measurement Protocol, validation server, Data API and token endpoint."""
 
     name = "ga4"
+    #: GA4 takes a denied person's event and honours the ``consent`` field it carries (no ads
+    #: use); the adapter sends it marked ``DENIED``.
+    denied_consent: Literal["withheld", "flagged"] = "flagged"
+    #: A 429/5xx answers one Measurement Protocol request (one client), not one event.
+    transient_scope: Literal["item", "request"] = "request"
+    #: ``/mp/collect`` never reports a bad event (it answers 2xx and drops it); only the
+    #: validation server does, so per-item errors reach the adapter with ``validate`` on.
+    item_errors_config: dict[str, Any] = {"validate": True}
 
     def __init__(
         self,
@@ -332,6 +340,11 @@ class GA4Sandbox(HttpEmulator):
         self.accepted: list[dict[str, Any]] = []
         #: Measurements ``/mp/collect`` answered 2xx to but threw away, with why.
         self.dropped: list[dict[str, Any]] = []
+        #: Events refused (dropped by collect, or named by the validation server), with the
+        #: ``validationCode`` as ``code`` and its description as ``message``.
+        self.rejected: list[dict[str, Any]] = []
+        #: ``fail_item``: transaction_id -> permanent (True) or transient once (False).
+        self._fail: dict[str, bool] = {}
         self.collect_requests = 0
         self.debug_requests = 0
         self.report_requests = 0
@@ -380,6 +393,29 @@ class GA4Sandbox(HttpEmulator):
         """Answer the next ``times`` submitUserDeletion calls 503 UNAVAILABLE (Google's shape)."""
         with self._state:
             self._deletion_outages = times
+
+    def know_click(self, kind: str, value: str, time: datetime) -> None:
+        """No-op: GA4 takes no click IDs in the Measurement Protocol."""
+
+    def fail_item(self, key: str, *, permanent: bool) -> None:
+        """Fail the purchase with transaction_id ``key`` the way GA4 can.
+
+        ``permanent``: a ``VALUE_INVALID`` validation message for it (``/mp/collect`` then
+        drops its measurement silently, as GA4 does with invalid ones); otherwise, once, a 429
+        with ``Retry-After`` for the collect request carrying it.
+        """
+        with self._state:
+            self._fail[key] = permanent
+
+    @property
+    def max_conversion_age(self) -> timedelta | None:
+        """Any age: an event older than 72 hours is taken undated, counted at receipt."""
+        return None
+
+    @property
+    def retry_hint_seconds(self) -> float:
+        """The ``Retry-After`` header, in whole seconds."""
+        return float(int(self.faults.retry_after_seconds))
 
     def credentials(self, refresh_token: str | None = None) -> dict[str, str]:
         """Inline ``authorized_user`` credentials whose ``token_uri`` is this sandbox."""
@@ -481,6 +517,24 @@ class GA4Sandbox(HttpEmulator):
         body = validator.parse(raw)
         messages = validator.check(body) if body is not None else validator.messages
         measurement_id = request.args.get("measurement_id", "")
+        keys = _transaction_ids(body)
+        with self._state:
+            if not debug and any(self._fail.get(k) is False for k in keys):
+                for key in keys:
+                    if self._fail.get(key) is False:
+                        del self._fail[key]
+                retry = str(int(self.faults.retry_after_seconds))
+                return Response(status=429, headers={"Retry-After": retry})
+            for index, key in enumerate(keys):
+                if self._fail.get(key):
+                    messages.append(
+                        _message(
+                            "events.params.transaction_id",
+                            f"Event at index: [{index}] was refused by the sandbox (fail_item).",
+                            "VALUE_INVALID",
+                        )
+                    )
+            self._note_rejected(keys, messages)
         if debug:
             with self._state:
                 self.debug_requests += 1
@@ -501,6 +555,22 @@ class GA4Sandbox(HttpEmulator):
                 self._keep(measurement_id, body)
         return Response(status=204)
 
+    def _note_rejected(self, keys: list[str | None], messages: list[dict[str, str]]) -> None:
+        """Record each event a validation message names (one without an index names all)."""
+        for message in messages:
+            text = f"{message['fieldPath']} {message['description']}"
+            found = re.search(r"Event at index: \[(\d+)\]", text)
+            named = [int(found.group(1))] if found else range(len(keys))
+            for index in named:
+                if index < len(keys):
+                    self.rejected.append(
+                        {
+                            "key": keys[index],
+                            "code": message["validationCode"],
+                            "message": message["description"],
+                        }
+                    )
+
     def _keep(self, measurement_id: str, body: dict[str, Any]) -> None:
         """Store the measurement's events; a purchase with a known transaction_id is dropped."""
         for event in body["events"]:
@@ -510,8 +580,12 @@ class GA4Sandbox(HttpEmulator):
                 if key in self._seen_transactions:
                     continue
                 self._seen_transactions.add(key)
+            consent = body.get("consent") if isinstance(body.get("consent"), dict) else {}
             self.accepted.append(
                 {
+                    "key": params.get("transaction_id"),
+                    "kind": "conversion",
+                    "consent_denied": consent.get("ad_user_data") == "DENIED",
                     "measurement_id": measurement_id,
                     "name": event["name"],
                     "transaction_id": params.get("transaction_id"),
@@ -717,6 +791,19 @@ class _ReportQuery:
             out["rows"] = rows
             out["rowCount"] = len(keys)
         return out
+
+
+def _transaction_ids(body: dict[str, Any] | None) -> list[str | None]:
+    """Each event's ``transaction_id`` (None where it has none), in order."""
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        return []
+    out: list[str | None] = []
+    for event in events:
+        params = event.get("params") if isinstance(event, dict) else None
+        key = params.get("transaction_id") if isinstance(params, dict) else None
+        out.append(None if key is None else str(key))
+    return out
 
 
 def _metric(name: str, bucket: list[float]) -> str:

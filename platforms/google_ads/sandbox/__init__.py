@@ -7,8 +7,8 @@ servers over TLS, and the credentials' ``token_uri`` at a local Google-style tok
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
@@ -57,6 +57,12 @@ class GoogleAdsSandbox:
     customer; adjustments and spend work either way.
     """
 
+    #: Google must not receive the conversion of a person who denied ad_user_data (the
+    #: adapter withholds it; Data Manager would fail its processing with DENIED_CONSENT).
+    denied_consent: Literal["withheld", "flagged"] = "withheld"
+    #: Data Manager fails whole requests, never one event, for transient reasons.
+    transient_scope: Literal["item", "request"] = "request"
+
     def __init__(
         self,
         faults: FaultPlan | None = None,
@@ -73,6 +79,9 @@ class GoogleAdsSandbox:
         unknown_clicks: bool = True,
     ) -> None:
         shared_certificate()  # before any gRPC channel exists in this process
+        faults = faults or FaultPlan.none()
+        self.faults = faults
+        self.click_window_days = click_window_days
         self.api = api
         self.customer_id = customer_id
         self.conversion_action_id = conversion_action_id
@@ -192,6 +201,29 @@ class GoogleAdsSandbox:
         if self.ads_api is not None:
             self.ads_api.catalog.accept_terms(self.customer_id, accepted)
 
+    def know_click(self, kind: str, value: str, time: datetime) -> None:
+        """A click Google made (the protocol's name for :meth:`add_click`)."""
+        self.add_click(value, time, kind=kind)
+
+    def fail_item(self, key: str, *, permanent: bool) -> None:
+        """Fail the Data Manager event with transaction_id ``key`` (see its ``fail_item``)."""
+        self.datamanager.fail_item(key, permanent=permanent)
+
+    @property
+    def max_conversion_age(self) -> timedelta | None:
+        """The conversion action's click-through window (the click, and the event, in it)."""
+        return timedelta(days=self.click_window_days)
+
+    @property
+    def retry_hint_seconds(self) -> float:
+        """The ``RetryInfo`` delay of the transient ``fail_item`` error."""
+        return float(self.faults.retry_after_seconds)
+
+    @property
+    def rejected(self) -> list[dict[str, Any]]:
+        """Events Data Manager failed a request on, by ``key`` (transaction_id)."""
+        return list(self.datamanager.rejected)
+
     @property
     def accepted(self) -> list[dict[str, Any]]:
         """What Google kept, after its own dedup: Data Manager, then Google Ads API uploads.
@@ -210,7 +242,7 @@ class GoogleAdsSandbox:
             if shared is not None and order_id is not None:
                 shared.update({k: v for k, v in item.items() if k not in shared or k == "value"})
             else:
-                kept.append(dict(item, api="google_ads", transaction_id=order_id))
+                kept.append(dict(item, api="google_ads", transaction_id=order_id, key=order_id))
         return kept
 
     @property

@@ -55,6 +55,7 @@ FUTURE_SKEW = timedelta(minutes=5)
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_EVENT_PATH = re.compile(r"^events\[(\d+)\]")
 _CONSENT_VALUES = {int(v) for v in dm.ConsentStatus}
 _GOOGLE_ADS = int(dm.ProductAccount.AccountType.GOOGLE_ADS)
 
@@ -151,6 +152,11 @@ class DataManagerServer:
         #: RPCs received, by method name (``IngestEvents``, ``RetrieveRequestStatus``).
         self.calls: Counter[str] = Counter()
         self.accepted: list[dict[str, Any]] = []
+        #: Events a request failed on, with the violation's ``reason`` as ``code`` and its
+        #: description as ``message`` (the request itself fails, naming them by index).
+        self.rejected: list[dict[str, Any]] = []
+        #: ``fail_item``: transaction_id -> permanent (True) or transient once (False).
+        self._fail: dict[str, bool] = {}
         #: Called with each kept conversion (the composing sandbox shares it with the Google
         #: Ads API emulator, so that adjustments find conversions uploaded here).
         self.on_accept: Callable[[dict[str, Any]], None] | None = None
@@ -190,6 +196,18 @@ class DataManagerServer:
     def add_click(self, click_id: str, click_time: datetime) -> None:
         """A gclid, gbraid or wbraid Google has seen, so click rules can be checked."""
         self.clicks[click_id] = click_time
+
+    def fail_item(self, key: str, *, permanent: bool) -> None:
+        """Fail the event with transaction_id ``key`` the ways Data Manager fails requests.
+
+        ``permanent``: the request fails with INVALID_ARGUMENT and a ``BadRequest`` field
+        violation naming the event (``events[i]``, reason INVALID_EVENT), every time.
+        Otherwise, once, the request carrying it fails with RESOURCE_EXHAUSTED and a
+        ``RetryInfo`` of ``faults.retry_after_seconds``: Data Manager has no per-event
+        transient error.
+        """
+        with self._lock:
+            self._fail[key] = permanent
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -248,6 +266,8 @@ class DataManagerServer:
         with self._lock:
             self.requests += 1
             self.calls[method] += 1
+        if self.faults.latency_seconds:  # the network's share of every call, as HttpEmulator
+            time.sleep(self.faults.latency_seconds)
         fault = self.faults.draw()
         try:
             self._fault_before(fault, context)
@@ -317,6 +337,17 @@ class DataManagerServer:
     # -- IngestEvents --------------------------------------------------------------------------
     def _ingest(self, request: Any) -> Any:
         now = self.clock()
+        if not request.validate_only:
+            with self._lock:
+                transient = [
+                    e.transaction_id
+                    for e in request.events
+                    if self._fail.get(e.transaction_id) is False
+                ]
+                for key in transient:
+                    del self._fail[key]
+            if transient:
+                raise _quota_error(self.faults.retry_after_seconds)
         self._validate(request, now)
         if request.validate_only:
             return dm.IngestEventsResponse.pb()()
@@ -368,8 +399,35 @@ class DataManagerServer:
         references = {d.reference for d in request.destinations if d.reference}
         for index, event in enumerate(request.events):
             violations.extend(_event_violations(index, event, request, references, now))
+            if self._fail.get(event.transaction_id):
+                violations.append(
+                    _violation(
+                        f"events[{index}]",
+                        Reason.INVALID_EVENT,
+                        "the sandbox was told to refuse this event (fail_item)",
+                    )
+                )
         if violations:
+            self._note_rejected(request, violations)
             raise _invalid(violations)
+
+    def _note_rejected(
+        self, request: Any, violations: list[error_details_pb2.BadRequest.FieldViolation]
+    ) -> None:
+        """Record the events the violations name by index."""
+        with self._lock:
+            for violation in violations:
+                found = _EVENT_PATH.match(violation.field)
+                if found is None:
+                    continue
+                event = request.events[int(found.group(1))]
+                self.rejected.append(
+                    {
+                        "key": event.transaction_id or None,
+                        "code": violation.reason,
+                        "message": violation.description,
+                    }
+                )
 
     def _destination_violations(
         self, destinations: Any, now: datetime
@@ -498,6 +556,9 @@ class DataManagerServer:
             self._seen.add((account_id, action_id, event.transaction_id))
         ids = event.ad_identifiers
         kept = {
+            "key": event.transaction_id or None,
+            "kind": "conversion",
+            "consent_denied": False,  # a denied event fails processing: never kept
             "request_id": request_id,
             "account_id": account_id,
             "conversion_action_id": action_id,

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
@@ -176,6 +176,11 @@ class MetaSandbox(HttpEmulator):
     """Graph API emulator for ``/{version}/{pixel_id}/events`` and ``act_{id}/insights``."""
 
     name = "meta"
+    #: Meta has no per-event consent field: a person who denied ad_user_data must not have
+    #: identifiers sent, so the conversion never reaches it (platform-limits.md, Meta).
+    denied_consent: Literal["withheld", "flagged"] = "withheld"
+    #: A transient Graph error (rate limit) fails the whole request, never one event.
+    transient_scope: Literal["item", "request"] = "request"
 
     def __init__(
         self,
@@ -199,6 +204,10 @@ class MetaSandbox(HttpEmulator):
         self.test_events: list[dict[str, Any]] = []
         #: Requests that reached the events edge with a valid token, accepted or not.
         self.event_requests = 0
+        #: Events that failed their request, with Graph's ``code``, ``subcode`` and message.
+        self.rejected: list[dict[str, Any]] = []
+        #: ``fail_item``: event_id -> permanent (True) or transient once (False).
+        self._fail: dict[str, bool] = {}
         self._pixels: dict[str, str] = {}
         self._accounts: dict[str, tuple[str, str]] = {}
         self._insights: dict[str, list[_Insight]] = defaultdict(list)
@@ -213,6 +222,8 @@ class MetaSandbox(HttpEmulator):
         """Forget everything sent and seeded (a running server is reused between tests)."""
         with self._lock:
             self.accepted.clear()
+            self.rejected.clear()
+            self._fail.clear()
             self.test_events.clear()
             self.event_requests = 0
             self.requests = 0
@@ -264,6 +275,29 @@ class MetaSandbox(HttpEmulator):
             )
         )
 
+    def know_click(self, kind: str, value: str, time: datetime) -> None:
+        """No-op: Meta takes the click as the ``fbc`` the event carries, unchecked."""
+
+    def fail_item(self, key: str, *, permanent: bool) -> None:
+        """Fail requests carrying event_id ``key`` as Meta does: the whole request.
+
+        ``permanent``: code 100 with a Conversions API subcode (invalid parameter), every
+        time; otherwise, once, the rate limit (HTTP 429, code 4, ``is_transient``) with the
+        ``X-Business-Use-Case-Usage`` wait.
+        """
+        with self._lock:
+            self._fail[key] = permanent
+
+    @property
+    def max_conversion_age(self) -> timedelta | None:
+        """Seven days (``action_source`` physical_store: 62), as the default config sends."""
+        return MAX_AGE
+
+    @property
+    def retry_hint_seconds(self) -> float:
+        """Graph gives the wait in whole minutes (``estimated_time_to_regain_access``)."""
+        return 60.0 * _regain_minutes(self.faults.retry_after_seconds)
+
     def platform_config(self) -> dict[str, Any]:
         """The ``platforms.meta`` config section that points closedloop here."""
         return {
@@ -279,14 +313,7 @@ class MetaSandbox(HttpEmulator):
     def fault_response(self, fault: Fault) -> Response:
         """Rate limits and outages the way Graph reports them (transient, retry later)."""
         if fault is Fault.RATE_LIMIT:
-            minutes = max(1, -(-int(self.faults.retry_after_seconds) // 60))
-            usage = {"type": "ads_management", "estimated_time_to_regain_access": minutes}
-            return GraphError(
-                "(#4) Application request limit reached",
-                code=4,
-                status=429,
-                transient=True,
-            ).response({"X-Business-Use-Case-Usage": json.dumps({"0": [usage]})})
+            return self._rate_limited()
         if fault is Fault.UNAVAILABLE:
             return GraphError(
                 "Service temporarily unavailable", code=2, status=503, transient=True
@@ -297,6 +324,16 @@ class MetaSandbox(HttpEmulator):
             status=500,
             transient=True,
         ).response()
+
+    def _rate_limited(self) -> Response:
+        minutes = _regain_minutes(self.faults.retry_after_seconds)
+        usage = {"type": "ads_management", "estimated_time_to_regain_access": minutes}
+        return GraphError(
+            "(#4) Application request limit reached",
+            code=4,
+            status=429,
+            transient=True,
+        ).response({"X-Business-Use-Case-Usage": json.dumps({"0": [usage]})})
 
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Route to the events or insights edge; every failure is a Graph envelope."""
@@ -354,9 +391,35 @@ class MetaSandbox(HttpEmulator):
                 "Too Many Events",
                 f"You can send at most {MAX_EVENTS} events in one request; got {len(events)}.",
             )
+        with self._lock:
+            transient = [
+                e.get("event_id") for e in events if self._fail.get(e.get("event_id")) is False
+            ]
+            for key in transient:
+                del self._fail[key]
+        if transient:
+            return self._rate_limited()
         now = self.clock()
         for index, event in enumerate(events):
-            _validate_event(index, event, now)
+            try:
+                if self._fail.get(event.get("event_id")):
+                    raise _invalid(
+                        SUB_BAD_VALUE,
+                        "Invalid Parameter",
+                        "The sandbox was told to refuse this event (fail_item).",
+                    )
+                _validate_event(index, event, now)
+            except GraphError as error:
+                with self._lock:
+                    self.rejected.append(
+                        {
+                            "key": event.get("event_id"),
+                            "code": error.code,
+                            "subcode": error.subcode,
+                            "message": error.user_msg or error.message,
+                        }
+                    )
+                raise
         test_code = request.values.get("test_event_code")
         with self._lock:
             for event in events:
@@ -368,6 +431,9 @@ class MetaSandbox(HttpEmulator):
     ) -> None:
         custom = event.get("custom_data") or {}
         record = {
+            "key": event.get("event_id"),
+            "kind": "conversion",
+            "consent_denied": None,  # Meta has no consent field
             "pixel_id": pixel_id,
             "event_name": event["event_name"],
             "event_id": event.get("event_id"),
@@ -680,6 +746,11 @@ def _decode_cursor(raw: str | None) -> int:
     if not text.startswith("offset:"):
         raise ValueError("unknown cursor")
     return int(text.removeprefix("offset:"))
+
+
+def _regain_minutes(seconds: float) -> int:
+    """Graph's ``estimated_time_to_regain_access``: whole minutes, at least one."""
+    return max(1, -(-int(seconds) // 60))
 
 
 def _trace_id() -> str:
