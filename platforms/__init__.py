@@ -34,6 +34,11 @@ class Platform:
     browser_cookies: str | None = None
     #: Its local emulator (``platforms.sandbox_kit``), for the demo and end-to-end tests.
     sandbox: str | None = None
+    #: Going live (``platforms.auth.Auth``): its ``closedloop auth <x>`` command and the keys
+    #: ``closedloop init`` writes for it.
+    auth: str | None = None
+    #: Its own commands, a click group mounted as ``closedloop <group name>`` (IDs to copy).
+    commands: str | None = None
 
 
 #: Every outside system, in the order config sections, reports and the demo list them.
@@ -43,18 +48,21 @@ PLATFORMS: dict[str, Platform] = {
         crm="platforms.hubspot.source:HubSpotSource",
         webhook="platforms.hubspot.webhook:HubSpotWebhook",
         sandbox="platforms.hubspot.sandbox:HubSpotSandbox",
+        auth="platforms.hubspot.auth:AUTH",
     ),
     "google_ads": Platform(
         settings="platforms.google_ads.settings:GoogleAdsSettings",
         destination="platforms.google_ads.adapter:GoogleAdsDestination",
         spend="platforms.google_ads.spend:GoogleAdsSpend",
         sandbox="platforms.google_ads.sandbox:GoogleAdsSandbox",
+        auth="platforms.google_ads.auth:AUTH",
     ),
     "ga4": Platform(
         settings="platforms.ga4.settings:GA4Settings",
         destination="platforms.ga4.adapter:GA4Destination",
         spend="platforms.ga4.sessions:GA4Sessions",
         sandbox="platforms.ga4.sandbox:GA4Sandbox",
+        auth="platforms.ga4.auth:AUTH",
     ),
     "meta": Platform(
         settings="platforms.meta.settings:MetaSettings",
@@ -62,6 +70,8 @@ PLATFORMS: dict[str, Platform] = {
         spend="platforms.meta.spend:MetaSpend",
         browser_cookies="platforms.meta.cookies:clean_page_view",
         sandbox="platforms.meta.sandbox:MetaSandbox",
+        auth="platforms.meta.auth:AUTH",
+        commands="platforms.meta.commands:group",
     ),
 }
 
@@ -78,6 +88,8 @@ WEBHOOKS: dict[str, str] = _role("webhook")
 BROWSER_COOKIES: dict[str, str] = _role("browser_cookies")
 SANDBOXES: dict[str, str] = _role("sandbox")
 SETTINGS: dict[str, str] = _role("settings")
+AUTH: dict[str, str] = _role("auth")
+COMMANDS: dict[str, str] = _role("commands")
 
 
 def load(path: str) -> Any:

@@ -28,6 +28,7 @@ from connector.sync import pull, store
 
 log = logging.getLogger(__name__)
 
+
 def signed_uri() -> str:
     """The URI HubSpot signed: the public URL when configured (behind a proxy), else ours."""
     public = runtime().settings.server.public_url

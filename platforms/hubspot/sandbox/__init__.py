@@ -355,6 +355,10 @@ class HubSpotSandbox(HttpEmulator):
         #: Lifecycle stages in order; writes to ``lifecyclestage`` follow HubSpot's rules.
         self.lifecycle = LifecycleRules()
         self._routes: list[Route] = self._build_routes()
+        from platforms.hubspot.sandbox.tokens import HubSpotTokens
+
+        #: Token metadata (private-app and OAuth), for ``closedloop auth hubspot``.
+        self.tokens = HubSpotTokens(self)
 
     def start(self) -> HubSpotSandbox:
         """Bind a free port and serve in the background."""
@@ -605,6 +609,9 @@ class HubSpotSandbox(HttpEmulator):
         return self._answer(request)(environ, start_response)
 
     def _answer(self, request: Request) -> Response:
+        answer = self.tokens.route(request)
+        if answer is not None:
+            return answer
         match = None
         for method, pattern, endpoint, handler in self._routes:
             found = pattern.match(request.path)

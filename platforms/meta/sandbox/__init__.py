@@ -204,6 +204,10 @@ class MetaSandbox(HttpEmulator):
         self._seen: dict[tuple[str, str, str], datetime] = {}
         self._lock = threading.Lock()
         self._account_currency = account_currency
+        from platforms.meta.sandbox.tokens import MetaTokens
+
+        #: debug_token and the ad account's pixel list (``closedloop auth meta``, ``meta pixels``).
+        self.tokens = MetaTokens(self)
         self.reset()
 
     def reset(self) -> None:
@@ -219,6 +223,7 @@ class MetaSandbox(HttpEmulator):
             self._seen.clear()
         self.add_pixel(self.pixel_id, self.access_token)
         self.add_ad_account(self.ad_account_id, self.access_token, self._account_currency)
+        self.tokens.reset()
 
     # -- seeding -------------------------------------------------------------------------------
     def add_pixel(self, pixel_id: str, access_token: str) -> None:
@@ -306,6 +311,9 @@ class MetaSandbox(HttpEmulator):
 
     def _route(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
+        answer = self.tokens.route(request, parts) if parts and VERSION.match(parts[0]) else None
+        if answer is not None:
+            return answer
         if len(parts) != 3 or not VERSION.match(parts[0]):
             raise GraphError(
                 f"Unknown path components: /{'/'.join(parts[1:])}",
