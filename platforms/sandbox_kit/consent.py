@@ -115,8 +115,9 @@ class ConsentServer:
             grant = self._codes.pop(form.get("code", ""), None)
         if grant is None:
             return _error(400, "invalid_grant", "Malformed auth code.")
-        secret = self._clients.get(form.get("client_id", ""))
-        if form.get("client_id") != grant.client_id or secret != form.get("client_secret"):
+        client_id, client_secret = _client_credentials(request)
+        secret = self._clients.get(client_id or "")
+        if client_id != grant.client_id or secret is None or secret != client_secret:
             return _error(401, "invalid_client", "Unauthorized")
         if form.get("redirect_uri") != grant.redirect_uri:
             return _error(400, "redirect_uri_mismatch", "Bad Request")
@@ -136,6 +137,17 @@ class ConsentServer:
             "token_type": "Bearer",
         }
         return Response(json.dumps(body), status=200, mimetype="application/json")
+
+
+def _client_credentials(request: Request) -> tuple[str | None, str | None]:
+    """The client's ID and secret, from HTTP Basic or the form: Google takes either.
+
+    HTTP Basic (RFC 6749 2.3.1) is what requests-oauthlib sends when it has a client secret.
+    """
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        return auth.username, auth.password
+    return request.form.get("client_id"), request.form.get("client_secret")
 
 
 def _is_loopback(uri: str) -> bool:
