@@ -51,6 +51,7 @@ AUTH = GoogleAuth(
             "Google Ads API only: spend and adjustments (API Center in a manager account)",
             secret=True,
             env="GOOGLE_ADS_DEVELOPER_TOKEN",
+            default="",
         ),
         CREDENTIALS_ASK,
     ),
