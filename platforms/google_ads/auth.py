@@ -44,7 +44,8 @@ AUTH = GoogleAuth(
         Ask(
             "conversion_action_id",
             "from `closedloop google-ads conversion-actions`",
-            question="Google Ads conversion action ID",
+            question="Google Ads conversion action ID (empty: look it up later)",
+            default="",
         ),
         Ask(
             "developer_token",

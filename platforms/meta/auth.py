@@ -118,7 +118,8 @@ AUTH = Auth(
         Ask(
             "pixel_id",
             "the pixel (dataset) ID: `closedloop meta pixels` lists them",
-            question="Meta pixel/dataset ID",
+            question="Meta pixel/dataset ID (empty: look it up later with closedloop meta pixels)",
+            default="",
         ),
         Ask(
             "access_token",

@@ -97,9 +97,18 @@ def test_interactive_init_asks_for_each_id(tmp_path: Path) -> None:
 
 
 def test_missing_answer_without_input_names_the_set_flag(tmp_path: Path) -> None:
-    result = invoke("-c", str(tmp_path / "c.yaml"), "init", "--no-input", "-p", "meta")
+    result = invoke("-c", str(tmp_path / "c.yaml"), "init", "--no-input", "-p", "google_ads")
     assert result.exit_code == 2
-    assert "--set meta.pixel_id=VALUE" in result.output
+    assert "--set google_ads.customer_id=VALUE" in result.output
+
+
+def test_ids_left_for_later_are_named_by_config_check(tmp_path: Path) -> None:
+    """A pixel ID not known yet: written commented; config check says it is missing."""
+    path = tmp_path / "closedloop.yaml"
+    assert invoke("-c", str(path), "init", "--no-input", "-p", "meta").exit_code == 0
+    assert "# pixel_id:" in path.read_text()
+    checked = config_check(path)
+    assert checked.exit_code == 2 and "pixel_id" in checked.output
 
 
 def test_existing_file_is_kept_unless_forced(tmp_path: Path) -> None:
