@@ -52,12 +52,30 @@ def google_platforms() -> dict[str, GoogleAuth]:
 
 
 def needed_scopes(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
-    """Platform -> {feature: scope} for the enabled Google features of a config."""
+    """Platform -> {feature: scope} for the enabled Google features of a config.
+
+    A section whose ``credentials`` is a service account's key file needs no sign-in.
+    """
     needed = {}
     for name, auth in google_platforms().items():
-        if features := auth.scopes(sections.get(name) or {}):
+        section = sections.get(name) or {}
+        if _is_service_account(section.get("credentials")):
+            continue
+        if features := auth.scopes(section):
             needed[name] = features
     return needed
+
+
+def _is_service_account(credentials: Any) -> bool:
+    if isinstance(credentials, Mapping):
+        return credentials.get("type") == "service_account"
+    if not isinstance(credentials, str):
+        return False
+    try:
+        info = json.loads(Path(credentials).expanduser().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("type") == "service_account"
 
 
 def credentials_targets(

@@ -233,3 +233,35 @@ def test_nothing_enabled_needs_no_sign_in(write_config, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no enabled feature needs a Google sign-in" in result.output
+
+
+def test_a_service_account_section_needs_no_sign_in(write_config, tmp_path: Path) -> None:
+    """GA4 on a service account, Google Ads on the user's token: only Ads' scopes are asked."""
+    from platforms.google_oauth import needed_scopes
+
+    key = tmp_path / "sa.json"
+    key.write_text(json.dumps({"type": "service_account", "client_email": "a@b"}))
+    sections = {
+        "google_ads": {"enabled": True, "credentials": str(tmp_path / "user.json")},
+        "ga4": {"enabled": True, "property_id": "1", "credentials": str(key)},
+    }
+    assert needed_scopes(sections) == {
+        "google_ads": {"conversions (Data Manager API)": DATAMANAGER}
+    }
+
+
+def test_declared_scopes_are_the_ones_the_clients_ask_for() -> None:
+    """The auth declarations and the SDK clients must agree, or the token would not refresh."""
+    from platforms.ga4.auth import ANALYTICS_READONLY_SCOPE
+    from platforms.ga4.client import DATA_API_SCOPES
+    from platforms.google_ads import auth
+    from platforms.google_ads.ads_client import ADWORDS_SCOPE
+    from platforms.google_ads.client import DATAMANAGER_SCOPE
+
+    assert (auth.ADWORDS_SCOPE, auth.DATAMANAGER_SCOPE) == (ADWORDS_SCOPE, DATAMANAGER_SCOPE)
+    assert [ANALYTICS_READONLY_SCOPE] == DATA_API_SCOPES
+    assert (ADWORDS_SCOPE, DATAMANAGER_SCOPE, DATA_API_SCOPES[0]) == (
+        ADWORDS,
+        DATAMANAGER,
+        ANALYTICS,
+    )
