@@ -1,5 +1,17 @@
 """Benchmark: pull + match + plan of N closed-won deals from the HubSpot sandbox.
 
+Three measurements, each saying what is inside it:
+
+1. **Pull phase against its reference**: closedloop's HubSpot pull (``HubSpotSource``, pages
+   of ``CrmDeal``s) and a bare ``hubspot-api-client`` loop making the same minimum requests
+   (``bench/bare_hubspot.py``), run alternately ``--pull-repeat`` times against the same
+   sandbox in this run; the medians, both rates and their ratio are printed (target >= 0.8).
+   Wall time of that phase alone, and this process's CPU in it (the sandbox is another
+   process).
+2. **Own overhead**: the sync over the pages already pulled, held in memory (below).
+3. **Whole sync, live**: one ``closedloop`` run (the sync step with the real HubSpot source,
+   then the lifecycle step) from an empty sync state; this process's whole CPU per deal.
+
 The sandbox runs in a child process (so its in-memory CRM does not count towards our memory)
 and is seeded with N closed-won deals of 1-3 contacts each; the store gets a person, a visitor
 and two touchpoints (one with a gclid) per contact. HubSpot's rate limits are lifted in the
@@ -15,6 +27,11 @@ grow with N. On PostgreSQL the seeded tables are analyzed first, as autovacuum w
 on a live store.
 
     python bench/sync.py --deals 10000 [--db postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Profile with (commit the command, not the output)::
+
+    python -m cProfile -o /tmp/p.out bench/sync.py --deals 5000 --repeat 1
+    python -c "import pstats; pstats.Stats('/tmp/p.out').sort_stats('cumulative').print_stats(40)"
 """
 
 from __future__ import annotations
@@ -37,6 +54,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# The HubSpot SDK is imported here, outside the timed run: a service imports it once when it
+# starts (about 0.3 s here), not on every sync.
+from bare_hubspot import bare_pull  # bench/, beside this script
 from sqlalchemy import create_engine, insert, text
 
 from connector.config import parse_config
@@ -45,9 +65,7 @@ from connector.runs import RunService
 from connector.runtime import Runtime
 from connector.storage.models import ClickId, Person, Touchpoint, Visitor
 from connector.sync import SyncStep
-
-# The HubSpot SDK is imported here, outside the timed run: a service imports it once when it
-# starts (about 0.3 s here), not on every sync.
+from connector.sync.lifecycle import LifecycleStep
 from platforms.hubspot.source import HubSpotSource
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -90,7 +108,8 @@ def serve_sandbox(n: int, conn: Any) -> None:
         )
     sandbox.start()
     conn.send(sandbox.platform_config())
-    conn.recv()
+    while conn.recv() == "count":  # anything else: stop
+        conn.send(sandbox.requests)
     conn.send(sandbox.requests)
     sandbox.stop()
 
@@ -222,9 +241,92 @@ class RecordedSource:
         yield from self._pages
 
 
+class Sandbox:
+    """The sandbox child process, asked for its request count between measurements."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def served(self) -> int:
+        """Requests the sandbox has answered so far."""
+        self.conn.send("count")
+        return int(self.conn.recv())
+
+
+def compare_pulls(
+    settings: Any, runtime: Runtime, sandbox: Sandbox, repeat: int
+) -> dict[str, list[tuple[float, float, int]]]:
+    """Closedloop's pull and the bare SDK loop, alternately: (wall s, CPU s, requests) each."""
+    hubspot = settings.platforms.hubspot
+    profile = runtime.profile
+    token = hubspot.access_token.get_secret_value()
+    runs: dict[str, list[tuple[float, float, int]]] = {"closedloop": [], "bare SDK": []}
+
+    def closedloop() -> None:
+        fake = FakeClock()
+        source = HubSpotSource(hubspot, profile, clock=fake.clock, sleep=fake.sleep)
+        for _page in source.deals_changed_since(None):
+            pass
+
+    def bare() -> None:
+        bare_pull(
+            hubspot.base_url,
+            token,
+            profile.deal.modified,
+            profile.deal_properties(),
+            profile.contact_properties(),
+        )
+
+    for _ in range(repeat):
+        for name, pull in (("bare SDK", bare), ("closedloop", closedloop)):
+            gc.collect()
+            before = sandbox.served()
+            start, cpu = time.perf_counter(), time.process_time()
+            pull()
+            wall, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+            runs[name].append((wall, cpu_s, sandbox.served() - before))
+    return runs
+
+
+def live_sync(runtime: Runtime, settings: Any) -> tuple[float, float, dict[str, int], Any]:
+    """One whole run (sync with the real HubSpot source, then lifecycle): wall, CPU, requests."""
+    fake = FakeClock()
+    sources: list[HubSpotSource] = []
+
+    def source(s: Any, profile: Any) -> HubSpotSource:
+        made = HubSpotSource(s.platforms.hubspot, profile, clock=fake.clock, sleep=fake.sleep)
+        sources.append(made)
+        return made
+
+    service = RunService(
+        runtime,
+        steps=[
+            SyncStep(source_factory=source, now=lambda: NOW),
+            LifecycleStep(source_factory=source),
+        ],
+    )
+    gc.collect()
+    start, cpu = time.perf_counter(), time.process_time()
+    run_id, _status = service.run_now("bench-live")
+    wall, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    made: dict[str, int] = {}
+    for one in sources:
+        for endpoint, count in one.client.requests_by_endpoint.items():
+            made[endpoint] = made.get(endpoint, 0) + count
+    return wall, cpu_s, made, run_id
+
+
 def forget_sync(runtime: Runtime) -> None:
     """Empty what a sync wrote, so the next run finds every deal new again."""
-    tables = ("conversions", "attributions", "deal_stage_events", "deals", "cursors", "crm_stages")
+    tables = (
+        "conversions",
+        "attributions",
+        "deal_stage_events",
+        "deals",
+        "cursors",
+        "crm_stages",
+        "lifecycle_events",
+    )
     with runtime.engine.begin() as conn:
         if runtime.engine.dialect.name == "postgresql":
             conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)}")
@@ -302,6 +404,12 @@ def main() -> None:
         default=3,
         help="sync the pulled pages this many times, from an empty sync state (default 3)",
     )
+    parser.add_argument(
+        "--pull-repeat",
+        type=int,
+        default=3,
+        help="pull with closedloop and with the bare SDK this many times each (default 3)",
+    )
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where it is
     n = args.deals
@@ -349,10 +457,10 @@ def main() -> None:
         rss_seeding = rss_mb()
         reset_peak_rss()
         fake = FakeClock()
+        sandbox = Sandbox(parent)
+        before = sandbox.served()
         recording, pulled, pulled_cpu, made = record_pull(settings, runtime, fake)
-        parent.send("stop")
-        served = parent.recv()
-        proc.join(timeout=30)
+        served = sandbox.served() - before
         service = RunService(
             runtime,
             steps=[SyncStep(source_factory=lambda s, p: recording, now=lambda: NOW)],
@@ -371,6 +479,15 @@ def main() -> None:
                 rss_peak = rss_mb()
         own = statistics.median(t for t, _ in times)
         own_cpu = statistics.median(c for _, c in times)
+        # Then, with the sandbox still up: the pull against its reference, and one live run.
+        pulls = compare_pulls(settings, runtime, sandbox, args.pull_repeat)
+        forget_sync(runtime)
+        before = sandbox.served()
+        live_wall, live_cpu, live_made, live_run = live_sync(runtime, settings)
+        live_served = sandbox.served() - before
+        parent.send("stop")
+        parent.recv()
+        proc.join(timeout=30)
         from connector.runs import get_run
 
         run = get_run(runtime, _run_id)
@@ -378,9 +495,10 @@ def main() -> None:
         print(f"database: {runtime.engine.dialect.name}   deals: {n}   status: {status}")
         print(f"store seeded in {seeded:.1f}s")
         print(
-            f"pull (HubSpot SDK + sandbox): {pulled:.1f}s = {n / pulled:,.0f} deals/s, "
-            f"{pulled_cpu:.1f}s CPU in this process"
+            f"pull (HubSpot SDK + sandbox), recorded for the runs below: {pulled:.2f}s = "
+            f"{n / pulled:,.0f} deals/s, {pulled_cpu:.2f}s CPU in this process"
         )
+        print_pulls(n, pulls)
         print(
             f"match+plan+write of the pulled pages (own overhead), median of {len(times)} runs: "
             f"{own:.2f}s = {n / own:,.0f} deals/s; in CPU time {own_cpu:.2f}s = "
@@ -392,19 +510,22 @@ def main() -> None:
             f"{n / (pulled + own):,.0f} deals/s end to end (a live sync overlaps each page's "
             "writes with the next page's request)"
         )
+        live = get_run(runtime, live_run)
+        live_counts = live.counts if live else {}
+        print(
+            f"whole sync, live (sync step with the real HubSpot source + lifecycle step, "
+            f"whole process CPU): {live_wall:.2f}s = {n / live_wall:,.0f} deals/s wall; "
+            f"{live_cpu:.2f}s CPU = {n / live_cpu:,.0f} deals per CPU-second "
+            f"(planned {live_counts.get('conversions_planned')} conversions, "
+            f"{live_counts.get('contacts_pulled')} contacts pulled for lifecycle)"
+        )
         print(
             f"planned: {counts.get('conversions_planned')} conversions, "
             f"deals_won {counts.get('deals_won')}, skipped {counts.get('deals_skipped')}"
         )
         least = minimum_requests(n)
-        print(
-            f"HubSpot requests: {recording.requests_made} made (sandbox served {served}); "
-            f"minimum for pages of {PAGE}, batches of {BATCH}: {sum(least.values())}"
-        )
-        print(
-            "  by endpoint, made/minimum: "
-            + ", ".join(f"{name} {made.get(name, 0)}/{low}" for name, low in least.items())
-        )
+        print_requests("pull", made, served, least)
+        print_requests("whole sync, live", live_made, live_served, live_minimum(n, least))
         # Peak RSS over what the process held before the run (the pulled pages, freed memory
         # the allocator keeps): zero means the sync fit in memory the process already had.
         print(
@@ -415,6 +536,53 @@ def main() -> None:
         runtime.close()
         if drop:
             drop()
+
+
+def live_minimum(n: int, pull: dict[str, int]) -> dict[str, int]:
+    """The pull's minimum plus the lifecycle step's: one contact search per 200 contacts.
+
+    Every seeded contact is new since the (empty) lifecycle cursor, so each is read once.
+    """
+    contacts = sum(c for _, c in deals_plan(n))
+    return {**pull, "contact_search": max(1, math.ceil(contacts / PAGE))}
+
+
+def print_pulls(n: int, runs: dict[str, list[tuple[float, float, int]]]) -> None:
+    """Both pulls' medians and the ratio (pull phase only, wall; CPU of this process)."""
+    medians = {
+        name: (statistics.median(w for w, _, _ in r), statistics.median(c for _, c, _ in r))
+        for name, r in runs.items()
+    }
+    ours, bare = medians["closedloop"], medians["bare SDK"]
+    print(
+        f"pull phase, median of {len(runs['closedloop'])} alternating runs against the same "
+        "sandbox (wall; CPU of this process):"
+    )
+    for name, (wall, cpu) in medians.items():
+        requests = runs[name][0][2]
+        print(
+            f"  {name:>10}: {n / wall:,.0f} deals/s ({wall:.2f}s), {n / cpu:,.0f} deals per "
+            f"CPU-second ({cpu:.2f}s), {requests} requests"
+        )
+    print(
+        f"  closedloop / bare SDK: {bare[0] / ours[0]:.2f}x in wall rate, "
+        f"{bare[1] / ours[1]:.2f}x in CPU rate (target >= 0.8)"
+    )
+
+
+def print_requests(what: str, made: dict[str, int], served: int, least: dict[str, int]) -> None:
+    """Requests per platform and endpoint, made / minimum (only HubSpot is called here)."""
+    total, low = sum(made.values()), sum(least.values())
+    verdict = "at minimum" if total == low and served == total else "ABOVE MINIMUM"
+    print(
+        f"requests ({what}), hubspot: {total} made / {low} minimum, sandbox served {served}: "
+        f"{verdict} (pages of {PAGE}, batches of {BATCH}, associations of {ASSOC})"
+    )
+    names = list(least) + [name for name in made if name not in least]
+    print(
+        "  by endpoint, made/minimum: "
+        + ", ".join(f"{name} {made.get(name, 0)}/{least.get(name, 0)}" for name in names)
+    )
 
 
 if __name__ == "__main__":

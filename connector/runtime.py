@@ -33,7 +33,7 @@ class Runtime:
     def from_settings(cls, settings: Settings, *, upgrade: bool = True) -> Runtime:
         """Connect to the database and, by default, apply pending migrations."""
         engine = make_engine(
-            settings.database.url,
+            settings.database.connect_url(),
             pool_size=settings.database.pool_size,
             echo=settings.database.echo,
         )

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_CURSOR = "scheduler.heartbeat"
 HEARTBEAT_SECONDS = 30
+#: How often outside erasures that failed (a platform down) are asked again.
+ERASURE_RETRY_MINUTES = 10
 
 
 def build_scheduler(runtime: Runtime, *, blocking: bool = False) -> BaseScheduler:
@@ -56,6 +58,12 @@ def build_scheduler(runtime: Runtime, *, blocking: bool = False) -> BaseSchedule
         id="heartbeat",
         next_run_time=datetime.now(UTC),
     )
+    scheduler.add_job(
+        retry_erasures,
+        IntervalTrigger(minutes=ERASURE_RETRY_MINUTES),
+        args=[runtime],
+        id="erasures",
+    )
     return scheduler
 
 
@@ -79,6 +87,16 @@ def scheduled_sync(service: RunService) -> None:
         log.info("scheduled run %s finished: %s", run_id, status)
     except LeaseHeld as held:
         log.info("scheduled sync skipped: %s", held)
+
+
+def retry_erasures(runtime: Runtime) -> None:
+    """Ask the platforms again for the privacy requests' erasures that are due."""
+    from connector.tracking import erasures
+
+    try:
+        erasures.work(runtime)
+    except Exception:  # a job that raises is only logged by APScheduler; say what it was
+        log.exception("retrying privacy erasures failed")
 
 
 def beat(runtime: Runtime) -> None:

@@ -34,10 +34,12 @@ class Platform:
     browser_cookies: str | None = None
     #: Its local emulator (``platforms.sandbox_kit``), for the demo and end-to-end tests.
     sandbox: str | None = None
+    #: Its live read-only checks for ``closedloop doctor`` (``platforms.doctor.PlatformDoctor``).
+    doctor: str | None = None
     #: Going live (``platforms.auth.Auth``): its ``closedloop auth <x>`` command and the keys
     #: ``closedloop init`` writes for it.
     auth: str | None = None
-    #: Its own commands, a click group mounted as ``closedloop <group name>`` (IDs to copy).
+    #: Its own CLI commands (a list of click commands), e.g. ``google-ads conversion-actions``.
     commands: str | None = None
 
 
@@ -49,6 +51,7 @@ PLATFORMS: dict[str, Platform] = {
         webhook="platforms.hubspot.webhook:HubSpotWebhook",
         sandbox="platforms.hubspot.sandbox:HubSpotSandbox",
         auth="platforms.hubspot.auth:AUTH",
+        doctor="platforms.hubspot.doctor:run",
     ),
     "google_ads": Platform(
         settings="platforms.google_ads.settings:GoogleAdsSettings",
@@ -56,6 +59,8 @@ PLATFORMS: dict[str, Platform] = {
         spend="platforms.google_ads.spend:GoogleAdsSpend",
         sandbox="platforms.google_ads.sandbox:GoogleAdsSandbox",
         auth="platforms.google_ads.auth:AUTH",
+        doctor="platforms.google_ads.doctor:run",
+        commands="platforms.google_ads.cli:COMMANDS",
     ),
     "ga4": Platform(
         settings="platforms.ga4.settings:GA4Settings",
@@ -63,6 +68,7 @@ PLATFORMS: dict[str, Platform] = {
         spend="platforms.ga4.sessions:GA4Sessions",
         sandbox="platforms.ga4.sandbox:GA4Sandbox",
         auth="platforms.ga4.auth:AUTH",
+        doctor="platforms.ga4.doctor:run",
     ),
     "meta": Platform(
         settings="platforms.meta.settings:MetaSettings",
@@ -71,7 +77,18 @@ PLATFORMS: dict[str, Platform] = {
         browser_cookies="platforms.meta.cookies:clean_page_view",
         sandbox="platforms.meta.sandbox:MetaSandbox",
         auth="platforms.meta.auth:AUTH",
-        commands="platforms.meta.commands:group",
+        commands="platforms.meta.commands:COMMANDS",
+        doctor="platforms.meta.doctor:run",
+    ),
+    "microsoft_ads": Platform(
+        settings="platforms.microsoft_ads.settings:MicrosoftAdsSettings",
+        destination="platforms.microsoft_ads.adapter:MicrosoftAdsDestination",
+        sandbox="platforms.microsoft_ads.sandbox:MicrosoftAdsSandbox",
+    ),
+    "linkedin_ads": Platform(
+        settings="platforms.linkedin_ads.settings:LinkedInAdsSettings",
+        destination="platforms.linkedin_ads.adapter:LinkedInAdsDestination",
+        sandbox="platforms.linkedin_ads.sandbox:LinkedInAdsSandbox",
     ),
 }
 
@@ -89,6 +106,7 @@ BROWSER_COOKIES: dict[str, str] = _role("browser_cookies")
 SANDBOXES: dict[str, str] = _role("sandbox")
 SETTINGS: dict[str, str] = _role("settings")
 AUTH: dict[str, str] = _role("auth")
+DOCTORS: dict[str, str] = _role("doctor")
 COMMANDS: dict[str, str] = _role("commands")
 
 

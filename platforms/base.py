@@ -162,6 +162,19 @@ LEGACY_CLICK_FIELDS = ("gclid", "gbraid", "wbraid", "fbclid")
 
 
 @dataclass(frozen=True)
+class ErasureSubject:
+    """What identifies an erased person at the platforms: only values closedloop saw or sent.
+
+    ``browser_ids`` maps an ``Identifiers`` browser-ID field (``ga_client_id``, ``fbp``...) to
+    the person's values; ``external_ids`` are the ``external_id`` values their conversions
+    carried (GA4's ``user_id`` where ``send_user_id`` is on).
+    """
+
+    browser_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    external_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PlannedConversion:
     """One outbox row as an adapter sees it."""
 
@@ -334,6 +347,25 @@ class Destination(ABC, Generic[Payload]):
         if cls.too_old.__func__ is Destination.too_old.__func__:  # type: ignore[attr-defined]
             missing.append("too_old")
         return missing
+
+    @classmethod
+    def erase_requests(cls, settings: Any, subject: ErasureSubject) -> list[dict[str, Any]]:
+        """What to ask the platform to erase for a privacy request, one item per API call.
+
+        Items are JSON-able and stored until :meth:`erase` succeeded for them. Default: none,
+        for platforms that offer no deletion API or where it is not switched on; the connector
+        then reports the platform as not asked.
+        """
+        return []
+
+    @classmethod
+    def erase(cls, settings: Any, item: dict[str, Any], *, timeout: float = 30.0) -> None:
+        """Ask the platform to erase one item of :meth:`erase_requests`; raise on failure.
+
+        ``RetryablePlatformError`` (or any exception) is retried later; a
+        ``PermanentPlatformError`` is recorded as failed.
+        """
+        raise NotImplementedError(f"{cls.name} declares no erase call")
 
     def setup(self) -> None:
         """Build SDK clients; called once before the first send."""

@@ -128,6 +128,14 @@ class CrmSource(Protocol):
         """Find the contact by email (create it if missing), write ``properties``; its ID."""
         ...
 
+    def clear_contact_properties(self, contact_ids: list[str], properties: list[str]) -> int:
+        """Empty ``properties`` on these contacts (a privacy request erasing the write-back).
+
+        Properties the CRM does not have and contacts it no longer has are skipped (nothing to
+        clear there); the answer is the number of contacts cleared. Any failure raises.
+        """
+        ...
+
     def upsert_contacts(self, writes: list[ContactWrite]) -> Outcomes:
         """Write each ``ContactWrite`` (see there for how its contact is found), in few requests.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connector.app import errors, ops
 from connector.app.bodyguard import BodyGuard
@@ -32,7 +33,21 @@ def create_app(
         register(app)
     # Outermost, so that every body is read whole (or refused) before any view or fast path.
     app.wsgi_app = BodyGuard(app.wsgi_app, runtime.settings.server.max_body_bytes)  # type: ignore[method-assign]
+    _behind_proxies(app, runtime.settings.server.trusted_proxies)
     return app
+
+
+def _behind_proxies(app: Flask, hops: int) -> None:
+    """Believe ``hops`` proxies' X-Forwarded-For/-Proto/-Host; with 0, nobody's.
+
+    Outermost of all, so the body guard, the /collect fast path, rate limits, the IP kept for
+    Meta, HTTPS detection (secure cookies) and the webhook's signed URL all see the client's
+    address, scheme and host instead of the proxy's.
+    """
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
 
 def _optional_blueprints() -> list:

@@ -57,7 +57,27 @@ PATHS: dict[str, dict[str, Any]] = {
     "/readyz": {
         "get": {
             "summary": "Database, scheduler, source freshness; last success and error per platform",
-            "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+            "description": (
+                "With `deep=1` it runs `closedloop doctor` instead: live read-only checks of the "
+                "store and every enabled platform, answered as `{status, checks: [{platform, "
+                "check, status, detail, fix}]}`; that needs the trigger token."
+            ),
+            # No token for the plain check; the bearer token for deep=1.
+            "security": [{}, *BEARER],
+            "parameters": [
+                {
+                    "name": "deep",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["0", "1"]},
+                    "description": "1: run the doctor's live checks (trigger token required)",
+                }
+            ],
+            "responses": {
+                "200": {"description": "ready (deep: every check passed)"},
+                "503": {"description": "not ready (deep: a check failed)"},
+                **error_responses(400, 401, 403),
+            },
         }
     },
     "/trigger": {

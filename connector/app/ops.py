@@ -37,6 +37,8 @@ def readyz():
     tracking. A source not pulled successfully for ``schedule.stale_after_runs`` periods is:
     every figure downstream of it is going stale.
     """
+    if _deep():
+        return _doctor()
     rt = runtime()
     checks: dict[str, Any] = {}
     try:
@@ -64,6 +66,25 @@ def readyz():
         ready = ready and source["ok"]
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return jsonify(body), 200 if ready else 503
+
+
+def _deep() -> bool:
+    """``deep=1`` asks for the doctor; ``0`` or absent for the plain check; else a 400."""
+    value = request.args.get("deep")
+    if value is None or value == "0":
+        return False
+    if value != "1":
+        raise ApiError(400, "invalid_request", [{"field": "deep", "message": "must be 0 or 1"}])
+    return True
+
+
+def _doctor():
+    """The doctor's live checks, behind the trigger token: 200 if all pass, else 503."""
+    require_token(trigger_token())
+    from connector.doctor import run_doctor
+
+    report = run_doctor(runtime())
+    return jsonify(report.as_dict()), 200 if report.ok else 503
 
 
 def _source_check(

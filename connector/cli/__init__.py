@@ -43,6 +43,8 @@ def _register_optional() -> None:
         "connector.cli.privacy",
         "connector.cli.backfill",
         "connector.cli.dashboard",
+        "connector.cli.doctor",
+        "connector.cli.platform_commands",
         "connector.cli.auth",
         "connector.cli.init",
     ):

@@ -1,8 +1,7 @@
-"""``closedloop auth <platform>`` and the platforms' own commands, found through the registry.
+"""``closedloop auth <platform>``, found through the registry.
 
-Each registered platform's ``auth`` (``platforms.auth.Auth``) brings its ``auth`` subcommand and
-its ``commands`` a group of its own (``closedloop meta pixels``); nothing here names one, so a
-new platform's commands appear by being registered.
+Each registered platform's ``auth`` (``platforms.auth.Auth``) brings its ``auth`` subcommand;
+nothing here names one, so a new platform's command appears by being registered.
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ def _mount() -> list[click.Command]:
         if command is not None and id(command) not in seen:
             seen.add(id(command))
             auth_group.add_command(command)
-    return [auth_group, *(load(path) for path in platforms.COMMANDS.values())]
+    return [auth_group]
 
 
-#: What ``connector.cli`` registers: the ``auth`` group and every platform's own group.
+#: What ``connector.cli`` registers.
 COMMANDS = _mount()

@@ -1,10 +1,12 @@
-"""Service commands: serve, worker, sync, config check, db upgrade."""
+"""Service commands: serve, worker, sync, config check, db upgrade/backup/restore."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 import click
 import yaml
@@ -14,7 +16,7 @@ from connector.cli.common import EXIT_FAILURES, EXIT_OK, Obj, pass_obj
 from connector.config import redacted
 from connector.errors import LeaseHeld
 from connector.runs import SUCCEEDED, RunService, get_run, run_as_dict
-from connector.storage import migrate
+from connector.storage import backup, migrate
 
 
 @click.command()
@@ -127,3 +129,61 @@ def db_upgrade(obj: Obj) -> None:
     migrate.upgrade(runtime.engine)
     after = migrate.current_revision(runtime.engine)
     click.echo(f"database at revision {after} (was {before or 'empty'})")
+
+
+@db_group.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@pass_obj
+def db_backup(obj: Obj, path: Path) -> None:
+    """Write a consistent backup of the database to PATH, while the service runs.
+
+    SQLite through its online backup API; PostgreSQL with pg_dump (custom format) when it is
+    on PATH, else the command to run is printed.
+    """
+    url = obj.settings().database.connect_url()
+    try:
+        if backup.dialect(url) == "sqlite":
+            database = backup.sqlite_file(url)
+            pages = backup.backup_sqlite(database, path)
+            click.echo(f"backed up {database} to {path} ({pages} pages)")
+            return
+        command = backup.pg_dump(url, path)
+    except backup.BackupError as exc:
+        click.echo(f"backup failed: {exc}", err=True)
+        sys.exit(EXIT_FAILURES)
+    if not backup.on_path("pg_dump"):
+        click.echo("pg_dump is not on PATH; run this where the PostgreSQL client is:", err=True)
+        click.echo(command.shown())
+        sys.exit(EXIT_FAILURES)
+    done = subprocess.run(
+        command.argv, env=backup.environment(command), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        click.echo(f"backup failed: pg_dump: {done.stderr.strip()}", err=True)
+        sys.exit(EXIT_FAILURES)
+    click.echo(f"backed up to {path} (pg_dump custom format; restore with pg_restore)")
+
+
+@db_group.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+@pass_obj
+def db_restore(obj: Obj, path: Path, force: bool) -> None:
+    """Restore a `db backup` file into the configured database (stop the service first).
+
+    SQLite only; for PostgreSQL the pg_restore command is printed (run it into an empty
+    database).
+    """
+    url = obj.settings().database.connect_url()
+    try:
+        if backup.dialect(url) != "sqlite":
+            click.echo("PostgreSQL: restore with pg_restore into an empty database:", err=True)
+            click.echo(backup.pg_restore(url, path).shown())
+            sys.exit(EXIT_FAILURES)
+        database = backup.sqlite_file(url)
+        revision = backup.restore_sqlite(path, database, force=force)
+    except backup.BackupError as exc:
+        click.echo(f"restore failed: {exc}", err=True)
+        sys.exit(EXIT_FAILURES)
+    click.echo(f"restored {path} into {database} (revision {revision})")
+    click.echo("pending migrations are applied when the service starts (or: closedloop db upgrade)")

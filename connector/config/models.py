@@ -27,8 +27,28 @@ class DatabaseSettings(Section):
     """Where closedloop keeps its state."""
 
     url: DatabaseUrl = "sqlite:///closedloop.db"
+    #: The database password kept out of ``url``, so that it can come from a file
+    #: (``password_file``: a Docker/systemd secret) like every other secret.
+    password: Secret = None
     pool_size: Annotated[int, Field(ge=1, le=100)] = 5
     echo: bool = False
+
+    @model_validator(mode="after")
+    def _one_password(self) -> DatabaseSettings:
+        from sqlalchemy.engine import make_url
+
+        if self.password is not None and make_url(self.url).password:
+            raise ValueError("password: url already carries a password; give it in one place")
+        return self
+
+    def connect_url(self) -> str:
+        """``url`` with ``password`` in it: for the engine and pg_dump only, never for logs."""
+        if self.password is None:
+            return self.url
+        from sqlalchemy.engine import make_url
+
+        with_password = make_url(self.url).set(password=self.password.get_secret_value())
+        return with_password.render_as_string(hide_password=False)
 
 
 class ServerSettings(Section):
@@ -45,6 +65,11 @@ class ServerSettings(Section):
     threads: Annotated[int, Field(ge=1, le=256)] = 8
     #: Longest a client may take to send one request's headers and body (slow-client bound).
     read_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    #: Reverse proxies (nginx, Caddy, a load balancer) in front of the service, each setting
+    #: X-Forwarded-For/-Proto/-Host; their values are believed for that many hops, so client
+    #: IPs, HTTPS and the public host are right. 0: those headers are ignored (anyone can send
+    #: them).
+    trusted_proxies: Annotated[int, Field(ge=0, le=10)] = 0
 
 
 class ScheduleSettings(Section):
@@ -214,6 +239,16 @@ class Settings(Section):
     platforms: PlatformsSettings = Field(default_factory=PlatformsSettings)
     currency: str = "USD"
     minimum_value: Decimal = Decimal("0")
+
+    @model_validator(mode="after")
+    def _one_proxy_setting(self) -> Settings:
+        # Both would name the client's hop: one knob, so they can never disagree.
+        if self.server.trusted_proxies and self.tracking.forwarded_hops:
+            raise ValueError(
+                "tracking.forwarded_hops: remove it; server.trusted_proxies already finds the "
+                "client's IP (for rate limits and for the platforms)"
+            )
+        return self
 
     @field_validator("currency")
     @classmethod

@@ -566,3 +566,29 @@ class LifecycleEvent(Base):
     email_sha256: Mapped[str | None] = mapped_column(String(64))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ErasureRequest(Base):
+    """One thing a privacy request asks an outside system to erase, until it is done.
+
+    Written in the same transaction as the local erase, so a platform that is down never costs
+    the local erase and is asked again later. ``item`` holds the identifier the platform needs
+    (a CRM contact ID, a GA4 client ID) only until the platform confirmed; then it is emptied and
+    ``result`` keeps what was done.
+    """
+
+    __tablename__ = "erasure_requests"
+    __table_args__ = (Index("ix_erasure_requests_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: The platform (registry name) and its role there: ``crm`` or ``destination``.
+    place: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    item: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -313,13 +313,25 @@ def _count_adjustments(existing: Sequence[ExistingRow], row: ExistingRow, kind: 
 def plan_restatements(
     deal: CheckedDeal, rule: str, existing: Sequence[ExistingRow], cfg: PlanSettings
 ) -> Plan:
-    """Restate live Google conversions to the new amount, keeping their proportions."""
+    """Restate live conversions to the new amount, keeping their proportions.
+
+    Each destination received the whole deal (split across its own clicks, if at all), so
+    the new amount is split among each destination's rows, never across destinations.
+    """
     plan = Plan()
     live = [r for r in _live(existing, rule) if r.destination in cfg.destinations]
     if not live or deal.amount is None or deal.currency is None:
         return plan
-    shares = split_amount(deal.amount, [Fraction(r.value) for r in live])
-    for row, value in zip(live, shares, strict=True):
+    amount = deal.amount
+    by_destination: dict[str, list[ExistingRow]] = {}
+    for row in live:
+        by_destination.setdefault(row.destination, []).append(row)
+    shared = [
+        pair
+        for rows in by_destination.values()
+        for pair in zip(rows, split_amount(amount, [Fraction(r.value) for r in rows]), strict=True)
+    ]
+    for row, value in shared:
         reason = too_old(
             row.destination,
             RESTATEMENT,

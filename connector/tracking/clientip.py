@@ -28,11 +28,17 @@ def client_ip(remote_addr: str | None, forwarded_for: str | None, hops: int) -> 
         return None
 
 
-def from_settings(tracking: Any) -> Callable[[str | None, str | None], str | None]:
-    """``(remote_addr, forwarded_for) -> ip`` for these tracking settings (never one if 0 days)."""
+def from_settings(
+    tracking: Any, trusted_proxies: int = 0
+) -> Callable[[str | None, str | None], str | None]:
+    """``(remote_addr, forwarded_for) -> ip`` for these tracking settings (never one if 0 days).
+
+    With ``server.trusted_proxies`` set, the app's ProxyFix has already put the client's address
+    in ``remote_addr``: reading X-Forwarded-For again would count the hops twice.
+    """
     if tracking.ip_retention_days <= 0:
         return _none
-    return partial(_from_hops, tracking.forwarded_hops)
+    return partial(_from_hops, 0 if trusted_proxies else tracking.forwarded_hops)
 
 
 def _from_hops(hops: int, remote_addr: str | None, forwarded_for: str | None) -> str | None:

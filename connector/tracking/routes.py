@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
         allowed_origins=settings.server.allowed_origins,
         max_body_bytes=settings.server.max_body_bytes,
         max_past=timedelta(hours=settings.tracking.accept_client_time_hours),
-        client_ip=clientip.from_settings(settings.tracking),
+        client_ip=clientip.from_settings(settings.tracking, settings.server.trusted_proxies),
     )
     rt = app.extensions["closedloop"]
     app.wsgi_app = TrackingCounters(app.wsgi_app, lambda: rt.counters)  # type: ignore[method-assign]
@@ -140,13 +140,14 @@ def tracking_script() -> Response:
 @blueprint.route("/collect", methods=["POST", "OPTIONS"])
 def collect_page_view() -> Response:
     """Store one page view; 204 (nothing for the browser to read)."""
-    tracking = runtime().settings.tracking
+    settings = runtime().settings
+    tracking = settings.tracking
     hit = collect.Hit(
         _body(PageView),
         utcnow(),
         request.headers.get("User-Agent"),
         timedelta(hours=tracking.accept_client_time_hours),
-        clientip.from_settings(tracking)(
+        clientip.from_settings(tracking, settings.server.trusted_proxies)(
             request.remote_addr, request.headers.get("X-Forwarded-For")
         ),
     )
@@ -173,15 +174,15 @@ def identify_lead() -> tuple[Response, int]:
 
 @blueprint.route("/privacy/forget", methods=["POST"])
 def privacy_forget() -> Response:
-    """Erase a person (token-protected); the counts of what was removed."""
+    """Erase a person (token-protected) everywhere; per place, what was erased."""
     require_token(trigger_token())
     body = _body(Forget, json_only=True)
     try:
-        removed = forget.forget(runtime().sessions, email=body.email, visitor_id=body.visitor_id)
+        report = forget.erase(runtime(), email=body.email, visitor_id=body.visitor_id)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise ApiError(400, "invalid_request", [{"field": field, "message": message}]) from None
-    return jsonify({"removed": removed})
+    return jsonify(report)
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
@@ -233,9 +234,19 @@ def _openapi_paths() -> dict[str, Any]:
             429,
         ),
         "/privacy/forget": _post(
-            "Erase a person or visitor everywhere",
+            "Erase a person or visitor everywhere (tables, outbox, CRM, platforms)",
             "Forget",
-            {"200": {"description": "counts of removed rows"}},
+            {
+                "200": {
+                    "description": "what was erased where; outside systems that failed are "
+                    "retried later (see complete and outstanding)",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ForgetReport"}
+                        }
+                    },
+                }
+            },
             400,
             401,
             403,

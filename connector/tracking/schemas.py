@@ -181,6 +181,37 @@ class Forget(_Strict):
         return []
 
 
+class ForgetPlace(BaseModel):
+    """One outside system in an erase report: what it was asked and how it went."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["crm", "destination"]
+    asked: int = Field(ge=0, description="items asked to erase (contacts, client IDs)")
+    done: int = Field(ge=0, description="confirmed by the platform")
+    pending: int = Field(ge=0, description="failed for now; asked again later")
+    failed: int = Field(ge=0, description="refused for good; fix, then forget --retry --failed")
+    erased: dict[str, int] = Field(description="what was erased (contacts, properties, users)")
+    errors: list[str] = Field(description="the platforms' errors, for the items not done")
+
+
+class ForgetReport(BaseModel):
+    """``POST /privacy/forget``: per place, what was erased. A repeat request reports zeros."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    removed: dict[str, int] = Field(description="rows deleted from our tables, per table")
+    outbox: dict[Literal["scrubbed", "withdrawn"], int] = Field(
+        description="outbox rows stripped of the person's identifiers (amounts, statuses and "
+        "dedup keys kept), and unsent rows withdrawn (finished as skipped, reason erased)"
+    )
+    places: dict[str, ForgetPlace] = Field(description="outside systems asked, by registry name")
+    complete: bool = Field(description="every outside system confirmed this request's erasures")
+    outstanding: dict[Literal["pending", "failed"], int] = Field(
+        description="outside erasures not yet done, across all privacy requests"
+    )
+
+
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     """Pydantic errors as ``[{"field": "click_ids.gclid", "message": ...}]`` (no input echo)."""
     out = []
@@ -194,7 +225,7 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
 def openapi_schemas() -> dict[str, Any]:
     """JSON schemas of the bodies, as OpenAPI components (refs point at components)."""
     schemas: dict[str, Any] = {}
-    for model in (PageView, Identify, Forget):
+    for model in (PageView, Identify, Forget, ForgetReport):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

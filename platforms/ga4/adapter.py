@@ -24,6 +24,7 @@ from platforms.base import (
     CONVERSION,
     Accepted,
     Destination,
+    ErasureSubject,
     Hashing,
     Outcome,
     PlannedConversion,
@@ -144,6 +145,20 @@ class GA4Destination(Destination[GA4Event]):
             "older than GA4's 72-hour backdating limit, so they are sent without a "
             "timestamp and count on the day they are uploaded"
         )
+
+    @classmethod
+    def erase_requests(cls, settings: GA4Settings, subject: ErasureSubject) -> list[dict[str, Any]]:
+        """The person's client IDs for GA4's User Deletion API, when ``user_deletion`` is on."""
+        from platforms.ga4.erase import erase_requests
+
+        return erase_requests(settings, subject)
+
+    @classmethod
+    def erase(cls, settings: GA4Settings, item: dict[str, Any], *, timeout: float = 30.0) -> None:
+        """One ``properties.submitUserDeletion`` call (see ``platforms.ga4.erase``)."""
+        from platforms.ga4.erase import submit_user_deletion
+
+        submit_user_deletion(settings, item, timeout=timeout)
 
     def __init__(
         self,

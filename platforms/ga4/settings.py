@@ -28,6 +28,10 @@ class GA4Settings(PlatformSettings):
     #: Events older than GA4's 72-hour backdating window: sent without ``timestamp_micros``
     #: (GA4 dates them at receipt, the revenue still arrives) or skipped (GA4's dates stay right).
     late_events: Literal["send_at_receipt", "skip"] = "send_at_receipt"
+    #: Privacy requests (``closedloop forget``) also call GA4's User Deletion API for the
+    #: person's client IDs. Needs ``property_id`` and credentials granted ``analytics.edit``.
+    user_deletion: bool = False
+    admin_api_endpoint: str = "analyticsadmin.googleapis.com"
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
@@ -39,4 +43,7 @@ class GA4Settings(PlatformSettings):
     def _complete(self) -> GA4Settings:
         if self.enabled and (missing := self.required("measurement_id", "api_secret")):
             raise ValueError(f"enabled but missing {', '.join(missing)}")
+        needed = self.enabled and self.user_deletion
+        if needed and (missing := self.required("property_id", "credentials")):
+            raise ValueError(f"user_deletion needs {', '.join(missing)}")
         return self

@@ -46,7 +46,10 @@ def token_scopes(token: str, base_url: str) -> tuple[list[str] | None, str]:
     if token.startswith("pat-"):
         try:
             answer = requests.post(
-                base_url.rstrip("/") + PRIVATE_APP_INFO, json={"tokenKey": token}, timeout=30
+                base_url.rstrip("/") + PRIVATE_APP_INFO,
+                json={"tokenKey": token},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
             )
         except requests.RequestException as exc:
             raise click.ClickException(f"cannot reach HubSpot at {base_url}: {exc}") from None

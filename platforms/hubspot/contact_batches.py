@@ -80,7 +80,7 @@ class ContactBatches:
                 outcomes.update({w.key: contact_id for w in group})
 
         def send(items: list[tuple[str, dict[str, str], list[ContactWrite]]]) -> Outcomes:
-            self.client.call(
+            self.client.call_json(  # the answer echoes the writes: not worth building models
                 "contact_batch_update",
                 self.client.contacts_batch.update,
                 BatchInputSimplePublicObjectBatchInput(
@@ -127,7 +127,7 @@ class ContactBatches:
                     )
                 )
             try:
-                answer = self.client.call(
+                answer = self.client.call_json(
                     "contact_batch_create",
                     self.client.contacts_batch.create,
                     BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
@@ -138,7 +138,8 @@ class ContactBatches:
                     raise
                 # Created since we looked (another process, or an earlier unknown outcome).
                 return self._update([(existing.group(1), w) for w in items[0]])
-            ids = {str(r.object_write_trace_id): str(r.id) for r in answer.results or []}
+            results = answer.get("results") or []
+            ids = {str(r.get("objectWriteTraceId")): str(r["id"]) for r in results}
             outcomes: Outcomes = {}
             for group in items:
                 contact_id = ids.get(str(group[0].key))

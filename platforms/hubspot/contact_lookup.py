@@ -28,6 +28,7 @@ from hubspot.crm.contacts import (
 
 from platforms.crm import ContactWrite, Outcomes
 from platforms.hubspot.client import sdk_inputs
+from platforms.hubspot.paging import next_offset
 
 BATCH_SIZE = 100  # HubSpot's maximum inputs per batch read
 SEARCH_VALUES = 100  # values per IN filter in one search
@@ -81,7 +82,7 @@ class ContactLookup:
             except Exception as exc:
                 errors.update({w.key: exc for w in writes if str(w.contact_id) in chunk})
                 continue
-            existing.update(str(record.id) for record in answer.results or [])
+            existing.update(str(record["id"]) for record in answer.get("results") or [])
         return existing
 
     # -- 2. emails ---------------------------------------------------------------------------
@@ -95,14 +96,15 @@ class ContactLookup:
             except Exception as exc:
                 errors.update({w.key: exc for w in writes if w.email and norm(w.email) in chunk})
                 continue
-            for record in answer.results or []:
-                email = norm((record.properties or {}).get(self.email_property))
+            for record in answer.get("results") or []:
+                email = norm((record.get("properties") or {}).get(self.email_property))
                 if email:
-                    found[email] = str(record.id)
+                    found[email] = str(record["id"])
         return found
 
-    def _read(self, ids: list[str], id_property: str | None) -> Any:
-        return self.client.call(
+    def _read(self, ids: list[str], id_property: str | None) -> dict[str, Any]:
+        """One batch read (HubSpot's JSON answer: found ones in ``results``, 207 for the rest)."""
+        return self.client.call_json(
             "contact_batch_read",
             self.client.contacts_batch.read,
             BatchReadInputSimplePublicObjectId(
@@ -172,7 +174,7 @@ class ContactLookup:
         records: list[dict[str, str | None]] = []
         after: str | None = None
         while True:
-            answer = self.client.call(
+            answer = self.client.call_json(
                 "contact_search",
                 self.client.contacts_search.do_search,
                 public_object_search_request=PublicObjectSearchRequest(
@@ -183,10 +185,9 @@ class ContactLookup:
                     after=after,
                 ),
             )
-            for record in answer.results or []:
-                records.append({**(record.properties or {}), "id": str(record.id)})
-            paging = getattr(answer, "paging", None)
-            after = getattr(getattr(paging, "next", None), "after", None)
+            for record in answer.get("results") or []:
+                records.append({**(record.get("properties") or {}), "id": str(record["id"])})
+            after = next_offset(answer)
             if not after:
                 return records
 

@@ -18,7 +18,7 @@ from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
 from platforms.crm import CrmContact
 from platforms.hubspot.client import HubSpotClient
-from platforms.hubspot.paging import PAGE_SIZE, Progress, as_utc, keyset_pages, parse_time
+from platforms.hubspot.paging import PAGE_SIZE, Progress, Record, keyset_pages, parse_time
 
 
 class ContactPull:
@@ -49,27 +49,29 @@ class ContactPull:
             limit=PAGE_SIZE,
             after=after,
         )
-        return self.client.call(
+        return self.client.call_json(
             "contact_search",
             self.client.contacts_search.do_search,
             public_object_search_request=request,
         )
 
-    def _contacts(self, records: list[Any]) -> list[CrmContact]:
+    def _contacts(self, records: list[Record]) -> list[CrmContact]:
         fields = self.profile.contact
         out = []
         for record in records:
-            props: dict[str, str | None] = dict(record.properties or {})
+            props: dict[str, str | None] = dict(record.get("properties") or {})
             out.append(
                 CrmContact(
-                    id=str(record.id),
+                    id=str(record["id"]),
                     email=props.get(fields.email) if fields.email else None,
                     lifecycle_stage=(
                         props.get(fields.lifecycle_stage) if fields.lifecycle_stage else None
                     ),
-                    created_time=as_utc(record.created_at),
+                    created_time=parse_time(record.get("createdAt")),
                     properties=props,
-                    modified_time=parse_time(props.get(self.modified)) or as_utc(record.updated_at),
+                    modified_time=(
+                        parse_time(props.get(self.modified)) or parse_time(record.get("updatedAt"))
+                    ),
                 )
             )
         return out

@@ -18,6 +18,7 @@ OBJECT_ID = "hs_object_id"  # HubSpot's own ID property, used to break ties on a
 MAX_EXCLUDED = 100  # IDs left out of a restart by NOT_IN; more are drained by ID instead
 
 T = TypeVar("T")
+Record = dict[str, Any]  # one object of a search answer, as HubSpot's JSON has it
 Progress = Callable[[int, int | None], None]
 
 
@@ -27,14 +28,14 @@ class Search(Protocol):
     def __call__(
         self, filter_groups: list[dict[str, Any]], after: str | None, sort_by: str | None = None
     ) -> Any:
-        """The SDK's search answer (``total``, ``results``, ``paging``)."""
+        """HubSpot's search answer as JSON (``total``, ``results``, ``paging``)."""
         ...
 
 
 def keyset_pages(
     search: Search,
     modified: str,
-    convert: Callable[[list[Any]], list[T]],
+    convert: Callable[[list[Record]], list[T]],
     since: datetime | None,
     report: Progress | None = None,
 ) -> Iterator[list[T]]:
@@ -56,15 +57,15 @@ def keyset_pages(
     base = 0
     while True:
         page = search(_modified_filter(modified, operator, low, excluded), after)
-        total = base + (page.total or 0)
+        total = base + (page.get("total") or 0)
         fresh = []
-        for record in page.results:
-            ms = epoch_ms(parse_time(record.properties.get(modified)) or record.updated_at)
-            if ms == boundary_ms and record.id in boundary_ids:
+        for record in page.get("results") or ():
+            ms = modified_ms(record, modified)
+            if ms == boundary_ms and record["id"] in boundary_ids:
                 continue
             if ms != boundary_ms:
                 boundary_ms, boundary_ids = ms, set()
-            boundary_ids.add(record.id)
+            boundary_ids.add(record["id"])
             fresh.append(record)
         if fresh:
             converted = convert(fresh)
@@ -72,7 +73,7 @@ def keyset_pages(
             yield converted
             if report is not None:
                 report(done, total)
-        next_after = page.paging.next.after if page.paging and page.paging.next else None
+        next_after = next_offset(page)
         if next_after is None or boundary_ms is None:
             return
         # Keyset paging: every page restarts from the last modified time seen instead of
@@ -122,7 +123,7 @@ def _modified_filter(
 def _drain_timestamp(
     search: Search,
     modified: str,
-    convert: Callable[[list[Any]], list[T]],
+    convert: Callable[[list[Record]], list[T]],
     ms: int,
     seen: set[str],
 ) -> Iterator[list[T]]:
@@ -135,19 +136,32 @@ def _drain_timestamp(
             {"propertyName": OBJECT_ID, "operator": "GT", "value": last_id},
         ]
         page = search([{"filters": filters}], after, sort_by=OBJECT_ID)
-        fresh = [r for r in page.results if r.id not in seen]
-        seen.update(r.id for r in fresh)
-        if page.results:
-            last_id_seen = page.results[-1].id
+        results = page.get("results") or []
+        fresh = [r for r in results if r["id"] not in seen]
+        seen.update(r["id"] for r in fresh)
+        if results:
+            last_id_seen = results[-1]["id"]
         if fresh:
             yield convert(fresh)
-        next_after = page.paging.next.after if page.paging and page.paging.next else None
+        next_after = next_offset(page)
         if next_after is None:
             return
         if int(next_after) + PAGE_SIZE <= SEARCH_CAP:
             after = next_after
         else:
             last_id, after = last_id_seen, None
+
+
+def next_offset(page: dict[str, Any]) -> str | None:
+    """The ``paging.next.after`` of a search answer, if there is a next page."""
+    after = ((page.get("paging") or {}).get("next") or {}).get("after")
+    return None if after is None else str(after)
+
+
+def modified_ms(record: Record, modified: str) -> int | None:
+    """A record's modified time in epoch ms: the property, else the object's ``updatedAt``."""
+    properties = record.get("properties") or {}
+    return epoch_ms(parse_time(properties.get(modified)) or parse_time(record.get("updatedAt")))
 
 
 def epoch_ms(moment: datetime | None) -> int | None:
@@ -160,14 +174,18 @@ def epoch_ms(moment: datetime | None) -> int | None:
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
-    """An aware UTC datetime (the SDK hands back naive ones for some fields)."""
+    """An aware UTC datetime (naive ones are taken as UTC)."""
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_time(value: str | None) -> datetime | None:
-    """HubSpot datetimes: ISO 8601 (``...Z``) or epoch milliseconds."""
+    """HubSpot datetimes: ISO 8601 (``...Z``) or epoch milliseconds.
+
+    ``datetime.fromisoformat`` reads every form HubSpot sends (Python 3.11+) in about 1/40th
+    of dateutil's time, which the SDK's models would spend on every object.
+    """
     if not value:
         return None
     text = value.strip()

@@ -18,7 +18,9 @@ from hubspot.crm.associations.v4 import (
     PublicFetchAssociationsBatchRequest,
 )
 from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
     BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectBatchInput,
     SimplePublicObjectId,
     SimplePublicObjectInput,
     SimplePublicObjectInputForCreate,
@@ -38,9 +40,9 @@ from platforms.hubspot.contacts import ContactPull
 from platforms.hubspot.paging import (
     PAGE_SIZE,
     Progress,
+    Record,
     keyset_pages,
 )
-from platforms.hubspot.paging import as_utc as _as_utc
 from platforms.hubspot.paging import parse_time as _parse_time
 from platforms.hubspot.settings import HubSpotSettings
 
@@ -96,9 +98,9 @@ class HubSpotSource:
 
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal]:
         """The deals with these IDs (missing ones are left out), contacts included."""
-        records: list[Any] = []
+        records: list[Record] = []
         for chunk in chunks(list(dict.fromkeys(ids)), BATCH_SIZE):
-            answer = self.client.call(
+            answer = self.client.call_json(
                 "deal_batch_read",
                 self.client.deals_batch.read,
                 DealBatchRead(
@@ -107,7 +109,7 @@ class HubSpotSource:
                     properties_with_history=[],
                 ),
             )
-            records.extend(answer.results or [])
+            records.extend(answer.get("results") or [])
         return self._with_contacts(records)
 
     def _search_deals(
@@ -125,27 +127,28 @@ class HubSpotSource:
             limit=PAGE_SIZE,
             after=after,
         )
-        return self.client.call(
+        return self.client.call_json(
             "deal_search", self.client.deals_search.do_search, public_object_search_request=request
         )
 
     # -- contacts of deals ---------------------------------------------------------------------
-    def _with_contacts(self, records: Sequence[Any]) -> list[CrmDeal]:
-        """CrmDeals for SDK deal records, with one association batch and few contact reads."""
+    def _with_contacts(self, records: Sequence[Record]) -> list[CrmDeal]:
+        """CrmDeals for HubSpot's deal records, with one association batch and few contact reads."""
         if not records:
             return []
-        links = self._contact_ids([r.id for r in records])
-        wanted = list(dict.fromkeys(c for r in records for c in links.get(r.id, [])))
+        ids = [str(r["id"]) for r in records]
+        links = self._contact_ids(ids)
+        wanted = list(dict.fromkeys(c for i in ids for c in links.get(i, [])))
         contacts = self._read_contacts(wanted)
         return [
-            self._deal(r, tuple(contacts[c] for c in links.get(r.id, []) if c in contacts))
-            for r in records
+            self._deal(r, tuple(contacts[c] for c in links.get(i, []) if c in contacts))
+            for i, r in zip(ids, records, strict=True)
         ]
 
     def _contact_ids(self, deal_ids: list[str]) -> dict[str, list[str]]:
         links: dict[str, list[str]] = {}
         for chunk in chunks(deal_ids, ASSOCIATIONS_BATCH):
-            answer = self.client.call(
+            answer = self.client.call_json(
                 "associations",
                 self.client.associations_batch.get_page,
                 "deals",
@@ -156,14 +159,16 @@ class HubSpotSource:
                     )
                 ),
             )
-            for result in answer.results or []:
-                links[str(result._from.id)] = [str(t.to_object_id) for t in result.to or []]
+            for result in answer.get("results") or []:
+                links[str(result["from"]["id"])] = [
+                    str(t["toObjectId"]) for t in result.get("to") or []
+                ]
         return links
 
     def _read_contacts(self, ids: list[str]) -> dict[str, CrmContact]:
         found: dict[str, CrmContact] = {}
         for chunk in chunks(ids, BATCH_SIZE):
-            answer = self.client.call(
+            answer = self.client.call_json(
                 "contact_batch_read",
                 self.client.contacts_batch.read,
                 BatchReadInputSimplePublicObjectId(
@@ -172,19 +177,20 @@ class HubSpotSource:
                     properties_with_history=[],
                 ),
             )
-            for record in answer.results or []:
-                found[record.id] = self._contact(record)
+            for record in answer.get("results") or []:
+                contact = self._contact(record)
+                found[contact.id] = contact
         return found
 
-    def _contact(self, record: Any) -> CrmContact:
+    def _contact(self, record: Record) -> CrmContact:
         fields = self.profile.contact
-        props: dict[str, str | None] = dict(record.properties or {})
+        props: dict[str, str | None] = dict(record.get("properties") or {})
 
         def value(name: str | None) -> str | None:
             return props.get(name) if name else None
 
         return CrmContact(
-            id=str(record.id),
+            id=str(record["id"]),
             email=value(fields.email),
             phone=value(fields.phone),
             hubspotutk=value(fields.hubspotutk),
@@ -192,18 +198,20 @@ class HubSpotSource:
             gclid=value(fields.gclid),
             fbclid=value(fields.fbclid),
             lifecycle_stage=value(fields.lifecycle_stage),
-            created_time=_as_utc(record.created_at) or _parse_time(props.get("createdate")),
+            created_time=(
+                _parse_time(record.get("createdAt")) or _parse_time(props.get("createdate"))
+            ),
             properties=props,
         )
 
-    def _deal(self, record: Any, contacts: tuple[CrmContact, ...]) -> CrmDeal:
+    def _deal(self, record: Record, contacts: tuple[CrmContact, ...]) -> CrmDeal:
         fields = self.profile.deal
-        props: dict[str, str | None] = dict(record.properties or {})
-        modified = _parse_time(props.get(fields.modified)) or _as_utc(record.updated_at)
+        props: dict[str, str | None] = dict(record.get("properties") or {})
+        modified = _parse_time(props.get(fields.modified)) or _parse_time(record.get("updatedAt"))
         if modified is None:
-            raise PermanentSourceError(f"HubSpot deal {record.id} has no modification time")
+            raise PermanentSourceError(f"HubSpot deal {record['id']} has no modification time")
         return CrmDeal(
-            id=str(record.id),
+            id=str(record["id"]),
             modified_time=modified,
             name=props.get(fields.name),
             pipeline=props.get(fields.pipeline),
@@ -211,7 +219,9 @@ class HubSpotSource:
             amount=props.get(fields.amount),
             currency=props.get(fields.currency),
             close_date=props.get(fields.close_date),
-            created_time=_parse_time(props.get(fields.created)) or _as_utc(record.created_at),
+            created_time=(
+                _parse_time(props.get(fields.created)) or _parse_time(record.get("createdAt"))
+            ),
             is_closed_won=_flag(props.get(fields.is_closed_won)) if fields.is_closed_won else None,
             is_closed=_flag(props.get(fields.is_closed)) if fields.is_closed else None,
             contacts=contacts,
@@ -329,6 +339,48 @@ class HubSpotSource:
                 SimplePublicObjectInput(properties=dict(properties)),
             )
         return contact_id
+
+    def clear_contact_properties(self, contact_ids: list[str], properties: list[str]) -> int:
+        """Set ``properties`` to "" (HubSpot's way to clear a value) on the contacts it still has.
+
+        One properties read, then per 100 contacts one batch read (a contact deleted in HubSpot
+        meanwhile is skipped, not an error) and one batch update. Properties HubSpot does not
+        have were never written, so they are left out rather than refused as unknown.
+        """
+        ids = list(dict.fromkeys(str(c) for c in contact_ids))
+        if not ids or not properties:
+            return 0
+        answer = self.client.call("properties", self.client.properties_core.get_all, "contacts")
+        existing = {p.name for p in answer.results or []}
+        names = sorted(set(properties) & existing)
+        if not names:
+            return 0
+        cleared = 0
+        for chunk in chunks(ids, BATCH_SIZE):
+            found = self.client.call(
+                "contact_batch_read",
+                self.client.contacts_batch.read,
+                BatchReadInputSimplePublicObjectId(
+                    inputs=sdk_inputs(SimplePublicObjectId, self.client.contacts_batch, chunk),
+                    properties=names,
+                    properties_with_history=[],
+                ),
+            )
+            present = [str(r.id) for r in found.results or []]
+            if not present:
+                continue
+            self.client.call(
+                "contact_batch_update",
+                self.client.contacts_batch.update,
+                BatchInputSimplePublicObjectBatchInput(
+                    inputs=[
+                        SimplePublicObjectBatchInput(id=cid, properties=dict.fromkeys(names, ""))
+                        for cid in present
+                    ]
+                ),
+            )
+            cleared += len(present)
+        return cleared
 
     def upsert_contacts(self, writes: list[ContactWrite]) -> Outcomes:
         """Batch read by email, then batch update and create (see ``contact_batches``)."""

@@ -47,3 +47,7 @@ def pixels(ctx: click.Context, ad_account: str | None) -> None:
         fired = row.get(AdsPixel.Field.last_fired_time) or "never"
         click.echo(f"{row[AdsPixel.Field.id]:<18} {fired:<26} {row.get(AdsPixel.Field.name, '')}")
     click.echo("Copy the ID into platforms.meta.pixel_id.")
+
+
+#: What the registry's ``commands`` entry names (``connector.cli.platform_commands`` mounts it).
+COMMANDS = [group]

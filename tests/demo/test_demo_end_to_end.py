@@ -8,6 +8,7 @@ SDKs against theirs. The assertions read what each emulator kept.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,21 @@ from sqlalchemy import select
 
 from connector.demo.run import run_demo
 from connector.storage.models import Conversion, Deal
+from platforms.base import Identifiers
+
+#: The offline conversion goal the Microsoft sandbox has and points the demo's config at.
+MS_GOAL = "closedloop_deal_won"
+
+
+def microsoft_key(row: Conversion) -> str:
+    """Microsoft's own identity of a conversion (it never sees our dedup key)."""
+    ids = Identifiers.from_json(row.identifiers)
+    click = ids.click.value if ids.click is not None and ids.click.kind == "msclkid" else None
+    who = click or (ids.email_sha256 or ids.phone_sha256)[0]
+    when = row.event_time.replace(microsecond=0)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return f"{who}|{row.options.get('conversion_name') or MS_GOAL}|{when.isoformat()}"
 
 
 def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
@@ -28,6 +44,8 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         seen["google"] = [dict(x) for x in boxes["google_ads"].accepted]
         seen["ga4"] = [dict(x) for x in boxes["ga4"].accepted if x["name"] == "purchase"]
         seen["meta"] = [dict(x) for x in boxes["meta"].accepted]
+        seen["microsoft"] = [dict(x) for x in boxes["microsoft_ads"].accepted]
+        seen["linkedin_ads"] = [dict(x) for x in boxes["linkedin_ads"].accepted]
         seen["world"] = world
 
     lines: list[str] = []
@@ -47,6 +65,8 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         "google_ads": Counter(x["transaction_id"] for x in seen["google"]),
         "ga4": Counter(x["transaction_id"] for x in seen["ga4"]),
         "meta": Counter((x["event_name"], x["event_id"]) for x in seen["meta"]),
+        "microsoft_ads": Counter((x["key"], x["kind"]) for x in seen["microsoft"]),
+        "linkedin_ads": Counter((x["conversion"], x["key"]) for x in seen["linkedin_ads"]),
     }
     for platform, counts in keys.items():
         assert all(n == 1 for n in counts.values()), f"{platform} kept a conversion twice"
@@ -55,19 +75,31 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
         "google_ads": {x["transaction_id"]: x for x in seen["google"]},
         "ga4": {x["transaction_id"]: x for x in seen["ga4"]},
         "meta": {x["event_id"]: x for x in seen["meta"]},
+        "microsoft_ads": {x["key"]: x for x in seen["microsoft"] if x["kind"] == "conversion"},
+        "linkedin_ads": {x["key"]: x for x in seen["linkedin_ads"]},
     }
     accepted = [r for r in conversions if r.status == "accepted"]
-    assert {r.destination for r in accepted} == {"google_ads", "ga4", "meta"}
+    assert {r.destination for r in accepted} == {
+        "google_ads",
+        "ga4",
+        "meta",
+        "microsoft_ads",
+        "linkedin_ads",
+    }
+
+    def platform_key(row: Conversion) -> str:
+        return microsoft_key(row) if row.destination == "microsoft_ads" else row.dedup_key
+
     for row in accepted:
-        kept = by_key[row.destination][row.dedup_key]
+        kept = by_key[row.destination][platform_key(row)]
         deal = seen["deals"][row.deal_id]
         # Meta's SDK normalises currency codes to lower case, which Meta accepts.
         assert kept["currency"].upper() == row.currency == deal.currency
         if row.destination != "google_ads" or not kept.get("restated"):
             assert Decimal(str(kept["value"])) == row.value
     # Accepted conversions match the platforms' counts: nothing extra arrived either.
-    for platform in ("google_ads", "ga4", "meta"):
-        planned = {r.dedup_key for r in accepted if r.destination == platform}
+    for platform in ("google_ads", "ga4", "meta", "microsoft_ads", "linkedin_ads"):
+        planned = {platform_key(r) for r in accepted if r.destination == platform}
         assert planned == set(by_key[platform])
 
     # Re-priced deals were restated at Google with the new amount; reopened ones retracted.

@@ -62,38 +62,74 @@ def test_meta_without_output_prints_the_env_reference(meta: MetaSandbox, write_c
     assert "platforms.meta.access_token: ${META_ACCESS_TOKEN}" in result.output
 
 
+def test_meta_unknown_token_fails(meta: MetaSandbox, write_config, tmp_path: Path) -> None:
+    out = tmp_path / "meta_token"
+    result = run(meta_config(write_config, meta), "meta", "-o", str(out), token="EAAB-unknown")
+    assert result.exit_code == 1
+    assert "Invalid OAuth access token" in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
-    ("token", "info", "expected"),
+    ("scopes", "expected"),
     [
-        ("EAAB-unknown", None, "Invalid OAuth access token"),
-        ("EAAB-read-only", {"scopes": ("ads_read",)}, "lacks the ads_management permission"),
-        ("EAAB-no-insights", {"scopes": ("ads_management",)}, "lacks the ads_read permission"),
-        ("EAAB-expired", {"expires_at": int(time.time()) - 60}, "Session has expired"),
-        ("EAAB-user", {"type": "USER", "expires_at": int(time.time()) + 86400}, "expires on"),
+        (["ads_read"], "lacks the ads_management permission"),
+        (["ads_management"], "lacks the ads_read permission"),
     ],
 )
-def test_meta_bad_tokens_fail_with_the_reason(
-    meta: MetaSandbox, write_config, tmp_path: Path, token: str, info, expected: str
+def test_meta_token_missing_a_permission_fails(
+    meta: MetaSandbox, write_config, tmp_path: Path, scopes: list[str], expected: str
 ) -> None:
-    if info is not None:
-        meta.tokens.add_token(token, **info)
+    meta.nodes.set_scopes(meta.access_token, scopes)
     out = tmp_path / "meta_token"
-    result = run(meta_config(write_config, meta), "meta", "-o", str(out), token=token)
+    result = run(meta_config(write_config, meta), "meta", "-o", str(out), token=meta.access_token)
     assert result.exit_code == 1
     assert expected in result.output
     assert not out.exists()
 
 
 def test_meta_without_an_ad_account_needs_no_ads_read(meta: MetaSandbox, write_config) -> None:
-    meta.tokens.add_token("EAAB-capi-only", scopes=("ads_management",))
+    meta.nodes.set_scopes(meta.access_token, ["ads_management"])
     config = meta_config(write_config, meta, ad_account_id=None)
-    assert run(config, "meta", "--check-only", token="EAAB-capi-only").exit_code == 0
+    assert run(config, "meta", "--check-only", token=meta.access_token).exit_code == 0
+
+
+# debug_token's ``data`` as Meta documents it (graph-api/reference/debug_token): a user token
+# carries an expires_at, an expired one is_valid false with the error inside ``data``.
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {
+                "is_valid": True,
+                "type": "USER",
+                "expires_at": int(time.time()) + 86400,
+                "scopes": ["ads_management", "ads_read"],
+            },
+            "expires on",
+        ),
+        (
+            {
+                "is_valid": False,
+                "scopes": [],
+                "error": {"code": 190, "subcode": 463, "message": "Session has expired"},
+            },
+            "Session has expired",
+        ),
+    ],
+)
+def test_meta_token_problems_from_debug_token_data(data: dict, expected: str) -> None:
+    from platforms.meta.auth import token_problems
+
+    assert any(expected in p for p in token_problems(data, needs_insights=True))
+    system_user = {"is_valid": True, "expires_at": 0, "scopes": ["ads_management", "ads_read"]}
+    assert token_problems(system_user, needs_insights=True) == []
 
 
 def test_meta_pixels_lists_the_ad_accounts_pixels(meta: MetaSandbox, write_config) -> None:
     fired = datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
-    meta.tokens.add_pixel("2222222222222222", "Checkout pixel", last_fired=fired)
-    meta.tokens.add_pixel("3333333333333333", "Other account", ad_account_id="999")
+    meta.pixels.add_pixel("2222222222222222", "Checkout pixel", last_fired=fired)
+    meta.pixels.add_pixel("3333333333333333", "Other account", ad_account_id="999")
     config = meta_config(write_config, meta, access_token=meta.access_token)
     result = CliRunner().invoke(cli, ["-c", str(config), "meta", "pixels"])
     assert result.exit_code == 0, result.output
@@ -105,7 +141,7 @@ def test_meta_pixels_lists_the_ad_accounts_pixels(meta: MetaSandbox, write_confi
 
 def test_meta_pixels_pages_through_every_pixel(meta: MetaSandbox, write_config) -> None:
     for n in range(30):  # more than Graph's default page of 25
-        meta.tokens.add_pixel(f"44440000000000{n:02d}", f"pixel {n}")
+        meta.pixels.add_pixel(f"44440000000000{n:02d}", f"pixel {n}")
     config = meta_config(write_config, meta, access_token=meta.access_token)
     result = CliRunner().invoke(cli, ["-c", str(config), "meta", "pixels"])
     assert result.exit_code == 0, result.output
@@ -140,8 +176,8 @@ def test_hubspot_token_without_the_schema_scope_fails(
     hubspot: HubSpotSandbox, write_config
 ) -> None:
     scopes = ["crm.objects.deals.read", "crm.objects.contacts.read", "crm.objects.contacts.write"]
-    hubspot.tokens.add_token("pat-na1-no-schema", scopes)
-    result = run(hubspot_config(write_config, hubspot), "hubspot", token="pat-na1-no-schema")
+    hubspot.token_scopes.scopes = scopes
+    result = run(hubspot_config(write_config, hubspot), "hubspot", token=hubspot.access_token)
     assert result.exit_code == 1
     assert "lacks crm.schemas.contacts.write" in result.output
 
@@ -155,10 +191,10 @@ def test_hubspot_unknown_token_fails(hubspot: HubSpotSandbox, write_config) -> N
 def test_hubspot_oauth_access_token_goes_through_the_sdk(
     hubspot: HubSpotSandbox, write_config
 ) -> None:
-    from platforms.hubspot.sandbox.tokens import DEFAULT_SCOPES
+    from platforms.hubspot.sandbox.token_info import DEFAULT_SCOPES
 
-    hubspot.tokens.add_token("CKDZoauth", DEFAULT_SCOPES, private_app=False, expires_in=1800)
-    hubspot.tokens.add_token("CKDZexpired", DEFAULT_SCOPES, private_app=False, expires_in=-1)
+    hubspot.tokens.add_token("CKDZoauth", DEFAULT_SCOPES, expires_in=1800)
+    hubspot.tokens.add_token("CKDZexpired", DEFAULT_SCOPES, expires_in=-1)
     config = hubspot_config(write_config, hubspot)
     ok = run(config, "hubspot", "--check-only", token="CKDZoauth")
     assert ok.exit_code == 0, ok.output

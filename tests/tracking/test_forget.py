@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import yaml
@@ -69,13 +70,17 @@ def _deals_for(runtime, contact_id: str) -> None:
 
 
 def test_forget_by_email_removes_everything(client, runtime, page_view, row_counts):
-    """Erase by email removes both devices, touchpoints, click IDs, leads, pending conversions."""
+    """Erase by email removes both devices, touchpoints, click IDs and leads.
+
+    The outbox rows of Jane's deal lose their identifiers (the unsent one is withdrawn);
+    the other deal's are kept.
+    """
     _journeys(client, page_view)
     _deals_for(runtime, "501")
     response = client.post("/privacy/forget", json={"email": "Jane@X.example"}, headers=AUTH)
     assert response.status_code == 200
-    assert response.get_json()["removed"] == {
-        "conversions": 1,
+    report = response.get_json()
+    assert report["removed"] == {
         "attributions": 0,
         "click_ids": 2,
         "touchpoints": 3,
@@ -91,9 +96,17 @@ def test_forget_by_email_removes_everything(client, runtime, page_view, row_coun
         "persons": 1,
         "leads": 1,
     }
+    assert report["outbox"] == {"scrubbed": 1, "withdrawn": 1}
     with runtime.sessions() as session:
-        left = {c.dedup_key for c in session.scalars(select(Conversion))}
-    assert left == {"k2", "k3"}
+        left = {
+            c.dedup_key: (c.status, c.reason_code, c.identifiers, c.value)
+            for c in session.scalars(select(Conversion))
+        }
+    assert left == {
+        "k1": ("skipped", "erased", {}, Decimal("10")),
+        "k2": ("accepted", None, {}, Decimal("10")),
+        "k3": ("pending", None, {"em": "hash"}, Decimal("10")),
+    }
     with runtime.sessions() as session:
         assert list(session.scalars(select(LifecycleEvent.contact_id))) == ["603"]
 
@@ -108,10 +121,39 @@ def test_forget_by_visitor_takes_the_person(client, runtime, page_view, row_coun
 
 
 def test_forget_unknown_reports_zero(client):
-    """Erasing someone never seen is fine and reports zeros."""
+    """Erasing someone never seen is fine and reports zeros everywhere."""
     response = client.post("/privacy/forget", json={"email": "nobody@x.example"}, headers=AUTH)
     assert response.status_code == 200
-    assert set(response.get_json()["removed"].values()) == {0}
+    report = response.get_json()
+    assert set(report["removed"].values()) == {0}
+    assert report["outbox"] == {"scrubbed": 0, "withdrawn": 0}
+    assert report["places"] == {} and report["complete"] is True
+    assert report["outstanding"] == {"pending": 0, "failed": 0}
+
+
+def test_forget_twice_finds_nothing_the_second_time(client, runtime, page_view):
+    """Idempotent: the second request for the same person succeeds and reports zeros."""
+    _journeys(client, page_view)
+    _deals_for(runtime, "501")
+    first = client.post("/privacy/forget", json={"email": "jane@x.example"}, headers=AUTH)
+    assert first.get_json()["removed"]["persons"] == 1
+    second = client.post("/privacy/forget", json={"email": "jane@x.example"}, headers=AUTH)
+    assert second.status_code == 200
+    report = second.get_json()
+    assert set(report["removed"].values()) == {0}
+    assert report["outbox"] == {"scrubbed": 0, "withdrawn": 0}
+
+
+def test_openapi_describes_the_report(client):
+    """The 200 answer of /privacy/forget is the ForgetReport schema, with its places."""
+    doc = client.get("/openapi.json").get_json()
+    ok = doc["paths"]["/privacy/forget"]["post"]["responses"]["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/ForgetReport"
+    schema = doc["components"]["schemas"]["ForgetReport"]
+    assert set(schema["required"]) == {"removed", "outbox", "places", "complete", "outstanding"}
+    place = doc["components"]["schemas"]["ForgetPlace"]
+    assert {"asked", "done", "pending", "failed", "erased", "errors"} <= set(place["properties"])
 
 
 def test_forget_needs_token_and_one_key(client):
@@ -139,3 +181,9 @@ def test_cli_forget(client, runtime, page_view, row_counts, db_url, tmp_path):
     assert '"persons": 1' in result.output
     assert row_counts(runtime) == dict.fromkeys(row_counts(runtime), 0)
     assert runner.invoke(cli, ["-c", str(config), "forget"]).exit_code == 2
+    both = ["-c", str(config), "forget", "--retry", "--email", "a@b.example"]
+    assert runner.invoke(cli, both).exit_code == 2
+    assert runner.invoke(cli, ["-c", str(config), "forget", "--failed"]).exit_code == 2
+    result = runner.invoke(cli, ["-c", str(config), "forget", "--retry", "--failed", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"revived": 0, "outstanding": {"pending": 0, "failed": 0}}

@@ -1,11 +1,13 @@
-"""A local GA4: the Measurement Protocol (collect and debug) and the Data API's ``runReport``.
+"""A local GA4: the Measurement Protocol, the Data API's ``runReport``, the Admin API's deletion.
 
 The Measurement Protocol is emulated as Google runs it: ``/mp/collect`` answers 204 to
 everything and silently drops what is invalid or sent with a wrong ``api_secret``;
 ``/debug/mp/collect`` answers the validation messages and stores nothing. The Data API speaks
 the REST transport of ``google-analytics-data`` with OAuth tokens from the built-in token
-endpoint. Limits come from shared/platform-limits.md; where the docs leave a detail open the
-stricter reading is taken and marked.
+endpoint; the Admin API's ``properties.submitUserDeletion`` (v1alpha) the REST transport of
+``google-analytics-admin``, requiring the ``analytics.edit`` scope Google documents for it.
+Limits come from shared/platform-limits.md; where the docs leave a detail open the stricter
+reading is taken and marked.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ from platforms.ga4.limits import (
 )
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator, TokenIssuer
 from platforms.sandbox_kit.oauth import TOKEN_PATH
+from platforms.sandbox_kit.tokeninfo import TOKENINFO_PATH, tokeninfo
 
 READONLY_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 FULL_SCOPE = "https://www.googleapis.com/auth/analytics"
+EDIT_SCOPE = "https://www.googleapis.com/auth/analytics.edit"
 
 # -- Measurement Protocol limits -------------------------------------------------------------
 CONSENT_KEYS = ("ad_user_data", "ad_personalization")
@@ -61,6 +65,9 @@ DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 250_000
 MAX_CONCURRENT_REPORTS = 10
 REPORT_PATH = re.compile(r"^/v1beta/properties/(?P<property>[^/:]+):runReport$")
+DELETION_PATH = re.compile(r"^/v1alpha/properties/(?P<property>[^/:]+):submitUserDeletion$")
+#: The members of SubmitUserDeletionRequest's ``user`` oneof, in their JSON names.
+DELETION_USER_FIELDS = ("userId", "clientId", "appInstanceId", "userProvidedData")
 
 Clock = Callable[[], datetime]
 
@@ -328,9 +335,12 @@ class GA4Sandbox(HttpEmulator):
         self.collect_requests = 0
         self.debug_requests = 0
         self.report_requests = 0
+        #: User deletions GA4 accepted: ``property``, ``field`` (clientId...), ``id``, ``time``.
+        self.user_deletions: list[dict[str, Any]] = []
+        self._deletion_outages = 0
         #: Highest number of Measurement Protocol / Data API requests in flight at once.
         self.peak_in_flight: dict[str, int] = {"mp": 0, "report": 0}
-        self._in_flight: dict[str, int] = {"mp": 0, "report": 0, "other": 0}
+        self._in_flight: dict[str, int] = {"mp": 0, "report": 0, "admin": 0, "other": 0}
         self._streams: dict[str, str] = {}
         self._seen_transactions: set[tuple[str, str]] = set()
         self._sessions: dict[tuple[date, str, str, str], SessionsSeed] = {}
@@ -366,6 +376,11 @@ class GA4Sandbox(HttpEmulator):
             sessions, engaged, bounce_rate
         )
 
+    def fail_user_deletions(self, times: int) -> None:
+        """Answer the next ``times`` submitUserDeletion calls 503 UNAVAILABLE (Google's shape)."""
+        with self._state:
+            self._deletion_outages = times
+
     def credentials(self, refresh_token: str | None = None) -> dict[str, str]:
         """Inline ``authorized_user`` credentials whose ``token_uri`` is this sandbox."""
         return {
@@ -386,6 +401,7 @@ class GA4Sandbox(HttpEmulator):
             "credentials": self.credentials(),
             "measurement_protocol_url": self.url,
             "data_api_endpoint": self.url,
+            "admin_api_endpoint": self.url,
         }
 
     def start(self) -> GA4Sandbox:
@@ -400,7 +416,15 @@ class GA4Sandbox(HttpEmulator):
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Count requests in flight per API around the fault layer (latency included)."""
         path = environ.get("PATH_INFO", "")
-        kind = "report" if path.startswith("/v1beta/") else "mp" if "/mp/" in path else "other"
+        kind = (
+            "report"
+            if path.startswith("/v1beta/")
+            else "admin"
+            if path.startswith("/v1alpha/")
+            else "mp"
+            if "/mp/" in path
+            else "other"
+        )
         self._local.kind = kind
         with self._state:
             if kind == "report" and self._in_flight["report"] >= MAX_CONCURRENT_REPORTS:
@@ -417,7 +441,7 @@ class GA4Sandbox(HttpEmulator):
 
     def fault_response(self, fault: Fault) -> Response:
         """Google JSON errors for the Data API; bare status codes for the collection hosts."""
-        if getattr(self._local, "kind", "") == "report":
+        if getattr(self._local, "kind", "") in ("report", "admin"):
             if fault is Fault.RATE_LIMIT:
                 return _google_error(429, "RESOURCE_EXHAUSTED", "Exhausted property tokens.")
             if fault is Fault.UNAVAILABLE:
@@ -434,6 +458,8 @@ class GA4Sandbox(HttpEmulator):
         path = request.path
         if path == TOKEN_PATH:
             response = self.tokens.handle(request)
+        elif path == TOKENINFO_PATH:
+            response = tokeninfo(self.tokens, request, self.oauth_client_id)
         elif path in ("/mp/collect", "/debug/mp/collect"):
             response = (
                 self._collect(request, debug=path.startswith("/debug"))
@@ -442,6 +468,8 @@ class GA4Sandbox(HttpEmulator):
             )
         elif match := REPORT_PATH.match(path):
             response = self._run_report(request, match.group("property"))
+        elif match := DELETION_PATH.match(path):
+            response = self._submit_user_deletion(request, match.group("property"))
         else:
             response = Response(status=404)
         return response(environ, start_response)
@@ -498,6 +526,58 @@ class GA4Sandbox(HttpEmulator):
                     "params": params,
                 }
             )
+
+    # -- Admin API: user deletion -------------------------------------------------------------
+    def _submit_user_deletion(self, request: Request, property_id: str) -> Response:
+        """``properties.submitUserDeletion``: one user per call, edit scope, known property."""
+        if request.method != "POST":
+            return _google_error(405, "INVALID_ARGUMENT", "submitUserDeletion takes POST.")
+        failure = self.tokens.check(request.headers.get("Authorization"), EDIT_SCOPE)
+        if failure:
+            return _auth_error(failure)
+        with self._state:
+            if self._deletion_outages:
+                self._deletion_outages -= 1
+                return _google_error(503, "UNAVAILABLE", "The service is currently unavailable.")
+        if property_id != self.property_id:
+            return _google_error(
+                403,
+                "PERMISSION_DENIED",
+                "User does not have sufficient permissions for this property.",
+            )
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except json.JSONDecodeError:
+            return _google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        if not isinstance(body, dict):
+            return _google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        unknown = sorted(set(body) - set(DELETION_USER_FIELDS) - {"name"})
+        if unknown:
+            return _google_error(
+                400,
+                "INVALID_ARGUMENT",
+                f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.',
+            )
+        given = [f for f in DELETION_USER_FIELDS if body.get(f)]
+        if len(given) != 1:
+            return _google_error(
+                400,
+                "INVALID_ARGUMENT",
+                "Exactly one of user_id, client_id, app_instance_id or user_provided_data "
+                "must be set.",
+            )
+        moment = self.clock().astimezone(UTC)
+        with self._state:
+            self.user_deletions.append(
+                {
+                    "property": property_id,
+                    "field": given[0],
+                    "id": str(body[given[0]]),
+                    "time": moment,
+                }
+            )
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
+        return _json({"deletionRequestTime": stamp})
 
     # -- Data API ------------------------------------------------------------------------------
     def _run_report(self, request: Request, property_id: str) -> Response:
@@ -666,6 +746,23 @@ def _relative_date(value: str, today: date) -> date:
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _auth_error(failure: str) -> Response:
+    """Google's answers to a bad token (401) or one lacking the method's scope (403)."""
+    if failure.startswith("UNAUTHENTICATED"):
+        return _google_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials. Expected OAuth 2 access "
+            "token, login cookie or other valid authentication credential.",
+        )
+    return _google_error(
+        403,
+        "PERMISSION_DENIED",
+        "Request had insufficient authentication scopes.",
+        reason="ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+    )
 
 
 def _google_error(status: int, code: str, message: str, reason: str | None = None) -> Response:

@@ -18,6 +18,7 @@ from platforms.sandbox_kit.faults import FaultPlan
 from platforms.sandbox_kit.http import HttpEmulator
 from platforms.sandbox_kit.oauth import TOKEN_PATH, TokenIssuer
 from platforms.sandbox_kit.tls import shared_certificate
+from platforms.sandbox_kit.tokeninfo import TOKENINFO_PATH, tokeninfo
 
 DATAMANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
 ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
@@ -29,14 +30,19 @@ class TokenEndpoint(HttpEmulator):
 
     name = "google_oauth"
 
-    def __init__(self, issuer: TokenIssuer, consent: ConsentServer | None = None) -> None:
+    def __init__(
+        self, issuer: TokenIssuer, client_id: str = "", consent: ConsentServer | None = None
+    ) -> None:
         super().__init__(FaultPlan.none())
         self.issuer = issuer
+        self.client_id = client_id
         self.consent = consent
 
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """``POST /token`` and ``GET /o/oauth2/auth``; anything else is 404."""
+        """``POST /token``, ``GET /tokeninfo`` and ``GET /o/oauth2/auth``; else 404."""
         request = Request(environ)
+        if request.path == TOKENINFO_PATH:
+            return tokeninfo(self.issuer, request, self.client_id)(environ, start_response)
         if self.consent is not None and request.path == AUTH_PATH:
             return self.consent.authorize(request)(environ, start_response)
         if request.path != TOKEN_PATH:
@@ -101,7 +107,7 @@ class GoogleAdsSandbox:
             frozenset({DATAMANAGER_SCOPE, ADWORDS_SCOPE, ANALYTICS_READONLY_SCOPE}),
         )
         self.consent.add_client(self.client_id, self.client_secret)
-        self.token_endpoint = TokenEndpoint(self.issuer, self.consent)
+        self.token_endpoint = TokenEndpoint(self.issuer, self.client_id, self.consent)
         self.datamanager = DataManagerServer(
             faults,
             issuer=self.issuer,
@@ -125,6 +131,7 @@ class GoogleAdsSandbox:
             # One Google Ads account behind both APIs: adjustments through the Google Ads API
             # must find conversions uploaded through Data Manager.
             self.datamanager.on_accept = getattr(self.ads_api, "record_conversion", None)
+            self.datamanager.action_refusal = self._data_manager_refusal
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> GoogleAdsSandbox:
@@ -200,6 +207,23 @@ class GoogleAdsSandbox:
             self.ads_api.add_conversion_action(
                 self.customer_id, action_id, click_window_days, created_at=created_at
             )
+
+    def _data_manager_refusal(self, account_id: str, action_id: str) -> tuple[str, str] | None:
+        from platforms.google_ads.sandbox.conversion_actions import data_manager_refusal
+
+        return data_manager_refusal(self.ads_api.catalog, account_id, action_id)
+
+    def set_conversion_action(self, action_id: str | None = None, **changes: str) -> None:
+        """Change an action's ``name``, ``type``, ``status`` or ``counting_type`` (GAQL view)."""
+        if self.ads_api is not None:
+            self.ads_api.catalog.set_action(
+                self.customer_id, action_id or self.conversion_action_id, **changes
+            )
+
+    def accept_customer_data_terms(self, accepted: bool) -> None:
+        """Whether the customer accepted the customer-data terms (enhanced conversions)."""
+        if self.ads_api is not None:
+            self.ads_api.catalog.accept_terms(self.customer_id, accepted)
 
     @property
     def accepted(self) -> list[dict[str, Any]]:

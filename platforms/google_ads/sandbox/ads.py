@@ -36,6 +36,7 @@ from google.rpc import status_pb2
 from werkzeug.wrappers import Request, Response
 
 from platforms.google_ads.ads_client import ADWORDS_SCOPE, API_VERSION
+from platforms.google_ads.sandbox import conversion_actions as catalog
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator, TokenIssuer
 from platforms.sandbox_kit.oauth import TOKEN_PATH
 from platforms.sandbox_kit.tls import shared_certificate
@@ -229,6 +230,8 @@ class GoogleAdsApiServer:
         self._by_order: dict[tuple[str, str, str], _Conversion] = {}
         self._by_click: dict[tuple[str, str, str, str, datetime], _Conversion] = {}
         self._spend: list[_Spend] = []
+        #: Conversion actions' names, types, statuses; the customers' data-terms flags.
+        self.catalog = catalog.ActionCatalog()
         self._operations: dict[date, int] = defaultdict(int)
         self._lock = threading.RLock()
         self._server: grpc.Server | None = None
@@ -718,6 +721,9 @@ class GoogleAdsApiServer:
             return 0, error(
                 kind, "NO_CONVERSION_ACTION_FOUND", "The conversion action can't be found.", path
             )
+        refusal = catalog.upload_refusal(self.catalog, customer.customer_id, match.group(2))
+        if refusal is not None and kind == "conversion_upload_error":
+            return 0, error(kind, *refusal, path)
         if action.created_at is not None and now - action.created_at < MIN_CLICK_AGE:
             return 0, error(
                 kind,
@@ -1000,7 +1006,7 @@ class GoogleAdsApiServer:
         try:
             fault = self._begin("SearchStream", request, context)
             query = parse_gaql(request.query)
-            rows = self._spend_rows(self._customers[request.customer_id], query)
+            rows = self._rows(self._customers[request.customer_id], query)
         except _Abort as abort:
             _abort(context, abort, request_id)
         if fault is Fault.LOST_RESPONSE:
@@ -1012,6 +1018,17 @@ class GoogleAdsApiServer:
             )
             response.field_mask.paths.extend(query.select)
             yield response
+
+    def _rows(self, customer: _Customer, query: Query) -> list[gas.GoogleAdsRow]:
+        """Settings rows (conversion actions, customer) or spend rows for ``query``."""
+        if query.resource == "conversion_action":
+            found = catalog.action_values(self.catalog, customer, self._actions)
+        elif catalog.is_settings_query(query.resource, query.select):
+            found = [catalog.customer_values(self.catalog, customer)]
+        else:
+            return self._spend_rows(customer, query)
+        matched = _order([v for v in found if query.matches(v)], query)
+        return [_row(v, query.select) for v in matched]
 
     def _spend_rows(self, customer: _Customer, query: Query) -> list[gas.GoogleAdsRow]:
         level = _LEVELS[query.resource]
@@ -1029,12 +1046,15 @@ class GoogleAdsApiServer:
             group["metrics.cost_micros"] += spend.cost_micros
             group["metrics.clicks"] += spend.clicks
             group["metrics.impressions"] += spend.impressions
-        matched = [g for g in groups.values() if query.matches(g)]
-        for field_name, descending in reversed(query.order_by):
-            matched.sort(key=lambda g, f=field_name: (g[f] is None, g[f]), reverse=descending)
-        if query.limit is not None:
-            matched = matched[: query.limit]
+        matched = _order([g for g in groups.values() if query.matches(g)], query)
         return [_row(g, query.select) for g in matched]
+
+
+def _order(matched: list[dict[str, Any]], query: Query) -> list[dict[str, Any]]:
+    """ORDER BY and LIMIT applied to matching value dicts."""
+    for field_name, descending in reversed(query.order_by):
+        matched.sort(key=lambda g, f=field_name: (g[f] is None, g[f]), reverse=descending)
+    return matched[: query.limit] if query.limit is not None else matched
 
 
 # -- GAQL: just enough of the grammar for spend queries -------------------------------------------
@@ -1051,6 +1071,7 @@ _RESOURCES = {
         "metrics",
         "segments",
     },
+    **catalog.RESOURCES,
 }
 _LEVELS = {"customer": 0, "campaign": 1, "ad_group": 2, "keyword_view": 3}
 _GROUP_FIELDS = ("segments.date", "campaign.id", "ad_group.id", "ad_group_criterion.criterion_id")
@@ -1072,6 +1093,8 @@ _SERVED = {
     "keyword_view.resource_name",
     "segments.date",
     *_METRICS,
+    *catalog.ACTION_FIELDS,
+    *catalog.CUSTOMER_FIELDS,
 }
 _QUERY = re.compile(
     r"^\s*SELECT\s+(?P<select>.+?)\s+FROM\s+(?P<resource>\w+)"
@@ -1168,7 +1191,9 @@ def parse_gaql(text: str) -> Query:
 def _check_field(field_name: str, resource: str) -> None:
     descriptor = gas.GoogleAdsRow.pb().DESCRIPTOR
     for part in field_name.split("."):
-        found = descriptor.fields_by_name.get(part) if descriptor is not None else None
+        fields = descriptor.fields_by_name if descriptor is not None else {}
+        # proto-plus names fields that clash with Python words with a trailing "_" (type_).
+        found = fields.get(part) or fields.get(f"{part}_")
         if found is None:
             raise _query_error(
                 "UNRECOGNIZED_FIELD", f"Error in query: unrecognized field '{field_name}'."
@@ -1270,7 +1295,8 @@ def _row(values: dict[str, Any], select: list[str]) -> gas.GoogleAdsRow:
         for part in parents:
             target = getattr(target, part)
         if values.get(path) is not None:
-            setattr(target, leaf, values[path])
+            name = leaf if leaf in type(target).meta.fields else f"{leaf}_"
+            setattr(target, name, catalog.wire_value(path, values[path]))
     return row
 
 

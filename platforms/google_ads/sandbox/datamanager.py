@@ -154,6 +154,9 @@ class DataManagerServer:
         #: Called with each kept conversion (the composing sandbox shares it with the Google
         #: Ads API emulator, so that adjustments find conversions uploaded here).
         self.on_accept: Callable[[dict[str, Any]], None] | None = None
+        #: (account, action) -> (ErrorReason name, message) when Google refuses the action
+        #: (not enabled, not an upload type); set by the composing sandbox.
+        self.action_refusal: Callable[[str, str], tuple[str, str] | None] | None = None
         self.accounts: set[str] = set()
         self.conversion_actions: dict[tuple[str, str], ConversionAction] = {}
         self.clicks: dict[str, datetime] = {}
@@ -449,6 +452,12 @@ class DataManagerServer:
                         Reason.CONVERSION_ACTION_TOO_RECENTLY_CREATED,
                         "the conversion action was created less than 6 hours ago",
                     )
+                )
+            elif self.action_refusal and (
+                refusal := self.action_refusal(account.account_id, action_id)
+            ):
+                out.append(
+                    _violation(f"{path}.product_destination_id", Reason[refusal[0]], refusal[1])
                 )
         return out
 

@@ -25,6 +25,13 @@ from werkzeug.wrappers import Request, Response
 
 from platforms.hubspot.sandbox.lifecycle import LIFECYCLE_DATE_PROPERTIES, LifecycleRules
 from platforms.hubspot.sandbox.search import SortedIndex, indexed_search
+from platforms.hubspot.sandbox.token_info import (
+    MISSING_SCOPES_MESSAGE,
+    SCHEMA_WRITE,
+    TOKEN_INFO_PATH,
+    TokenScopes,
+    missing_scope_errors,
+)
 from platforms.hubspot.webhook_signature import v3_headers
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator
 
@@ -354,6 +361,8 @@ class HubSpotSandbox(HttpEmulator):
         self.add_pipeline("default", "Sales Pipeline", DEFAULT_STAGES)
         #: Lifecycle stages in order; writes to ``lifecyclestage`` follow HubSpot's rules.
         self.lifecycle = LifecycleRules()
+        #: The private app's scopes, answered by the token-info endpoint.
+        self.token_scopes = TokenScopes(hub_id=portal_id)
         self._routes: list[Route] = self._build_routes()
         from platforms.hubspot.sandbox.tokens import HubSpotTokens
 
@@ -596,6 +605,7 @@ class HubSpotSandbox(HttpEmulator):
             ("GET", "/crm/v3/properties/contacts", self._properties_list),
             ("POST", "/crm/v3/properties/contacts", self._property_create),
             ("GET", "/crm/v3/properties/contacts/{name}", self._property_get),
+            ("POST", TOKEN_INFO_PATH, self._token_info),
         ]
         routes: list[Route] = []
         for method, template, handler in table:
@@ -1123,7 +1133,14 @@ class HubSpotSandbox(HttpEmulator):
             )
         return _json(prop)
 
+    def _require_scope(self, scope: str) -> None:
+        if scope not in self.token_scopes.scopes:
+            raise HubSpotError(
+                403, "MISSING_SCOPES", MISSING_SCOPES_MESSAGE, errors=missing_scope_errors(scope)
+            )
+
     def _property_create(self, body: dict[str, Any], request: Request) -> Response:
+        self._require_scope(SCHEMA_WRITE)
         for required in ("name", "label", "type", "fieldType", "groupName"):
             if not body.get(required):
                 raise _validation(f"{required} is required", required)
@@ -1160,10 +1177,17 @@ class HubSpotSandbox(HttpEmulator):
         )
         return _json(prop, 201)
 
+    def _token_info(self, body: dict[str, Any], request: Request) -> Response:
+        status, answer = self.token_scopes.answer(self.access_token, body)
+        if status != 200:
+            raise HubSpotError(status, answer["category"], answer["message"])
+        return _json(answer)
+
     def _groups_list(self, body: None, request: Request) -> Response:
         return _json({"results": list(self.property_groups.values())})
 
     def _group_create(self, body: dict[str, Any], request: Request) -> Response:
+        self._require_scope(SCHEMA_WRITE)
         for required in ("name", "label"):
             if not body.get(required):
                 raise _validation(f"{required} is required", required)

@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from platforms.meta.sandbox.nodes import GraphNodes
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator
 
 MAX_EVENTS = 1000
@@ -204,10 +205,13 @@ class MetaSandbox(HttpEmulator):
         self._seen: dict[tuple[str, str, str], datetime] = {}
         self._lock = threading.Lock()
         self._account_currency = account_currency
-        from platforms.meta.sandbox.tokens import MetaTokens
+        #: debug_token, pixel and ad account reads (doctor's calls).
+        self.nodes = GraphNodes(self)
 
-        #: debug_token and the ad account's pixel list (``closedloop auth meta``, ``meta pixels``).
-        self.tokens = MetaTokens(self)
+        from platforms.meta.sandbox.pixels import MetaPixels
+
+        #: the ad account's pixel list (``closedloop meta pixels``).
+        self.pixels = MetaPixels(self)
         self.reset()
 
     def reset(self) -> None:
@@ -223,7 +227,7 @@ class MetaSandbox(HttpEmulator):
             self._seen.clear()
         self.add_pixel(self.pixel_id, self.access_token)
         self.add_ad_account(self.ad_account_id, self.access_token, self._account_currency)
-        self.tokens.reset()
+        self.pixels.reset()
 
     # -- seeding -------------------------------------------------------------------------------
     def add_pixel(self, pixel_id: str, access_token: str) -> None:
@@ -311,9 +315,11 @@ class MetaSandbox(HttpEmulator):
 
     def _route(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
-        answer = self.tokens.route(request, parts) if parts and VERSION.match(parts[0]) else None
+        answer = self.pixels.route(request, parts) if parts and VERSION.match(parts[0]) else None
         if answer is not None:
             return answer
+        if len(parts) == 2 and VERSION.match(parts[0]) and request.method == "GET":
+            return self.nodes.get(request, parts[1])
         if len(parts) != 3 or not VERSION.match(parts[0]):
             raise GraphError(
                 f"Unknown path components: /{'/'.join(parts[1:])}",

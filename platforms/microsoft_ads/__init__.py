@@ -1,0 +1,1 @@
+"""Microsoft Advertising: offline conversions through the REST SDK (``msads``)."""
