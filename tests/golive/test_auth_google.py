@@ -265,3 +265,41 @@ def test_declared_scopes_are_the_ones_the_clients_ask_for() -> None:
         DATAMANAGER,
         ANALYTICS,
     )
+
+
+def test_the_written_file_makes_doctor_pass(
+    box: GoogleAdsSandbox, client_secrets: Path, write_config, tmp_path: Path, make_settings
+) -> None:
+    """Done when: auth google's file, and nothing else, makes every Google Ads check pass."""
+    from connector.doctor import run_doctor
+    from connector.runtime import Runtime
+
+    creds = tmp_path / "google.json"
+    section = box.platform_config() | {"credentials": str(creds)}  # with its developer token
+    config = write_config({"google_ads": section})
+    proc = closedloop(
+        "-c",
+        str(config),
+        "auth",
+        "google",
+        "--client-secrets",
+        str(client_secrets),
+        env=cli_env(),
+    )
+    browse(proc, box.token_endpoint.auth_uri, follow=True)
+    code, _, err = finish(proc)
+    assert code == 0, err
+    assert set(box.consent.requests[-1]["scope"].split()) == {DATAMANAGER, ADWORDS}
+    runtime = Runtime.from_settings(make_settings({"platforms": {"google_ads": section}}))
+    try:
+        report = run_doctor(runtime, timeout=10)
+    finally:
+        runtime.close()
+    google = [c for c in report.checks if c.platform == "google_ads"]
+    assert len(google) > 3
+    assert [(c.name, c.status) for c in google if c.status != "ok"] == []
+    assert info_of(creds)["refresh_token"] != box.refresh_token  # not the seeded token
+
+
+def info_of(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
