@@ -25,6 +25,7 @@ from connector.reports import (
     source_report,
     source_report_options,
 )
+from connector.reports.data_driven import learning_options
 from connector.reports.kpis import KPIS, display
 from connector.storage.models import utcnow
 
@@ -217,6 +218,7 @@ def models(obj: Obj, start, end, fmt, by) -> None:
             by=by,
             currency=settings.currency,
             fx_rates=settings.reports.fx_rates,
+            **learning_options(settings),
         )
     table = [
         {by: row["group"], **{m: display(v, "money") for m, v in row["revenue"].items()}}

@@ -122,6 +122,17 @@ class TrackingSettings(Section):
     forwarded_hops: Annotated[int, Field(ge=0, le=10)] = 0
 
 
+class DataDrivenSettings(Section):
+    """How the data-driven models (Markov, Shapley) learn from journeys, for reports."""
+
+    #: Journeys that started in this many days before a report's end are learned from.
+    window_days: Annotated[int, Field(ge=7, le=730)] = 180
+    #: Markov chain order: how many past channels a step remembers (1 to 3).
+    markov_order: Annotated[int, Field(ge=1, le=3)] = 1
+    #: Resamples for each channel's stability interval (0: none).
+    bootstrap: Annotated[int, Field(ge=0, le=200)] = 20
+
+
 class AttributionSettings(Section):
     """Which model spreads revenue over touchpoints, and how far back journeys count."""
 
@@ -134,6 +145,7 @@ class AttributionSettings(Section):
     # GA4's "last non-direct click": a Direct visit (typed URL, bookmark) takes no credit while
     # the journey holds any other touch, so a returning buyer does not erase the ad that won them.
     ignore_direct: bool = True
+    data_driven: DataDrivenSettings = Field(default_factory=DataDrivenSettings)
 
 
 class MappingSettings(Section):

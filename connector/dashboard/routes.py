@@ -35,6 +35,7 @@ from connector.reports import (
     source_report,
     source_report_options,
 )
+from connector.reports.data_driven import learning_options
 from connector.reports.kpis import KPIS, display
 from connector.reports.timeline import revenue_over_time
 from connector.runs import latest_runs, run_as_dict
@@ -90,7 +91,7 @@ def index():
         )
         opportunities = opportunity_report(db, rng, touch=touch)
         delivery = delivery_report(db, rng, **money)
-        models = model_comparison(db, rng, by=by, **money)
+        models = model_comparison(db, rng, by=by, **money, **learning_options(settings))
         timeline = revenue_over_time(db, rng, model=model, **money)
         failing = health.failing(db)
         dead = db.execute(

@@ -149,6 +149,7 @@ def run_demo(
             _print_platforms(boxes, result, echo)
             _print_not_sent(runtime, echo)
             _print_report(runtime, echo)
+            _print_models(runtime, echo)
             if on_finish is not None:
                 on_finish(boxes, runtime, world)
             if keep_running:
@@ -450,6 +451,49 @@ def _print_report(runtime: Runtime, echo: Echo) -> None:
     ]
     echo("")
     echo(f"Source report, last 60 days, {data['model'].replace('_', ' ')} attribution:")
+    echo(render_table(table))
+
+
+def _print_models(runtime: Runtime, echo: Echo) -> None:
+    """Last click beside the data-driven models, per channel, with what they learned from."""
+    from connector.cli.report import render_table
+    from connector.reports import default_range, model_comparison
+    from connector.reports.data_driven import learning_options
+    from connector.reports.kpis import display
+    from connector.storage.models import utcnow
+
+    settings = runtime.settings
+    with runtime.sessions() as session:
+        data = model_comparison(
+            session,
+            default_range(utcnow().date(), 60),
+            currency=settings.currency,
+            fx_rates=settings.reports.fx_rates,
+            **learning_options(settings),
+        )
+    stability = data["data_driven"]["stability"]
+    table = [
+        {
+            "channel": row["group"],
+            "last click": display(row["revenue"]["last_click"], "money"),
+            "markov": display(row["revenue"]["markov"], "money"),
+            "shapley": display(row["revenue"]["shapley"], "money"),
+            "markov vs last click": display(row["moved_from_last_click"]["markov"], "money"),
+            "markov share 5-95 %": (
+                f"{stability[row['group']]['low']:.0%}-{stability[row['group']]['high']:.0%}"
+                + (" (wide)" if stability[row["group"]]["wide"] else "")
+                if row["group"] in stability
+                else "—"
+            ),
+        }
+        for row in data["rows"]
+    ]
+    learned = data["data_driven"]
+    echo("")
+    echo(
+        f"Attribution models, last 60 days ({data['currency']}; data-driven models learned from "
+        f"{learned['journeys']} journeys, {learned['converting_journeys']} converting):"
+    )
     echo(render_table(table))
 
 

@@ -2,7 +2,10 @@
 
 One GROUP BY with a revenue sum per model instead of five source reports, with the same
 crediting as the source report's revenue column: attributed shares of deals won in the range,
-and won deals without a journey on the ``(no journey)`` row.
+and won deals without a journey on the ``(no journey)`` row. Beside the five rule-based models,
+the data-driven ones (``connector.reports.data_driven``: Markov removal effects and Shapley
+values, learned from the trailing window's journeys), with what they were learned on, how far
+each group's revenue moves from last click, and how stable each channel's learned share is.
 """
 
 from __future__ import annotations
@@ -13,6 +16,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector.attribution import split_amount
+from connector.reports.data_driven import (
+    DATA_DRIVEN,
+    deal_credit,
+    learn,
+    training_paths,
+    window,
+)
 from connector.reports.sources import (
     MODELS,
     NO_JOURNEY,
@@ -26,6 +37,8 @@ from connector.reports.sources import (
 from connector.storage.models import Attribution, Deal, Touchpoint, model_revenue
 
 CENT = Decimal("0.01")
+#: A learned share whose bootstrap 5-95 % interval is wider than this is flagged as unstable.
+WIDE_INTERVAL = 0.10
 
 
 def model_comparison(
@@ -35,6 +48,9 @@ def model_comparison(
     by: str = "channel",
     currency: str = "USD",
     fx_rates: dict[str, Decimal] | None = None,
+    window_days: int = 180,
+    markov_order: int = 1,
+    bootstrap: int = 20,
 ) -> dict[str, Any]:
     """One row per group with its revenue under each model, side by side."""
     dim = touch_dimension(by)
@@ -44,7 +60,7 @@ def model_comparison(
     table: dict[str, dict[str, Decimal]] = {}
 
     def add(group: str, model: str, amount: Any) -> None:
-        values = table.setdefault(group, {m: Decimal(0) for m in MODELS})
+        values = table.setdefault(group, {m: Decimal(0) for m in (*MODELS, *DATA_DRIVEN)})
         values[model] += Decimal(amount or 0)
 
     attributed = (
@@ -61,11 +77,18 @@ def model_comparison(
     orphans = select(func.count(), func.sum(Deal.amount * fx)).where(won, ~has_journey())
     count, unattributed = session.execute(orphans).one()
     if count:
-        for model in MODELS:
+        for model in (*MODELS, *DATA_DRIVEN):
             add(NO_JOURNEY, model, unattributed)
+    learned = _data_driven(session, rng, dim, fx, add, window_days, markov_order, bootstrap)
 
     rows = [
-        {"group": group, "revenue": {m: v.quantize(CENT) for m, v in values.items()}}
+        {
+            "group": group,
+            "revenue": {m: v.quantize(CENT) for m, v in values.items()},
+            "moved_from_last_click": {
+                m: (values[m] - values["last_click"]).quantize(CENT) for m in DATA_DRIVEN
+            },
+        }
         for group, values in table.items()
     ]
     rows.sort(key=lambda r: (max(r["revenue"].values()), r["group"]), reverse=True)
@@ -73,6 +96,57 @@ def model_comparison(
         "range": {"from": rng.start.isoformat(), "to": rng.end.isoformat()},
         "by": by,
         "currency": currency,
-        "models": list(MODELS),
+        "models": [*MODELS, *DATA_DRIVEN],
+        "data_driven": learned,
         "rows": rows,
+    }
+
+
+def _data_driven(
+    session: Session,
+    rng: ReportRange,
+    dim: Any,
+    fx: Any,
+    add: Any,
+    window_days: int,
+    order: int,
+    bootstrap: int,
+) -> dict[str, Any]:
+    """Learn the data-driven shares, credit the range's won deals by them, describe the fit."""
+    since, until = window(rng.until, window_days)
+    paths, _ = training_paths(session, since, until, fx)
+    learned = learn(paths, order=order, bootstrap=bootstrap, since=since, until=until)
+    touches = (
+        select(Attribution.deal_id, dim, Touchpoint.channel, Deal.amount * fx)
+        .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
+        .join(Deal, Deal.id == Attribution.deal_id)
+        .where(won_between(rng))
+        .order_by(Attribution.deal_id, Touchpoint.occurred_at, Touchpoint.id)
+    )
+    deals: dict[str, list[tuple[str, str, Decimal]]] = {}
+    for deal_id, group, channel, amount in session.execute(touches):
+        deals.setdefault(deal_id, []).append((group, channel, Decimal(amount or 0)))
+    for rows in deals.values():
+        channels = [channel for _, channel, _ in rows]
+        for model in DATA_DRIVEN:
+            revenue = split_amount(rows[0][2], deal_credit(channels, learned.shares[model]))
+            for (group, _, _), part in zip(rows, revenue, strict=True):
+                add(group, model, part)
+    stability = {
+        channel: {
+            "share": round(learned.shares["markov"].get(channel, 0.0), 4),
+            "low": round(low, 4),
+            "high": round(high, 4),
+            "wide": high - low > WIDE_INTERVAL,
+        }
+        for channel, (low, high) in sorted(learned.intervals.items())
+    }
+    return {
+        "window": {"from": since.isoformat(), "to": until.isoformat()},
+        "markov_order": order,
+        "journeys": learned.journeys,
+        "converting_journeys": learned.converting,
+        "shares": {m: dict(sorted(v.items())) for m, v in learned.shares.items()},
+        "stability": stability,
+        "bootstrap_resamples": bootstrap,
     }

@@ -21,6 +21,7 @@ from connector.reports import (
     source_report_options,
 )
 from connector.reports.auth import require_reader
+from connector.reports.data_driven import learning_options
 from connector.storage.models import utcnow
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/reports")
@@ -92,7 +93,9 @@ def models():
     rng = _range()
     by = _choice("by", DIMENSIONS, "channel")
     with runtime().sessions() as session:
-        report = model_comparison(session, rng, by=by, **_money_args())
+        report = model_comparison(
+            session, rng, by=by, **_money_args(), **learning_options(runtime().settings)
+        )
     return jsonify(jsonable(report))
 
 

@@ -1,0 +1,155 @@
+"""Data-driven credit for reports, learned from our own journeys.
+
+Markov removal effects and Shapley values, applied to the deals a report counts.
+
+Training data, over the trailing ``window_days`` before the range's end:
+- converting journeys: each won deal's credited touches (its attribution rows) as a channel
+  sequence, worth the deal's amount in the reporting currency;
+- non-converting journeys: the session starts of every visitor none of whose touches is
+  credited to a won deal (the Markov chain needs them; Shapley only reads converting ones).
+
+A deal's amount is then split over the distinct channels of its own journey in proportion to
+the channels' learned shares, and each channel's part equally over its touches, so per-deal
+credit sums to the deal's amount and a report can group it by any touch dimension. A journey
+whose channels all learned a zero share (a channel never seen converting) is split equally.
+
+Stability: the Markov shares are recomputed on ``bootstrap`` resamples of the journeys (with
+replacement, seeded); the 5th-95th percentile of each channel's share is reported beside it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.attribution.markov import PathCount, removal_effects
+from connector.attribution.shapley import shapley_values
+from connector.storage.models import Attribution, Deal, Touchpoint
+
+MARKOV, SHAPLEY = "markov", "shapley"
+DATA_DRIVEN: tuple[str, ...] = (MARKOV, SHAPLEY)
+
+
+@dataclass(frozen=True)
+class LearnedShares:
+    """Each channel's share of credit under each data-driven model, and what it was learned on."""
+
+    shares: dict[str, dict[str, float]]
+    journeys: int
+    converting: int
+    order: int
+    since: datetime
+    until: datetime
+    intervals: dict[str, tuple[float, float]]
+
+
+def training_paths(
+    session: Session, since: datetime, until: datetime, fx: Any
+) -> tuple[list[PathCount], dict[str, list[str]]]:
+    """Journeys to learn from, and each won deal's channel sequence (by deal ID)."""
+    won = select(
+        Attribution.deal_id, Touchpoint.channel, Touchpoint.visitor_id, Deal.amount * fx
+    ).join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
+    won = won.join(Deal, Deal.id == Attribution.deal_id).where(
+        Deal.is_won.is_(True), Deal.close_time >= since, Deal.close_time < until
+    )
+    won = won.order_by(Attribution.deal_id, Touchpoint.occurred_at, Touchpoint.id)
+    deal_paths: dict[str, list[str]] = defaultdict(list)
+    deal_value: dict[str, float] = {}
+    converted_visitors: set[str] = set()
+    for deal_id, channel, visitor_id, amount in session.execute(won):
+        deal_paths[deal_id].append(channel)
+        deal_value[deal_id] = float(amount or 0)
+        converted_visitors.add(visitor_id)
+    paths = [PathCount(tuple(p), 1, deal_value[d], 0) for d, p in deal_paths.items()]
+    visits = (
+        select(Touchpoint.visitor_id, Touchpoint.channel)
+        .where(
+            Touchpoint.is_new_session.is_(True),
+            Touchpoint.occurred_at >= since,
+            Touchpoint.occurred_at < until,
+        )
+        .order_by(Touchpoint.visitor_id, Touchpoint.occurred_at, Touchpoint.id)
+    )
+    lost: dict[str, list[str]] = defaultdict(list)
+    for visitor_id, channel in session.execute(visits):
+        if visitor_id not in converted_visitors:
+            lost[visitor_id].append(channel)
+    paths += [PathCount(tuple(p), 0, 0.0, 1) for p in lost.values()]
+    return paths, deal_paths
+
+
+def learn(
+    paths: list[PathCount],
+    *,
+    order: int,
+    bootstrap: int,
+    since: datetime,
+    until: datetime,
+    seed: int = 0,
+) -> LearnedShares:
+    """Markov and Shapley shares per channel, with bootstrap intervals for the Markov ones."""
+    markov = removal_effects(paths, order=order).shares(by_value=True)
+    converting = [(p.channels, p.value or float(p.conversions)) for p in paths if p.conversions]
+    shapley = shapley_values(converting).shares()
+    intervals: dict[str, tuple[float, float]] = {}
+    if bootstrap > 1 and paths:
+        rng = random.Random(seed)
+        draws: dict[str, list[float]] = defaultdict(list)
+        for _ in range(bootstrap):
+            sample = [paths[rng.randrange(len(paths))] for _ in paths]
+            resampled = removal_effects(sample, order=order).shares(by_value=True)
+            for channel in markov:
+                draws[channel].append(resampled.get(channel, 0.0))
+        for channel, values in draws.items():
+            values.sort()
+            low = values[int(0.05 * (len(values) - 1))]
+            high = values[round(0.95 * (len(values) - 1))]
+            intervals[channel] = (low, high)
+    return LearnedShares(
+        shares={MARKOV: markov, SHAPLEY: shapley},
+        journeys=sum(p.conversions + p.nulls for p in paths),
+        converting=sum(p.conversions for p in paths),
+        order=order,
+        since=since,
+        until=until,
+        intervals=intervals,
+    )
+
+
+def deal_credit(channels: list[str], shares: dict[str, float]) -> list[Fraction]:
+    """Each touch's exact fraction of its deal: channel shares over the journey, equal per touch.
+
+    Exact fractions summing to 1, so ``split_amount`` gives the touches cents that add up to
+    the deal's amount.
+    """
+    distinct = list(dict.fromkeys(channels))
+    weights = {c: Fraction(max(shares.get(c, 0.0), 0.0)) for c in distinct}
+    total = sum(weights.values(), Fraction(0))
+    if total <= 0:
+        weights = dict.fromkeys(distinct, Fraction(1))
+        total = Fraction(len(distinct))
+    per_touch = {c: weights[c] / total / channels.count(c) for c in distinct}
+    return [per_touch[c] for c in channels]
+
+
+def window(until: datetime, days: int) -> tuple[datetime, datetime]:
+    """The training window ending at ``until``."""
+    return until - timedelta(days=days), until
+
+
+def learning_options(settings: Any) -> dict[str, int]:
+    """``model_comparison`` keyword arguments from ``attribution.data_driven``."""
+    learning = settings.attribution.data_driven
+    return {
+        "window_days": learning.window_days,
+        "markov_order": learning.markov_order,
+        "bootstrap": learning.bootstrap,
+    }
