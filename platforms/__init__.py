@@ -36,6 +36,9 @@ class Platform:
     sandbox: str | None = None
     #: Its live read-only checks for ``closedloop doctor`` (``platforms.doctor.PlatformDoctor``).
     doctor: str | None = None
+    #: Going live (``platforms.auth.Auth``): its ``closedloop auth <x>`` command and the keys
+    #: ``closedloop init`` writes for it.
+    auth: str | None = None
     #: Its own CLI commands (a list of click commands), e.g. ``google-ads conversion-actions``.
     commands: str | None = None
 
@@ -47,6 +50,7 @@ PLATFORMS: dict[str, Platform] = {
         crm="platforms.hubspot.source:HubSpotSource",
         webhook="platforms.hubspot.webhook:HubSpotWebhook",
         sandbox="platforms.hubspot.sandbox:HubSpotSandbox",
+        auth="platforms.hubspot.auth:AUTH",
         doctor="platforms.hubspot.doctor:run",
     ),
     "google_ads": Platform(
@@ -54,6 +58,7 @@ PLATFORMS: dict[str, Platform] = {
         destination="platforms.google_ads.adapter:GoogleAdsDestination",
         spend="platforms.google_ads.spend:GoogleAdsSpend",
         sandbox="platforms.google_ads.sandbox:GoogleAdsSandbox",
+        auth="platforms.google_ads.auth:AUTH",
         doctor="platforms.google_ads.doctor:run",
         commands="platforms.google_ads.cli:COMMANDS",
     ),
@@ -62,6 +67,7 @@ PLATFORMS: dict[str, Platform] = {
         destination="platforms.ga4.adapter:GA4Destination",
         spend="platforms.ga4.sessions:GA4Sessions",
         sandbox="platforms.ga4.sandbox:GA4Sandbox",
+        auth="platforms.ga4.auth:AUTH",
         doctor="platforms.ga4.doctor:run",
     ),
     "meta": Platform(
@@ -70,6 +76,8 @@ PLATFORMS: dict[str, Platform] = {
         spend="platforms.meta.spend:MetaSpend",
         browser_cookies="platforms.meta.cookies:clean_page_view",
         sandbox="platforms.meta.sandbox:MetaSandbox",
+        auth="platforms.meta.auth:AUTH",
+        commands="platforms.meta.commands:COMMANDS",
         doctor="platforms.meta.doctor:run",
     ),
     "microsoft_ads": Platform(
@@ -97,6 +105,7 @@ WEBHOOKS: dict[str, str] = _role("webhook")
 BROWSER_COOKIES: dict[str, str] = _role("browser_cookies")
 SANDBOXES: dict[str, str] = _role("sandbox")
 SETTINGS: dict[str, str] = _role("settings")
+AUTH: dict[str, str] = _role("auth")
 DOCTORS: dict[str, str] = _role("doctor")
 COMMANDS: dict[str, str] = _role("commands")
 

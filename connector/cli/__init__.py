@@ -45,6 +45,8 @@ def _register_optional() -> None:
         "connector.cli.dashboard",
         "connector.cli.doctor",
         "connector.cli.platform_commands",
+        "connector.cli.auth",
+        "connector.cli.init",
     ):
         try:
             module = __import__(module_name, fromlist=["COMMANDS"])

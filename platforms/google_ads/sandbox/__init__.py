@@ -13,6 +13,7 @@ from typing import Any, Literal
 from werkzeug.wrappers import Request, Response
 
 from platforms.google_ads.sandbox.datamanager import DataManagerServer
+from platforms.sandbox_kit.consent import AUTH_PATH, ConsentServer
 from platforms.sandbox_kit.faults import FaultPlan
 from platforms.sandbox_kit.http import HttpEmulator
 from platforms.sandbox_kit.oauth import TOKEN_PATH, TokenIssuer
@@ -21,26 +22,39 @@ from platforms.sandbox_kit.tokeninfo import TOKENINFO_PATH, tokeninfo
 
 DATAMANAGER_SCOPE = "https://www.googleapis.com/auth/datamanager"
 ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
+ANALYTICS_READONLY_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 
 
 class TokenEndpoint(HttpEmulator):
-    """Google's OAuth token endpoint, served over plain HTTP on localhost."""
+    """Google's OAuth token endpoint (and consent screen), served over plain HTTP on localhost."""
 
     name = "google_oauth"
 
-    def __init__(self, issuer: TokenIssuer, client_id: str = "") -> None:
+    def __init__(
+        self, issuer: TokenIssuer, client_id: str = "", consent: ConsentServer | None = None
+    ) -> None:
         super().__init__(FaultPlan.none())
         self.issuer = issuer
         self.client_id = client_id
+        self.consent = consent
 
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """``POST /token`` and ``GET /tokeninfo``; anything else is 404."""
+        """``POST /token``, ``GET /tokeninfo`` and ``GET /o/oauth2/auth``; else 404."""
         request = Request(environ)
         if request.path == TOKENINFO_PATH:
             return tokeninfo(self.issuer, request, self.client_id)(environ, start_response)
+        if self.consent is not None and request.path == AUTH_PATH:
+            return self.consent.authorize(request)(environ, start_response)
         if request.path != TOKEN_PATH:
             return Response("not found", status=404)(environ, start_response)
+        if self.consent is not None and request.form.get("grant_type") == "authorization_code":
+            return self.consent.exchange(request)(environ, start_response)
         return self.issuer.handle(request)(environ, start_response)
+
+    @property
+    def auth_uri(self) -> str:
+        """What an OAuth client's ``auth_uri`` must be (Google's consent screen, locally)."""
+        return f"{self.url}{AUTH_PATH}"
 
     @property
     def token_uri(self) -> str:
@@ -96,7 +110,13 @@ class GoogleAdsSandbox:
             self.client_secret,
             granted_scopes if granted_scopes is not None else {DATAMANAGER_SCOPE, ADWORDS_SCOPE},
         )
-        self.token_endpoint = TokenEndpoint(self.issuer, self.client_id)
+        #: Google's consent screen for ``closedloop auth google`` (scripted: ``decision``).
+        self.consent = ConsentServer(
+            self.issuer,
+            frozenset({DATAMANAGER_SCOPE, ADWORDS_SCOPE, ANALYTICS_READONLY_SCOPE}),
+        )
+        self.consent.add_client(self.client_id, self.client_secret)
+        self.token_endpoint = TokenEndpoint(self.issuer, self.client_id, self.consent)
         self.datamanager = DataManagerServer(
             faults,
             issuer=self.issuer,
@@ -165,6 +185,19 @@ class GoogleAdsSandbox:
         if self.ads_api is not None:
             config["endpoint"] = self.ads_api.endpoint
         return config
+
+    def client_secrets(self) -> dict[str, Any]:
+        """The Desktop OAuth client JSON Google Cloud console downloads, pointing here."""
+        return {
+            "installed": {
+                "client_id": self.client_id,
+                "project_id": "closedloop-sandbox",
+                "auth_uri": self.token_endpoint.auth_uri,
+                "token_uri": self.token_endpoint.token_uri,
+                "client_secret": self.client_secret,
+                "redirect_uris": ["http://localhost"],
+            }
+        }
 
     def add_click(self, click_id: str, click_time: datetime, *, kind: str = "gclid") -> None:
         """A click Google knows (``kind``: gclid, gbraid or wbraid), for click-age rules."""

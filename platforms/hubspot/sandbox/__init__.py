@@ -364,6 +364,10 @@ class HubSpotSandbox(HttpEmulator):
         #: The private app's scopes, answered by the token-info endpoint.
         self.token_scopes = TokenScopes(hub_id=portal_id)
         self._routes: list[Route] = self._build_routes()
+        from platforms.hubspot.sandbox.tokens import HubSpotTokens
+
+        #: Token metadata (private-app and OAuth), for ``closedloop auth hubspot``.
+        self.tokens = HubSpotTokens(self)
 
     def start(self) -> HubSpotSandbox:
         """Bind a free port and serve in the background."""
@@ -615,6 +619,9 @@ class HubSpotSandbox(HttpEmulator):
         return self._answer(request)(environ, start_response)
 
     def _answer(self, request: Request) -> Response:
+        answer = self.tokens.route(request)
+        if answer is not None:
+            return answer
         match = None
         for method, pattern, endpoint, handler in self._routes:
             found = pattern.match(request.path)

@@ -216,6 +216,11 @@ class MetaSandbox(HttpEmulator):
         self._account_currency = account_currency
         #: debug_token, pixel and ad account reads (doctor's calls).
         self.nodes = GraphNodes(self)
+
+        from platforms.meta.sandbox.pixels import MetaPixels
+
+        #: the ad account's pixel list (``closedloop meta pixels``).
+        self.pixels = MetaPixels(self)
         self.reset()
 
     def reset(self) -> None:
@@ -233,6 +238,7 @@ class MetaSandbox(HttpEmulator):
             self._seen.clear()
         self.add_pixel(self.pixel_id, self.access_token)
         self.add_ad_account(self.ad_account_id, self.access_token, self._account_currency)
+        self.pixels.reset()
 
     # -- seeding -------------------------------------------------------------------------------
     def add_pixel(self, pixel_id: str, access_token: str) -> None:
@@ -346,6 +352,9 @@ class MetaSandbox(HttpEmulator):
 
     def _route(self, request: Request) -> Response:
         parts = [p for p in request.path.split("/") if p]
+        answer = self.pixels.route(request, parts) if parts and VERSION.match(parts[0]) else None
+        if answer is not None:
+            return answer
         if len(parts) == 2 and VERSION.match(parts[0]) and request.method == "GET":
             return self.nodes.get(request, parts[1])
         if len(parts) != 3 or not VERSION.match(parts[0]):
