@@ -373,6 +373,15 @@ class Destination(ABC, Generic[Payload]):
     def close(self) -> None:
         """Release connections."""
 
+    def platform_key(self, prepared: Prepared[Payload]) -> str:
+        """The key the platform itself holds this item under, as it would report it back.
+
+        Most platforms receive our dedup key (order ID, event ID, transaction ID) and dedup by
+        it; one that never receives it (Microsoft: click, goal and time) answers its own
+        identity, so what the platform holds can be reconciled with the outbox.
+        """
+        return prepared.conversion.dedup_key
+
     def group_key(self, prepared: Prepared[Payload]) -> str:
         """Items with different keys never share a request (see ``groups_requests``)."""
         return ""

@@ -203,6 +203,21 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
             item["AdjustmentCurrencyCode"] = currency
         return Prepared(conversion, MicrosoftAdsPayload("adjustments", item))
 
+    def platform_key(self, prepared: Prepared[MicrosoftAdsPayload]) -> str:
+        """Microsoft's identity of a conversion: click (or hash), goal name, conversion time.
+
+        Microsoft never receives our dedup key; it ignores a repeat of the same click, goal
+        and time, so that triple is the key it holds the conversion under.
+        """
+        item = prepared.payload.fields
+        who = (
+            item.get("MicrosoftClickId")
+            or item.get("HashedEmailAddress")
+            or item.get("HashedPhoneNumber")
+            or ""
+        )
+        return f"{who}|{item['ConversionName']}|{item['ConversionTime'].isoformat()}"
+
     # -- send ----------------------------------------------------------------------------------
     def send(self, batch: list[Prepared[MicrosoftAdsPayload]]) -> list[Outcome]:
         """One request per operation (normally one: see ``group_key``)."""

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from connector.config import Settings
 from connector.mapping import EventRule, load_profile
 from connector.outbox import deliver_due
+from connector.outbox.rows import planned_from_row
 from connector.outbox.summary import PlatformSummary
 from connector.runtime import Runtime
 from connector.storage.models import Base, Conversion, utcnow
@@ -29,7 +30,7 @@ from connector.sync import store
 from connector.sync.deals import check_deal
 from connector.sync.match import MATCHED, Click, Journey, Touch, VisitorInfo
 from connector.sync.plan import Plan, PlanSettings, plan_conversions
-from platforms.base import Destination, Identifiers
+from platforms.base import Destination, Identifiers, Prepared
 from platforms.crm import CrmContact, CrmDeal
 
 #: What every destination sandbox must offer the kit (``platforms.sandbox_kit.protocol``).
@@ -169,13 +170,39 @@ class World:
         with self.runtime.sessions() as session:
             return {r.dedup_key: r for r in session.scalars(select(Conversion))}
 
+    def platform_keys(self) -> dict[str, str]:
+        """Our dedup key of each outbox row, by the key the platform holds it under.
+
+        The destination's ``platform_key`` of each row as prepared now; most platforms hold our
+        dedup key itself, one that never receives it (Microsoft) its own identity.
+        """
+        destination = self.cls(getattr(self.settings.platforms, self.name))
+        keys: dict[str, str] = {}
+        with self.runtime.sessions() as session:
+            for row in session.scalars(select(Conversion)):
+                prepared = destination.prepare(planned_from_row(row), utcnow())
+                if isinstance(prepared, Prepared):
+                    keys[destination.platform_key(prepared)] = row.dedup_key
+        return keys
+
     def kept(self) -> list[str]:
-        """The platform's dedup keys of what it kept, one entry per item kept."""
-        return [str(item["key"]) for item in self.sandbox.accepted]
+        """Our dedup keys of what the platform kept, one entry per item it kept."""
+        ours = self.platform_keys()
+        return [ours.get(str(item["key"]), str(item["key"])) for item in self.sandbox.accepted]
 
     def refusals(self, key: str) -> list[dict[str, Any]]:
-        """What the platform said when it refused ``key``."""
-        return [item for item in self.sandbox.rejected if str(item.get("key")) == key]
+        """What the platform said when it refused the row with our dedup key ``key``."""
+        ours = self.platform_keys()
+        return [
+            item
+            for item in self.sandbox.rejected
+            if ours.get(str(item.get("key")), str(item.get("key"))) == key
+        ]
+
+    def fail_item(self, key: str, *, permanent: bool) -> None:
+        """Have the platform fail the row with our dedup key ``key`` (under its own key)."""
+        theirs = {ours: platform for platform, ours in self.platform_keys().items()}
+        self.sandbox.fail_item(theirs.get(key, key), permanent=permanent)
 
     def snapshot(self) -> dict[str, list[str]]:
         """Every table's rows as sorted text."""

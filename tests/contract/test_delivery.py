@@ -40,7 +40,7 @@ def test_a_permanent_item_error_rejects_that_item_only_with_the_platforms_words(
     """fail_item(permanent): that row rejected with the platform's code and message kept."""
     keys = world.planned(5)
     bad = keys[2]
-    world.sandbox.fail_item(bad, permanent=True)
+    world.fail_item(bad, permanent=True)
     summary = world.deliver()
     rows = world.rows()
     refusals = world.refusals(bad)
@@ -60,7 +60,7 @@ def test_a_transient_item_error_is_retried_after_the_hint_then_accepted_once(wor
     """fail_item(transient): pending until the platform's hint has passed, then kept once."""
     keys = world.planned(5)
     flaky = keys[2]
-    world.sandbox.fail_item(flaky, permanent=False)
+    world.fail_item(flaky, permanent=False)
     start = utcnow()
     world.deliver(now=start)
     row = world.rows()[flaky]

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
@@ -86,6 +86,21 @@ class LinkedInAdsSandbox(HttpEmulator):
     """Rest.li emulator of LinkedIn's Conversions API and its refresh-token endpoint."""
 
     name = "linkedin_ads"
+    #: The rules the contract kit judges the adapter by (``DestinationSandbox``): LinkedIn has
+    #: no consent field, so a denied person's event must not be sent; BATCH_CREATE answers
+    #: each element with its own status, so a transient error fails only that element.
+    denied_consent: Literal["withheld", "flagged"] = "withheld"
+    transient_scope: Literal["item", "request"] = "item"
+
+    @property
+    def max_conversion_age(self) -> timedelta | None:
+        """LinkedIn refuses events older than 90 days."""
+        return MAX_AGE
+
+    @property
+    def retry_hint_seconds(self) -> float:
+        """A per-element 500 carries no Retry-After; clients wait 30 seconds."""
+        return 30.0
 
     def __init__(
         self,

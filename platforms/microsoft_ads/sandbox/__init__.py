@@ -28,7 +28,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
@@ -92,6 +92,21 @@ class MicrosoftAdsSandbox(HttpEmulator):
     """One Microsoft Advertising account with its offline conversion goals."""
 
     name = "microsoft_ads"
+    #: The rules the contract kit judges the adapter by (``DestinationSandbox``): a person who
+    #: denied ad_user_data consent must not reach Microsoft (its API has no consent field);
+    #: PartialErrors fail single items, never the request.
+    denied_consent: Literal["withheld", "flagged"] = "withheld"
+    transient_scope: Literal["item", "request"] = "item"
+
+    @property
+    def max_conversion_age(self) -> timedelta | None:
+        """Microsoft's 90-day click window (the conversion, after its click, within it)."""
+        return CLICK_WINDOW
+
+    @property
+    def retry_hint_seconds(self) -> float:
+        """Microsoft's per-item internal error gives no wait; clients back off a minute."""
+        return 60.0
 
     def __init__(
         self,
