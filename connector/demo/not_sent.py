@@ -18,14 +18,15 @@ NOT_SENT = ("skipped", "rejected", "dead")
 def platform_account(report: dict[str, Any], names: tuple[str, ...]) -> list[str]:
     """Lines for the demo printout, one block per destination in ``names``."""
     lines = ["", "What each platform holds, and what was not sent and why:"]
+    w = max(map(len, names), default=10)
     for name in names:
         info = report["platforms"].get(name)
         if info is None:
-            lines.append(f"  {name:<10} nothing planned")
+            lines.append(f"  {name:<{w}} nothing planned")
             continue
         accepted, net = info["by_status"]["accepted"], info["net"]
         lines.append(
-            f"  {name:<10} holds {net['conversions']} worth {display(net['value'], 'money')} "
+            f"  {name:<{w}} holds {net['conversions']} worth {display(net['value'], 'money')} "
             f"(accepted {accepted['conversions']}, retracted {info['retracted']['conversions']}"
             f", restated {info['restated']['conversions']})"
         )
@@ -38,7 +39,7 @@ def platform_account(report: dict[str, Any], names: tuple[str, ...]) -> list[str
             if r["status"] in NOT_SENT
         ]
         for count, text in sorted(reasons, key=lambda item: (-item[0], item[1])):
-            lines.append(f"  {'':<10} {count:>4} x {text}")
+            lines.append(f"  {'':<{w}} {count:>4} x {text}")
         if not reasons:
-            lines.append(f"  {'':<10} everything planned was sent")
+            lines.append(f"  {'':<{w}} everything planned was sent")
     return lines

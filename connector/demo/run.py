@@ -408,6 +408,7 @@ def _print_platforms(boxes: dict[str, Any], result: DemoResult, echo: Echo) -> N
             Conversion.destination, Conversion.kind, Conversion.status, Conversion.reason_code
         ).all()
     runtime_db.close()
+    w = max(map(len, platforms.DESTINATIONS), default=10)
     for name in platforms.DESTINATIONS:
         statuses = Counter((kind, status) for dest, kind, status, _ in rows if dest == name)
         reasons = Counter(code for dest, _, status, code in rows if dest == name and code)
@@ -415,9 +416,9 @@ def _print_platforms(boxes: dict[str, Any], result: DemoResult, echo: Echo) -> N
             f"{kind} {status}: {n}" for (kind, status), n in sorted(statuses.items())
         )
         kept = result.accepted.get(name, 0)
-        echo(f"  {name:<10} kept by the platform: {kept:>4}   outbox: {summary or 'nothing'}")
+        echo(f"  {name:<{w}} kept by the platform: {kept:>4}   outbox: {summary or 'nothing'}")
         for code, count in reasons.most_common(4):
-            echo(f"  {'':<10}   {count:>4} x {code}")
+            echo(f"  {'':<{w}}   {count:>4} x {code}")
 
 
 def _print_report(runtime: Runtime, echo: Echo) -> None:
