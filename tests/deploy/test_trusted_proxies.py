@@ -26,8 +26,13 @@ SECRET = "shh-client-secret"
 
 @pytest.fixture
 def build(make_settings):
-    """``build(trusted_proxies, **server)``: a test client and its runtime."""
+    """``build(trusted_proxies, **server)``: a test client and its runtime.
+
+    Teardown waits for the runs an accepted webhook started before closing the runtime, so no
+    connection of theirs outlives it.
+    """
     runtimes: list[Runtime] = []
+    apps: list = []
 
     def make(trusted_proxies: int, **server):
         raw = {
@@ -40,9 +45,12 @@ def build(make_settings):
         runtimes.append(runtime)
         app = create_app(runtime=runtime)
         app.config["TESTING"] = True
+        apps.append(app)
         return app.test_client(), runtime
 
     yield make
+    for app in apps:
+        assert app.extensions["closedloop.runs"].wait_idle(60)
     for runtime in runtimes:
         runtime.close()
 
