@@ -4,8 +4,9 @@ Starts the HubSpot and Google Ads sandboxes in this process and ``closedloop ser
 and the scheduler, as production runs it) against them. For each of ``--deals`` deals it first
 prepares, outside the timing: a Google click the sandbox knows, a page view with that gclid
 through ``/collect``, the form fill that ties the visitor to an email through ``/identify``,
-and a HubSpot contact with that email and a closed-won deal. Then it sends, one every
-``--interval`` seconds, HubSpot's ``deal.propertyChange`` webhook for each deal, signed with
+and a HubSpot contact with that email and an open deal. Then, one deal every ``--interval``
+seconds, it moves the deal to closed-won in the HubSpot sandbox and sends HubSpot's
+``deal.propertyChange`` webhook for that change, signed with
 the ``hubspot-api-client`` SDK's own ``Signature`` helper (v3), and times each deal from just
 before its webhook request to the moment its conversion shows in the Google Ads sandbox's
 accepted list (polled every 20 ms). Prints p50 / p95 / max (target p95 < 10 s), how the
@@ -128,7 +129,8 @@ def prepare(port: int, hubspot: Any, google: Any, i: int) -> str:
             "amount": "1250",
             "deal_currency_code": "USD",
             "closedate": (now - timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
-            "dealstage": "closedwon",
+            # Open until its webhook: no periodic sync can deliver it before the clock starts.
+            "dealstage": "appointmentscheduled",
             "pipeline": "default",
         },
         [contact],
@@ -208,6 +210,13 @@ def explain(url: str, google: Any) -> None:
     print(f"sandbox accepted {len(google.accepted)}, rejected {google.rejected[:3]}")
 
 
+def stop(server: subprocess.Popen | None) -> None:
+    """SIGTERM to closedloop serve's session (gunicorn and the scheduler); wait for it."""
+    if server is not None and server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
@@ -243,12 +252,15 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}/webhooks/hubspot"
             sent: dict[str, float] = {}
             answers: dict[str, int] = {}
+            answered: dict[str, str] = {}
             for deal in deals:
-                body, headers = signed_webhook(hubspot.client_secret, url, deal)
                 sent[deal] = time.monotonic()
+                hubspot.update_deal(deal, dealstage="closedwon")
+                body, headers = signed_webhook(hubspot.client_secret, url, deal)
                 status, answer = call(port, "POST", "/webhooks/hubspot", body, headers)
                 label = f"{status} {answer.get('status') if isinstance(answer, dict) else answer}"
                 answers[label] = answers.get(label, 0) + 1
+                answered[deal] = label
                 time.sleep(max(0.0, sent[deal] + args.interval - time.monotonic()))
             deadline = time.monotonic() + args.timeout
             while len(watch.seen) < len(deals) and time.monotonic() < deadline:
@@ -257,10 +269,9 @@ def main() -> None:
             watch.thread.join()
             if len(watch.seen) < len(deals):
                 explain(args.db or f"sqlite:///{Path(tmp) / 'freshness.db'}", google)
+            stop(server)
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(60)
+        stop(server)  # before the sandboxes, and before its database folder goes
         google.stop()
         hubspot.stop()
     delays = [watch.seen[d] - sent[d] for d in deals if d in watch.seen]
@@ -274,6 +285,16 @@ def main() -> None:
             f"p95 {p95:.2f} s  max {max(delays):.2f} s (target p95 < 10 s: "
             f"{'met' if p95 < 10 and not missing else 'NOT met'})"
         )
+        for label in sorted(answers):
+            some = [
+                watch.seen[d] - sent[d] for d in deals if d in watch.seen and answered[d] == label
+            ]
+            if some:
+                print(
+                    f"  answered {label}: {len(some)} deals, p50 {statistics.median(some):.2f} s  "
+                    f"p95 {percentile(some, 0.95):.2f} s  min {min(some):.2f} s  "
+                    f"max {max(some):.2f} s"
+                )
     if missing:
         print(
             f"never accepted within {args.timeout:.0f} s: {len(missing)} deal(s), "
