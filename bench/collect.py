@@ -363,7 +363,7 @@ def main() -> None:
         action="append",
         choices=["bare", "scale", "db"],
         help="bare: closedloop vs bare Flask on SQLite; scale: 1 vs 2 processes on PostgreSQL; "
-        "db: closedloop alone on each --db (default: bare and scale)",
+        "db: closedloop alone on each --db (default: bare and scale; db when --db is given)",
     )
     parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -380,7 +380,8 @@ def main() -> None:
     parser.add_argument("--server-threads", type=int, default=8, help="threads per worker")
     parser.add_argument("--pg-url", default=os.environ.get("CLOSEDLOOP_BENCH_PG", PG_DEFAULT))
     args = parser.parse_args()
-    parts = args.part or ["bare", "scale"]
+    # --db alone keeps its old meaning: closedloop alone on each database named.
+    parts = args.part or (["db"] if args.db else ["bare", "scale"])
     if "db" in parts:
         for kind in args.db or ["sqlite", "postgresql"]:
             print_result(run_one(kind, args))
