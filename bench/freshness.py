@@ -15,6 +15,7 @@ the deal is taken by the next one) and any deal never accepted.
 
     .venv/bin/python bench/freshness.py                      # 100 deals, one per second
     .venv/bin/python bench/freshness.py --interval 0.2       # a burst: most webhooks queue
+    .venv/bin/python bench/freshness.py --db postgresql      # a fresh schema on --pg-url
 
 Wall time on this machine; what is inside each figure is closedloop's whole path: webhook
 check, run start, HubSpot pull of that deal, match, attribution, planning, the delivery step
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from collect import PG_DEFAULT, database_url  # bench/, beside this script
 from hubspot.utils.signature import Signature
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,9 +82,9 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> None
     raise SystemExit("closedloop serve did not become healthy")
 
 
-def config(workdir: Path, port: int, hubspot: Any, google: Any, db_url: str | None) -> Path:
+def config(workdir: Path, port: int, hubspot: Any, google: Any, db_url: str) -> Path:
     tree = {
-        "database": {"url": db_url or f"sqlite:///{workdir / 'freshness.db'}"},
+        "database": {"url": db_url},
         "server": {
             "host": "127.0.0.1",
             "port": port,
@@ -210,6 +212,18 @@ def explain(url: str, google: Any) -> None:
     print(f"sandbox accepted {len(google.accepted)}, rejected {google.rejected[:3]}")
 
 
+def drop_schema(pg_url: str, schema: str | None) -> None:
+    """Drop the PostgreSQL schema this run made (None: SQLite, nothing to drop)."""
+    if schema is None:
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def stop(server: subprocess.Popen | None) -> None:
     """SIGTERM to closedloop serve's session (gunicorn and the scheduler); wait for it."""
     if server is not None and server.poll() is None:
@@ -227,7 +241,12 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=100)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between webhooks")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait at the end")
-    parser.add_argument("--db", help="database URL (default: a SQLite file)")
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("CLOSEDLOOP_BENCH_PG", PG_DEFAULT),
+        help="a fresh schema is made there",
+    )
     args = parser.parse_args()
 
     import connector.config  # noqa: F401  (first: the sandboxes' settings import it)
@@ -239,7 +258,8 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="closedloop-fresh-") as tmp:
             port = free_port()
-            path = config(Path(tmp), port, hubspot, google, args.db)
+            db_url, schema = database_url(args.db, Path(tmp), args.pg_url)
+            path = config(Path(tmp), port, hubspot, google, db_url)
             server = subprocess.Popen(
                 [sys.executable, "-m", "connector.cli", "-c", str(path), "serve"],
                 cwd=ROOT,
@@ -268,8 +288,9 @@ def main() -> None:
             watch.stop.set()
             watch.thread.join()
             if len(watch.seen) < len(deals):
-                explain(args.db or f"sqlite:///{Path(tmp) / 'freshness.db'}", google)
+                explain(db_url, google)
             stop(server)
+            drop_schema(args.pg_url, schema)
     finally:
         stop(server)  # before the sandboxes, and before its database folder goes
         google.stop()
