@@ -1,12 +1,22 @@
 """Benchmark POST /collect against the production server (gunicorn via `closedloop serve`).
 
-Starts ``closedloop serve --no-scheduler`` with a temporary config on SQLite and/or PostgreSQL,
-drives /collect from separate client processes (threads with keep-alive connections), then
-counts the touchpoints stored against the hits the server acknowledged.
+Two comparisons, each measured in the same run with the same load generator and payload
+(separate client processes, threads with keep-alive connections), alternated ``--repeat`` times
+and reported as medians:
 
-    .venv/bin/python bench/collect.py --db sqlite --db postgresql --seconds 10
+* ``bare``: closedloop on SQLite against ``bench/bare_collect.py``, a bare Flask + gunicorn +
+  SQLite insert endpoint started beside it with the same workers and threads. Prints both rates,
+  the ratio (target >= 0.7), p99 (target < 50 ms) and sent = acknowledged = stored.
+* ``scale``: one ``closedloop serve`` process against two on one PostgreSQL (each with
+  ``--scale-workers`` gunicorn workers; the clients spread over them). Target >= 1.7x.
 
-Target on a 2-core box: >= 2,000 hits/s, p99 < 50 ms, zero lost.
+Rates are acknowledged hits per second of wall time while the clients ran. "server CPU" is the
+user + system CPU of every process in the server's session (gunicorn master and workers, and
+for closedloop its writer threads), "postgres" that of every process named ``postgres``, and
+"client" that of the load generator; "other" is the rest of the machine (other jobs).
+
+    .venv/bin/python bench/collect.py                       # bare and scale, 10 s x 3 each
+    .venv/bin/python bench/collect.py --part db --db sqlite --db postgresql   # closedloop alone
 """
 
 from __future__ import annotations
@@ -165,72 +175,128 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(fields) - idle) / ticks, sum(fields) / ticks
 
 
-def stored_touchpoints(url: str) -> int:
+def stored_rows(url: str, table: str) -> int:
     engine = create_engine(url)
     with engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM touchpoints")).scalar_one()
+        count = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
     engine.dispose()
     return int(count)
 
 
-def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
+def closedloop_server(url: str, workers: int, workdir: Path, args: argparse.Namespace):
+    """``closedloop serve --no-scheduler`` (gunicorn, as production runs it) on a free port."""
+    port = free_port()
+    config = {
+        "database": {"url": url, "pool_size": args.server_threads},
+        "server": {
+            "host": "127.0.0.1",
+            "port": port,
+            "workers": workers,
+            "threads": args.server_threads,
+            "rate_limit_per_minute": 100_000_000,
+            "max_body_bytes": 65536,
+        },
+        "schedule": {"enabled": False},
+        "logging": {"level": "WARNING"},
+    }
+    config_path = workdir / f"closedloop-{port}.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "connector.cli", "-c", str(config_path)]
+    server = subprocess.Popen(
+        [*command, "serve", "--no-scheduler"], cwd=ROOT, start_new_session=True
+    )
+    return server, port
+
+
+def bare_server(db_file: Path, workers: int, args: argparse.Namespace):
+    """The reference: ``bench/bare_collect.py`` under gunicorn with the same workers and threads."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "-k", "gthread",
+        "-w", str(workers), "--threads", str(args.server_threads),
+        "-b", f"127.0.0.1:{port}", "--keep-alive", "5", "--log-level", "warning",
+        "--chdir", str(ROOT / "bench"), "bare_collect:app",
+    ]  # fmt: skip
+    env = {**os.environ, "BARE_COLLECT_DB": str(db_file)}
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    return server, port
+
+
+def drive(ports: list[int], servers: list[subprocess.Popen], args: argparse.Namespace):
+    """Run the load generator against the ports (clients spread over them); CPU accounting."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    clients = [
+        multiprocessing.Process(
+            target=client_process,
+            args=(c, ports[c % len(ports)], args.threads, args.seconds, args.per_connection, queue),
+        )
+        for c in range(args.clients)
+    ]
+
+    def server_cpu() -> float:
+        return sum(cpu_seconds(session_id=s.pid) for s in servers)
+
+    cpu_before = server_cpu(), cpu_seconds(command="postgres")
+    machine_before = machine_cpu()
+    started = time.perf_counter()
+    for proc in clients:
+        proc.start()
+    parts = [queue.get() for _ in clients]
+    elapsed = time.perf_counter() - started
+    cpu = server_cpu() - cpu_before[0]
+    postgres_cpu = cpu_seconds(command="postgres") - cpu_before[1]
+    machine_after = machine_cpu()
+    for proc in clients:
+        proc.join()
+    return parts, elapsed, cpu, postgres_cpu, machine_before, machine_after
+
+
+def run_one(
+    kind: str,
+    args: argparse.Namespace,
+    *,
+    target: str = "closedloop",
+    processes: int = 1,
+    workers: int | None = None,
+) -> dict[str, object]:
+    """One measurement: start the server(s), drive them, count what was stored.
+
+    ``processes`` > 1 starts that many separate ``closedloop serve`` instances (each with
+    ``workers`` gunicorn workers, default ``--workers``) on the same database, the clients
+    spread over them.
+    """
+    workers = workers or args.workers
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url, schema = database_url(kind, workdir, args.pg_url)
-        port = free_port()
-        config = {
-            "database": {"url": url, "pool_size": args.server_threads},
-            "server": {
-                "host": "127.0.0.1",
-                "port": port,
-                "workers": args.workers,
-                "threads": args.server_threads,
-                "rate_limit_per_minute": 100_000_000,
-                "max_body_bytes": 65536,
-            },
-            "schedule": {"enabled": False},
-            "logging": {"level": "WARNING"},
-        }
-        config_path = workdir / "closedloop.yaml"
-        config_path.write_text(yaml.safe_dump(config))
-        command = [sys.executable, "-m", "connector.cli", "-c", str(config_path)]
-        server = subprocess.Popen(
-            [*command, "serve", "--no-scheduler"],
-            cwd=ROOT,
-            start_new_session=True,
-        )
+        if target == "bare":
+            url, schema = f"sqlite:///{workdir / 'bare.db'}", None
+        else:
+            url, schema = database_url(kind, workdir, args.pg_url)
+        servers: list[subprocess.Popen] = []
+        ports: list[int] = []
         try:
-            wait_healthy(port, server)
-            queue: multiprocessing.Queue = multiprocessing.Queue()
-            clients = [
-                multiprocessing.Process(
-                    target=client_process,
-                    args=(c, port, args.threads, args.seconds, args.per_connection, queue),
-                )
-                for c in range(args.clients)
-            ]
-            cpu_before = cpu_seconds(session_id=server.pid), cpu_seconds(command="postgres")
-            machine_before = machine_cpu()
-            started = time.perf_counter()
-            for proc in clients:
-                proc.start()
-            parts = [queue.get() for _ in clients]
-            elapsed = time.perf_counter() - started
-            server_cpu = cpu_seconds(session_id=server.pid) - cpu_before[0]
-            postgres_cpu = cpu_seconds(command="postgres") - cpu_before[1]
-            machine_after = machine_cpu()
-            for proc in clients:
-                proc.join()
+            for _ in range(processes):
+                # One after another: the first migrates the schema before the next starts on it.
+                if target == "bare":
+                    server, port = bare_server(workdir / "bare.db", workers, args)
+                else:
+                    server, port = closedloop_server(url, workers, workdir, args)
+                servers.append(server)
+                ports.append(port)
+                wait_healthy(port, server)
+            parts, elapsed, server_cpu, postgres_cpu, before, after = drive(ports, servers, args)
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(30)
+            for server in servers:
+                os.killpg(server.pid, signal.SIGTERM)
+            for server in servers:
+                server.wait(30)
         sent = sum(p[0] for p in parts)
         ok = sum(p[1] for p in parts)
         latencies = sorted(lat for p in parts for lat in p[2])
         client_cpu = sum(p[3] for p in parts)
-        busy = machine_after[0] - machine_before[0]
-        capacity = (machine_after[1] - machine_before[1]) or 1.0
-        stored = stored_touchpoints(url)
+        busy = after[0] - before[0]
+        capacity = (after[1] - before[1]) or 1.0
+        stored = stored_rows(url, "hits" if target == "bare" else "touchpoints")
         if schema:
             engine = create_engine(args.pg_url)
             with engine.begin() as conn:
@@ -238,6 +304,8 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
             engine.dispose()
     return {
         "database": kind,
+        "target": target,
+        "processes": processes,
         "hits_per_s": round(ok / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
@@ -259,34 +327,96 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def print_result(result: dict[str, object]) -> None:
+    label = f"{result['target']}/{result['database']}"
+    if result["processes"] != 1:
+        label += f" x{result['processes']}"
+    print(
+        f"{label:>20}: {result['hits_per_s']:>8} hits/s  "
+        f"p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms  "
+        f"sent {result['sent']}  acknowledged {result['acknowledged']}  "
+        f"stored {result['stored']}  lost {result['lost']}  "
+        f"server CPU {result['server_cpu_ms_per_hit']} ms/hit"
+        + (
+            f" + postgres {result['postgres_cpu_ms_per_hit']}"
+            if result["database"] == "postgresql"
+            else ""
+        )
+        + f"  client CPU {result['client_cpu_ms_per_hit']} ms/hit",
+        flush=True,
+    )
+    cores = result["cores"]
+    print(
+        f"{'':>20}  cores used: " + "  ".join(f"{name} {value}" for name, value in cores.items()),  # type: ignore[union-attr]
+        flush=True,
+    )
+
+
+def median_of(results: list[dict[str, object]], key: str) -> float:
+    return statistics.median(float(r[key]) for r in results)  # type: ignore[arg-type]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--part",
+        action="append",
+        choices=["bare", "scale", "db"],
+        help="bare: closedloop vs bare Flask on SQLite; scale: 1 vs 2 processes on PostgreSQL; "
+        "db: closedloop alone on each --db (default: bare and scale; db when --db is given)",
+    )
     parser.add_argument("--db", action="append", choices=["sqlite", "postgresql"])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=3, help="alternations per comparison")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per client process")
     parser.add_argument(
         "--per-connection", type=int, default=50, help="requests per keep-alive connection"
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per process")
+    parser.add_argument(
+        "--scale-workers", type=int, default=1, help="gunicorn workers per process in scale"
+    )
     parser.add_argument("--server-threads", type=int, default=8, help="threads per worker")
     parser.add_argument("--pg-url", default=os.environ.get("CLOSEDLOOP_BENCH_PG", PG_DEFAULT))
     args = parser.parse_args()
-    for kind in args.db or ["sqlite", "postgresql"]:
-        result = run_one(kind, args)
+    # --db alone keeps its old meaning: closedloop alone on each database named.
+    parts = args.part or (["db"] if args.db else ["bare", "scale"])
+    if "db" in parts:
+        for kind in args.db or ["sqlite", "postgresql"]:
+            print_result(run_one(kind, args))
+    if "bare" in parts:
+        ours: list[dict[str, object]] = []
+        bare: list[dict[str, object]] = []
+        for _ in range(args.repeat):
+            for target, into in (("closedloop", ours), ("bare", bare)):
+                into.append(run_one("sqlite", args, target=target))
+                print_result(into[-1])
+        rate, reference = median_of(ours, "hits_per_s"), median_of(bare, "hits_per_s")
+        p99 = max(float(r["p99_ms"]) for r in ours)  # type: ignore[arg-type]
+        whole = all(r["lost"] == 0 and r["acknowledged"] == r["sent"] for r in ours)
         print(
-            f"{result['database']:>10}: {result['hits_per_s']:>8} hits/s  "
-            f"p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms  "
-            f"sent {result['sent']}  acknowledged {result['acknowledged']}  "
-            f"stored {result['stored']}  lost {result['lost']}  "
-            f"server CPU {result['server_cpu_ms_per_hit']} ms/hit"
-            + (f" + postgres {result['postgres_cpu_ms_per_hit']}" if kind == "postgresql" else "")
-            + f"  client CPU {result['client_cpu_ms_per_hit']} ms/hit"
+            f"closedloop / bare Flask+gunicorn+SQLite (medians of {args.repeat}, "
+            f"{args.workers} workers x {args.server_threads} threads each): "
+            f"{rate:.0f} / {reference:.0f} hits/s = {rate / reference:.2f} (target >= 0.7); "
+            f"worst p99 {p99} ms (target < 50); sent = acknowledged = stored: {whole}",
+            flush=True,
         )
-        cores = result["cores"]
+    if "scale" in parts:
+        one: list[dict[str, object]] = []
+        two: list[dict[str, object]] = []
+        for _ in range(args.repeat):
+            for processes, into in ((1, one), (2, two)):
+                into.append(
+                    run_one("postgresql", args, processes=processes, workers=args.scale_workers)
+                )
+                print_result(into[-1])
+        single, double = median_of(one, "hits_per_s"), median_of(two, "hits_per_s")
         print(
-            f"{'':>10}  cores used: "
-            + "  ".join(f"{name} {value}" for name, value in cores.items())  # type: ignore[union-attr]
+            f"scale-out on one PostgreSQL (medians of {args.repeat}; each closedloop serve with "
+            f"{args.scale_workers} worker(s) x {args.server_threads} threads): two processes / one "
+            f"{double:.0f} / {single:.0f} hits/s = {double / single:.2f}x (target >= 1.7x)",
+            flush=True,
         )
 
 
