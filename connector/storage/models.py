@@ -592,3 +592,25 @@ class ErasureRequest(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RevenueSale(Base):
+    """A sale from a revenue source other than the CRM, as last received (``POST /revenue``).
+
+    The revenue step hands these to the sync as deals (``revenue:<source>:<order_id>``), so
+    they are matched, attributed, planned and adjusted exactly like CRM deals. ``digest`` is the
+    hash of the normalised sale: a repeat with the same content leaves the row (and its
+    ``modified_at``, which the revenue step pages on) as it was, so a repeat plans nothing.
+    """
+
+    __tablename__ = "revenue_sales"
+    __table_args__ = (Index("ix_revenue_sales_modified", "modified_at", "id"),)
+
+    #: The deal ID the sale becomes: ``revenue:<source>:<order_id>``.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(15))
+    order_id: Mapped[str] = mapped_column(String(40))
+    sale: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
