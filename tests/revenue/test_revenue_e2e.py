@@ -122,3 +122,26 @@ def test_an_untracked_buyer_is_matched_by_nothing_but_the_email(
     assert run.last["summary"]["revenue"]["not_planned"]["ga4"] == {"no eligible identifier": 1}
     with revenue_runtime.sessions() as session:
         assert session.get(Deal, "revenue:webhook:3001").match_status == "contact_never_tracked"
+
+
+def test_the_source_report_credits_the_sale_to_its_channel(post, run, revenue_runtime):
+    """The sale's revenue shows in the source report under the channel of its click."""
+    from datetime import timedelta
+
+    from connector.reports.sources import ReportRange, source_report
+    from connector.storage.models import utcnow
+
+    journey(revenue_runtime, "ann@example.com")
+    post(sale("5001", "300", source="shop"))
+    run()
+    today = utcnow().date()
+    with revenue_runtime.sessions() as session:
+        data = source_report(
+            session,
+            ReportRange(today - timedelta(days=7), today),
+            currency="EUR",
+            fx_rates={},
+        )
+    rows = {r["group"]: r for r in data["rows"]}
+    assert rows["Paid Search"]["won_deals"] == 1
+    assert rows["Paid Search"]["revenue"] == Decimal("300")
