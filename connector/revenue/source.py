@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.revenue.sales import pipeline
@@ -76,10 +76,7 @@ class RevenueSource:
                 query = query.where(RevenueSale.modified_at >= since)
             if after is not None:
                 query = query.where(
-                    or_(
-                        RevenueSale.modified_at > after[0],
-                        tuple_(RevenueSale.modified_at, RevenueSale.id) > tuple_(*after),
-                    )
+                    tuple_(RevenueSale.modified_at, RevenueSale.id) > tuple_(*after)
                 )
             query = query.order_by(RevenueSale.modified_at, RevenueSale.id).limit(self.page_size)
             with self.sessions() as session:
