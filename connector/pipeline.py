@@ -27,7 +27,7 @@ def default_steps(settings: Settings) -> list[Step]:
         steps.append(LifecycleStep())
     if destinations:
         from connector.outbox.step import DeliverStep
-        from connector.revenue import RevenueStep
+        from connector.revenue.step import RevenueStep
         from connector.spend import SpendStep
 
         # Sales posted to /revenue take the sync's path to the destinations (no CRM needed).

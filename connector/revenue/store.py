@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.identity import email_key
 from connector.revenue.sales import deal_id, digest
 from connector.storage.models import RevenueSale
 
@@ -54,6 +55,8 @@ def _store(
                         order_id=sale["order_id"],
                         sale=sale,
                         digest=hashed,
+                        email_sha256=_email_key(sale),
+                        visitor_id=sale.get("visitor_id"),
                         received_at=now,
                         modified_at=now,
                     )
@@ -63,5 +66,11 @@ def _store(
                 results.append(UNCHANGED)
             else:
                 row.sale, row.digest, row.modified_at = sale, hashed, now
+                row.email_sha256, row.visitor_id = _email_key(sale), sale.get("visitor_id")
                 results.append(UPDATED)
     return results
+
+
+def _email_key(sale: dict[str, Any]) -> str | None:
+    """The buyer's email hash as persons are keyed, so a privacy request finds the sale."""
+    return email_key(sale["email"]) if sale.get("email") else None

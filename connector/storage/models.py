@@ -601,10 +601,15 @@ class RevenueSale(Base):
     they are matched, attributed, planned and adjusted exactly like CRM deals. ``digest`` is the
     hash of the normalised sale: a repeat with the same content leaves the row (and its
     ``modified_at``, which the revenue step pages on) as it was, so a repeat plans nothing.
+    A privacy request strips the buyer's identifiers from ``sale`` (``connector.revenue.privacy``).
     """
 
     __tablename__ = "revenue_sales"
-    __table_args__ = (Index("ix_revenue_sales_modified", "modified_at", "id"),)
+    __table_args__ = (
+        Index("ix_revenue_sales_modified", "modified_at", "id"),
+        Index("ix_revenue_sales_email_sha256", "email_sha256"),
+        Index("ix_revenue_sales_visitor_id", "visitor_id"),
+    )
 
     #: The deal ID the sale becomes: ``revenue:<source>:<order_id>``.
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -612,5 +617,8 @@ class RevenueSale(Base):
     order_id: Mapped[str] = mapped_column(String(40))
     sale: Mapped[dict[str, Any]] = mapped_column(JSON)
     digest: Mapped[str] = mapped_column(String(64))
+    #: The buyer's email hash and visitor ID, so a privacy request finds their sales.
+    email_sha256: Mapped[str | None] = mapped_column(String(64))
+    visitor_id: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

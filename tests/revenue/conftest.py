@@ -14,8 +14,8 @@ from sqlalchemy import select
 from connector.app import create_app
 from connector.identity import email_key
 from connector.outbox import DeliverStep
-from connector.revenue import RevenueStep
 from connector.revenue.signature import HEADER, sign
+from connector.revenue.step import RevenueStep
 from connector.runs import RunService, get_run
 from connector.runtime import Runtime
 from connector.storage.models import ClickId, Conversion, Person, Touchpoint, Visitor, utcnow

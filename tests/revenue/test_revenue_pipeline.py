@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connector.outbox import DeliverStep
 from connector.pipeline import default_steps
-from connector.revenue import RevenueStep
+from connector.revenue.step import RevenueStep
 from connector.runs import RunService, get_run
 from tests.revenue.conftest import journey, sale
 

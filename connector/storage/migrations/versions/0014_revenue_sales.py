@@ -1,8 +1,8 @@
 """Sales from revenue sources other than the CRM (``POST /revenue``).
 
 ``revenue_sales`` keeps each sale as last received, keyed by the deal ID it becomes
-(``revenue:<source>:<order_id>``); the revenue step pages on ``modified_at``. Nothing existing
-changes.
+(``revenue:<source>:<order_id>``); the revenue step pages on ``modified_at``, a privacy request
+finds a buyer's sales by ``email_sha256`` and ``visitor_id``. Nothing existing changes.
 
 Revision ID: 0014
 Revises: 0013
@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=40), nullable=False),
         sa.Column("sale", sa.JSON(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("email_sha256", sa.String(length=64), nullable=True),
+        sa.Column("visitor_id", sa.String(length=64), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_revenue_sales")),
@@ -35,8 +37,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_revenue_sales_modified", "revenue_sales", ["modified_at", "id"], unique=False
     )
+    op.create_index(
+        "ix_revenue_sales_email_sha256", "revenue_sales", ["email_sha256"], unique=False
+    )
+    op.create_index("ix_revenue_sales_visitor_id", "revenue_sales", ["visitor_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_revenue_sales_visitor_id", table_name="revenue_sales")
+    op.drop_index("ix_revenue_sales_email_sha256", table_name="revenue_sales")
     op.drop_index("ix_revenue_sales_modified", table_name="revenue_sales")
     op.drop_table("revenue_sales")
