@@ -217,9 +217,19 @@ class RevenueSourceSettings(Section):
 class RevenueSettings(Section):
     """Sales from beyond the CRM: ``POST /revenue`` (see README "Revenue from other systems")."""
 
-    sources: dict[Annotated[str, Field(pattern=SOURCE_NAME)], RevenueSourceSettings] = Field(
-        default_factory=dict
-    )
+    sources: dict[str, RevenueSourceSettings] = Field(default_factory=dict)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _source_names(cls, value: Any) -> Any:
+        import re
+
+        for name in value if isinstance(value, dict) else ():
+            if not re.match(SOURCE_NAME, str(name)):
+                raise ValueError(f"{str(name)[:40]}: a source name is 1 to 15 of a-z and 0-9")
+        if isinstance(value, dict):  # ``shop:`` alone: a source without a secret
+            return {k: {} if v is None else v for k, v in value.items()}
+        return value
 
 
 class _Platforms(Section):
