@@ -25,6 +25,8 @@ def store_sales(
 ) -> list[str]:
     """Store the checked sales in one transaction; per sale: stored, updated or unchanged.
 
+    The same order twice in ``sales`` is stored, then updated by the later one.
+
     Two calls racing to insert the same new order collide on the primary key; the loser
     retries once and then sees the winner's row, so neither answers with an error.
     """
@@ -48,19 +50,18 @@ def _store(
             hashed = digest(sale)
             row = stored.get(sale_id)
             if row is None:
-                session.add(
-                    RevenueSale(
-                        id=sale_id,
-                        source=sale["source"],
-                        order_id=sale["order_id"],
-                        sale=sale,
-                        digest=hashed,
-                        email_sha256=_email_key(sale),
-                        visitor_id=sale.get("visitor_id"),
-                        received_at=now,
-                        modified_at=now,
-                    )
+                stored[sale_id] = row = RevenueSale(
+                    id=sale_id,
+                    source=sale["source"],
+                    order_id=sale["order_id"],
+                    sale=sale,
+                    digest=hashed,
+                    email_sha256=_email_key(sale),
+                    visitor_id=sale.get("visitor_id"),
+                    received_at=now,
+                    modified_at=now,
                 )
+                session.add(row)  # a later sale of the same order in the batch updates it
                 results.append(STORED)
             elif row.digest == hashed:
                 results.append(UNCHANGED)
