@@ -36,17 +36,20 @@ def sandboxes() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def revenue_runtime(make_settings, sandboxes) -> Iterator[Runtime]:
-    """A runtime sending to the sandboxes, with a signing secret for the source ``shop``."""
-    settings = make_settings(
-        {
-            "platforms": {name: box.platform_config() for name, box in sandboxes.items()},
-            "delivery": {"request_timeout_seconds": 5},
-            "schedule": {"enabled": False},
-            "revenue": {"sources": {"shop": {"secret": SECRET}}},
-        }
-    )
-    rt = Runtime.from_settings(settings)
+def revenue_config(sandboxes) -> dict[str, Any]:
+    """Config sending to the sandboxes, with a signing secret for the source ``shop``."""
+    return {
+        "platforms": {name: box.platform_config() for name, box in sandboxes.items()},
+        "delivery": {"request_timeout_seconds": 5},
+        "schedule": {"enabled": False},
+        "revenue": {"sources": {"shop": {"secret": SECRET}}},
+    }
+
+
+@pytest.fixture
+def revenue_runtime(make_settings, revenue_config) -> Iterator[Runtime]:
+    """A migrated runtime on that config."""
+    rt = Runtime.from_settings(make_settings(revenue_config))
     yield rt
     rt.close()
 
