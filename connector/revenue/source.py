@@ -17,11 +17,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.revenue.sales import pipeline
 from connector.storage.models import RevenueSale
-from platforms.crm import ContactWrite, CrmContact, CrmDeal, CrmPipeline, Outcomes
+from platforms.crm import (
+    ContactWrite,
+    CrmContact,
+    CrmDeal,
+    CrmPipeline,
+    CrmStage,
+    Outcomes,
+)
 
 PAGE = 500
 #: The stage of a sale that stands.
 SALE = "sale"
+#: A source's stages in order: (stage, label, won).
+STAGES = ((SALE, "Sale", True), ("refunded", "Refunded", False), ("cancelled", "Cancelled", False))
 
 
 def as_deal(row_id: str, modified: datetime, sale: dict[str, Any]) -> CrmDeal:
@@ -105,8 +114,23 @@ class RevenueSource:
         return iter(())
 
     def pipelines(self) -> list[CrmPipeline]:
-        """None to store: a sale is won by its status, not by a stage list."""
-        return []
+        """One pipeline per source with sales: a sale is won, refunded or cancelled.
+
+        Stored like the CRM's, so the opportunity report lists a source's stages by name.
+        """
+        with self.sessions() as session:
+            sources = sorted(session.scalars(select(RevenueSale.source).distinct()))
+        return [
+            CrmPipeline(
+                pipeline(source),
+                f"{source} (revenue)",
+                tuple(
+                    CrmStage(stage, label, order, 1.0 if won else 0.0, True, won)
+                    for order, (stage, label, won) in enumerate(STAGES)
+                ),
+            )
+            for source in sources
+        ]
 
     def ensure_contact_properties(self, properties: dict[str, str], group_name: str) -> None:
         """Refused: a revenue source is not written to."""

@@ -609,6 +609,7 @@ class RevenueSale(Base):
         Index("ix_revenue_sales_modified", "modified_at", "id"),
         Index("ix_revenue_sales_email_sha256", "email_sha256"),
         Index("ix_revenue_sales_visitor_id", "visitor_id"),
+        Index("ix_revenue_sales_source", "source"),
     )
 
     #: The deal ID the sale becomes: ``revenue:<source>:<order_id>``.

@@ -145,3 +145,30 @@ def test_the_source_report_credits_the_sale_to_its_channel(post, run, revenue_ru
     rows = {r["group"]: r for r in data["rows"]}
     assert rows["Paid Search"]["won_deals"] == 1
     assert rows["Paid Search"]["revenue"] == Decimal("300")
+
+
+def test_the_opportunity_report_lists_a_source_with_its_stages(post, run, revenue_runtime):
+    """Each source is a pipeline whose stages (sale, refunded, cancelled) the report names."""
+    from datetime import timedelta
+
+    from connector.reports.opportunities import opportunity_report
+    from connector.reports.sources import ReportRange
+    from connector.storage.models import utcnow
+
+    journey(revenue_runtime, "ann@example.com")
+    post([sale("6001", source="shop"), sale("6002", source="shop", status="cancelled")])
+    run()
+    today = utcnow().date()
+    with revenue_runtime.sessions() as session:
+        data = opportunity_report(
+            session, ReportRange(today - timedelta(days=7), today), touch="last"
+        )
+    shop = [s for s in data["stages"] if s["pipeline"] == "revenue:shop"]
+    assert [(s["label"], s["is_won"]) for s in shop] == [
+        ("Sale", True),
+        ("Refunded", False),
+        ("Cancelled", False),
+    ]
+    (row,) = data["rows"]
+    current = {s["label"]: s["current"] for s in row["stages"]}
+    assert row["group"] == "Paid Search" and (current["Sale"], current["Cancelled"]) == (1, 1)

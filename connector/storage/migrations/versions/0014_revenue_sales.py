@@ -41,9 +41,11 @@ def upgrade() -> None:
         "ix_revenue_sales_email_sha256", "revenue_sales", ["email_sha256"], unique=False
     )
     op.create_index("ix_revenue_sales_visitor_id", "revenue_sales", ["visitor_id"], unique=False)
+    op.create_index("ix_revenue_sales_source", "revenue_sales", ["source"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_revenue_sales_source", table_name="revenue_sales")
     op.drop_index("ix_revenue_sales_visitor_id", table_name="revenue_sales")
     op.drop_index("ix_revenue_sales_email_sha256", table_name="revenue_sales")
     op.drop_index("ix_revenue_sales_modified", table_name="revenue_sales")
