@@ -129,9 +129,10 @@ def _names(item: Any) -> dict[str, Any]:
     return {"order_id": order} if isinstance(order, str) and len(order) <= 64 else {}
 
 
+CLICK_ID = {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}
 CLICK_IDS = {
     "type": "object",
-    "properties": {"gclid": {"type": "string"}, "fbclid": {"type": "string"}},
+    "properties": {"gclid": CLICK_ID, "fbclid": CLICK_ID},
     "additionalProperties": False,
 }
 SALE = {
@@ -140,17 +141,30 @@ SALE = {
     "additionalProperties": False,
     "properties": {
         "order_id": {
-            "type": ["string", "integer"],
+            "oneOf": [
+                {"type": "string", "pattern": "^[\\x21-\\x7e]{1,40}$"},
+                {"type": "integer", "minimum": 0, "maximum": 10**39},
+            ],
             "description": "the dedup key, per source (at most 40 printable characters)",
         },
-        "value": {"type": ["number", "string"], "description": "the amount, not negative"},
-        "currency": {"type": "string", "description": "ISO 4217"},
+        "value": {
+            "oneOf": [
+                {"type": "number", "minimum": 0, "maximum": float(checks.MAX_VALUE)},
+                {"type": "string", "pattern": "^[0-9]{1,14}(\\.[0-9]{1,4})?$"},
+            ],
+            "description": "the amount, not negative",
+        },
+        "currency": {"type": "string", "enum": checks.CURRENCIES, "description": "ISO 4217"},
         "time": {"type": "string", "format": "date-time", "description": "when the sale was made"},
         "source": {"type": "string", "pattern": SOURCE_NAME},
-        "email": {"type": "string"},
-        "phone": {"type": "string"},
-        "crm_contact_id": {"type": "string"},
-        "visitor_id": {"type": "string", "description": "the closedloop visitor ID"},
+        "email": {"type": "string", "format": "email", "maxLength": 320},
+        "phone": {"type": "string", "minLength": 1, "maxLength": 32},
+        "crm_contact_id": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,64}$"},
+        "visitor_id": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.-]{8,64}$",
+            "description": "the closedloop visitor ID",
+        },
         "click_ids": CLICK_IDS,
         "status": {
             "type": "string",

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pycountry
+
 from connector.config.models import SOURCE_NAME
 from connector.sync.deals import is_iso_currency, parse_time
 from connector.sync.match import CRM_CLICK_KINDS
@@ -37,6 +39,8 @@ FIELDS = (
     "click_ids",
     "status",
 )
+#: Every ISO 4217 code (pycountry's table), for the OpenAPI document.
+CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies)
 _SOURCE = re.compile(SOURCE_NAME)
 _ORDER = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 _VISITOR = re.compile(r"^[A-Za-z0-9_.-]{8,64}$")  # as the tracking snippet makes them
@@ -118,6 +122,8 @@ Check = tuple[Any, str | None]
 
 
 def _order_id(value: Any) -> Check:
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 1e15:
+        value = int(value)  # JSON's 100.0 is the integer 100
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None, "must be a string"
     text = str(value)
