@@ -172,3 +172,16 @@ def test_the_opportunity_report_lists_a_source_with_its_stages(post, run, revenu
     (row,) = data["rows"]
     current = {s["label"]: s["current"] for s in row["stages"]}
     assert row["group"] == "Paid Search" and (current["Sale"], current["Cancelled"]) == (1, 1)
+
+
+def test_a_buyer_known_only_by_phone_reaches_google_with_the_hashed_number(
+    post, run, revenue_runtime, sandboxes
+):
+    """Google's rule: the E.164 number, SHA-256 hex (computed here, not by our code)."""
+    import hashlib
+
+    post({**sale("9001"), "email": None, "phone": "+33 6 12 34 56 78"})
+    assert run() == "succeeded"
+    (row,) = [r for r in outbox(revenue_runtime) if r.destination == "google_ads"]
+    assert row.identifiers["phone_sha256"] == [hashlib.sha256(b"+33612345678").hexdigest()]
+    assert row.status == "accepted"
