@@ -1,4 +1,4 @@
-"""The steps of a sync run, in order: IP retention, pull + plan, lifecycle, deliver, spend.
+"""The steps of a run in order: IP retention, pull + plan, lifecycle, revenue, deliver, spend.
 
 Imports are local so that a process that never syncs (a tracking-only web replica) never loads
 the platform SDKs.
@@ -27,8 +27,11 @@ def default_steps(settings: Settings) -> list[Step]:
         steps.append(LifecycleStep())
     if destinations:
         from connector.outbox.step import DeliverStep
+        from connector.revenue.step import RevenueStep
         from connector.spend import SpendStep
 
+        # Sales posted to /revenue take the sync's path to the destinations (no CRM needed).
+        steps.append(RevenueStep())
         steps.append(DeliverStep())
         steps.append(SpendStep())
     return steps

@@ -56,6 +56,7 @@ def _optional_blueprints() -> list:
     for module_name in (
         "connector.tracking.routes",
         "connector.sync.webhook",
+        "connector.revenue.routes",
         "connector.reports.routes",
         "connector.dashboard.routes",
         "connector.metrics",

@@ -47,6 +47,7 @@ def _register_optional() -> None:
         "connector.cli.platform_commands",
         "connector.cli.auth",
         "connector.cli.init",
+        "connector.cli.revenue",
     ):
         try:
             module = __import__(module_name, fromlist=["COMMANDS"])

@@ -161,6 +161,8 @@ def _flatten(annotation: Any) -> list[Any]:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType, typing.Annotated):
         return [a for arg in typing.get_args(annotation) for a in _flatten(arg)]
+    if origin in (dict, list):  # the sections of a mapping (``revenue.sources.<name>``)
+        return [a for arg in typing.get_args(annotation)[-1:] for a in _flatten(arg)]
     return [annotation]
 
 

@@ -201,6 +201,37 @@ class DashboardSettings(Section):
     secret_key: Secret = None
 
 
+#: A revenue source's name: part of each sale's deal ID (``revenue:<source>:<order_id>``). No
+#: ``_`` or ``-``, which dedup keys write as ``_``: where the source ends stays unambiguous.
+SOURCE_NAME = r"^[a-z0-9]{1,15}$"
+
+
+class RevenueSourceSettings(Section):
+    """One system that posts sales to ``POST /revenue`` (a shop, a billing system)."""
+
+    #: Key of the ``X-Closedloop-Signature: sha256=<hex>`` HMAC over the raw body; without
+    #: one, the source can only post with the trigger token.
+    secret: Secret = None
+
+
+class RevenueSettings(Section):
+    """Sales from beyond the CRM: ``POST /revenue`` (see README "Revenue from other systems")."""
+
+    sources: dict[str, RevenueSourceSettings] = Field(default_factory=dict)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _source_names(cls, value: Any) -> Any:
+        import re
+
+        for name in value if isinstance(value, dict) else ():
+            if not re.match(SOURCE_NAME, str(name)):
+                raise ValueError(f"{str(name)[:40]}: a source name is 1 to 15 of a-z and 0-9")
+        if isinstance(value, dict):  # ``shop:`` alone: a source without a secret
+            return {k: {} if v is None else v for k, v in value.items()}
+        return value
+
+
 class _Platforms(Section):
     """One section per registered platform (``platforms.PLATFORMS``), in registry order."""
 
@@ -249,6 +280,7 @@ class Settings(Section):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     platforms: PlatformsSettings = Field(default_factory=PlatformsSettings)
+    revenue: RevenueSettings = Field(default_factory=RevenueSettings)
     currency: str = "USD"
     minimum_value: Decimal = Decimal("0")
 

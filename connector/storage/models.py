@@ -592,3 +592,34 @@ class ErasureRequest(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RevenueSale(Base):
+    """A sale from a revenue source other than the CRM, as last received (``POST /revenue``).
+
+    The revenue step hands these to the sync as deals (``revenue:<source>:<order_id>``), so
+    they are matched, attributed, planned and adjusted exactly like CRM deals. ``digest`` is the
+    hash of the normalised sale: a repeat with the same content leaves the row (and its
+    ``modified_at``, which the revenue step pages on) as it was, so a repeat plans nothing.
+    A privacy request strips the buyer's identifiers from ``sale`` (``connector.revenue.privacy``).
+    """
+
+    __tablename__ = "revenue_sales"
+    __table_args__ = (
+        Index("ix_revenue_sales_modified", "modified_at", "id"),
+        Index("ix_revenue_sales_email_sha256", "email_sha256"),
+        Index("ix_revenue_sales_visitor_id", "visitor_id"),
+        Index("ix_revenue_sales_source", "source"),
+    )
+
+    #: The deal ID the sale becomes: ``revenue:<source>:<order_id>``.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(15))
+    order_id: Mapped[str] = mapped_column(String(40))
+    sale: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    #: The buyer's email hash and visitor ID, so a privacy request finds their sales.
+    email_sha256: Mapped[str | None] = mapped_column(String(64))
+    visitor_id: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -109,6 +109,8 @@ class SyncStep:
     """Pull → match → attribute → plan, under the run's lease."""
 
     name = "sync"
+    #: Where the step's figures go in the run summary.
+    summary_key = "sync"
 
     def __init__(
         self,
@@ -143,10 +145,28 @@ class SyncStep:
                 gc.enable()
             gc.unfreeze()
 
+    # -- what a step over another revenue source (``connector.revenue``) overrides ----------
+    def _source(self, ctx: RunContext, settings: Settings, profile: MappingProfile) -> CrmSource:
+        """Where the deals come from: the profile's CRM."""
+        return self.source_factory(settings, profile)
+
+    def _origin(self, profile: MappingProfile) -> str:
+        """The name the source's health, errors and request count go under."""
+        return profile.crm
+
+    def _cursor_name(self, profile: MappingProfile) -> str:
+        """The cursor row of the source's incremental pull."""
+        return pull.cursor_name(profile)
+
+    def _pending_prefix(self, profile: MappingProfile) -> str:
+        """The cursor-name prefix of deal IDs remembered for the next run."""
+        return pull.pending_prefix(profile)
+
     def _sync(self, ctx: RunContext) -> None:
         settings = ctx.runtime.settings
         profile = self.profile or ctx.runtime.profile
-        source = self.source_factory(settings, profile)
+        source = self._source(ctx, settings, profile)
+        origin = self._origin(profile)
         totals = SyncTotals()
         cfg = PlanSettings(
             settings,
@@ -164,17 +184,17 @@ class SyncStep:
         except RetryableSourceError as exc:
             # Rate limit or outage: committed pages stay, the cursor resumes here next run.
             ctx.failures += 1
-            summary["stopped"] = f"{profile.crm}: {exc}"
+            summary["stopped"] = f"{origin}: {exc}"
             log.warning("sync stopped early: %s", exc)
-            self._health(ctx, profile.crm, str(exc))
+            self._health(ctx, origin, str(exc))
         except SourceError as exc:  # credentials, scopes, bad data: a human must act
-            summary["stopped"] = f"{profile.crm}: {exc}"
-            self._health(ctx, profile.crm, str(exc))
+            summary["stopped"] = f"{origin}: {exc}"
+            self._health(ctx, origin, str(exc))
             raise
         else:
-            self._health(ctx, profile.crm, None)
+            self._health(ctx, origin, None)
         finally:
-            totals.counts[f"{profile.crm}_requests"] += pull.requests_made(source)
+            totals.counts[f"{origin}_requests"] += pull.requests_made(source)
             for key in (
                 "deals_pulled",
                 "deals_won",
@@ -190,7 +210,7 @@ class SyncStep:
             summary["match"] = dict(totals.match)
             summary["not_planned"] = {d: dict(c) for d, c in totals.not_planned.items()}
             summary["identifiers_dropped"] = dict(totals.dropped)
-            ctx.summary["sync"] = summary
+            ctx.summary[self.summary_key] = summary
 
     def _health(self, ctx: RunContext, crm: str, error: str | None) -> None:
         """Record the pull's outcome for readiness, metrics and the banner (not in a dry run)."""
@@ -206,10 +226,10 @@ class SyncStep:
         self, ctx: RunContext, source: CrmSource, profile: MappingProfile
     ) -> Iterator[tuple[list[CrmDeal], bool, list[str]]]:
         """(page, advances the cursor, remembered IDs it settles)."""
-        prefix = pull.pending_prefix(profile)
+        prefix = self._pending_prefix(profile)
         with ctx.runtime.sessions() as session:
             remembered = store.pending_ids(session, prefix)
-            cursor = store.read_cursor(session, pull.cursor_name(profile))
+            cursor = store.read_cursor(session, self._cursor_name(profile))
         if ctx.deal_ids is not None:
             wanted = sorted(set(ctx.deal_ids) | set(remembered))
             for page in pull.pages_by_id(source, wanted):
@@ -254,7 +274,7 @@ class SyncStep:
         """
         pending: Future[Counter[str]] | None = None
         with ctx.runtime.sessions() as session:
-            cursor = _Cursor(parse_time(store.read_cursor(session, pull.cursor_name(profile))))
+            cursor = _Cursor(parse_time(store.read_cursor(session, self._cursor_name(profile))))
         engine = ctx.runtime.engine
         with (
             held_sessions(engine, read_only=True) as reads,
@@ -324,9 +344,9 @@ class SyncStep:
             newest = None  # the cursor is already past this page
         with store.page_transaction(writes, dry_run=ctx.dry_run) as session:
             inserted = self._write_page(session, page, planned, ctx.run_id)
-            store.forget_ids(session, pull.pending_prefix(profile), settled)
+            store.forget_ids(session, self._pending_prefix(profile), settled)
             if newest is not None:
-                store.write_cursor(session, pull.cursor_name(profile), newest.isoformat())
+                store.write_cursor(session, self._cursor_name(profile), newest.isoformat())
         if newest is not None and not ctx.dry_run:
             cursor.stored = newest
         if ctx.dry_run:

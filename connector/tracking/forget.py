@@ -6,7 +6,7 @@ By visitor ID: that visitor, and the person it belongs to (with their other visi
 Four places, one report:
 
 - our tables: visitors, touches, click IDs, consent updates, leads, the person, lifecycle rows
-  (deleted);
+  (deleted), and the buyer's identifiers in sales posted to ``/revenue`` (removed);
 - the outbox: the person's identifiers leave every row of theirs, delivered or not, while
   amounts, statuses and dedup keys stay, so a later sync re-plans nothing and nothing of
   theirs is ever sent again (``forget_outbox``);
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 import platforms
 from connector.identity import email_key, legacy_email_key
+from connector.revenue import privacy as revenue_privacy
 from connector.runtime import Runtime
 from connector.storage.models import (
     Attribution,
@@ -126,6 +127,8 @@ def _erase_locally(
     tokens = _person_values(session, runtime, visitor_ids, plain_emails, phones)
     tokens |= email_keys | {h for _, _, h, *_ in people if h}
     deal_ids = _deals(session, contact_ids, visitor_ids)
+    sales = revenue_privacy.buyer_sales(session, email_keys, visitor_ids)
+    deal_ids |= sales  # sales posted to /revenue are deals too
     outbox = scrub(session, deal_ids, tokens, BROWSER_COLUMNS)
     browser_ids = _browser_ids(session, visitor_ids)
     for name, values in outbox.browser_ids.items():
@@ -135,6 +138,7 @@ def _erase_locally(
         external_ids=tuple(sorted(outbox.external_ids)),
     )
     removed = _delete_all(session, person_ids, visitor_ids, email_keys, contact_ids)
+    removed["revenue_sales"] = revenue_privacy.strip_buyer(session, sales)
     queued = erasures.enqueue(session, runtime, contact_ids, subject)
     return removed, {"scrubbed": outbox.scrubbed, "withdrawn": outbox.withdrawn}, queued
 
