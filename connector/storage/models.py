@@ -200,6 +200,42 @@ class ClickId(Base):
     )
 
 
+class ClickResolution(Base):
+    """Where a stored ad click came from, as its ad platform reports it (Google's click_view).
+
+    With auto-tagging and no UTMs a touch only carries a click ID; this row names its
+    campaign, ad group and keyword by the platform's IDs, so reports group the touch's revenue
+    with the campaign's spend, and ``channel`` (from the campaign type) files both on the same
+    GA4 channel. ``resolved`` is False when the platform was asked and did not know the click;
+    ``checked_at`` then says when, so it is asked again only while the platform may still add it.
+    """
+
+    __tablename__ = "click_resolutions"
+    __table_args__ = (
+        UniqueConstraint("click_id", name="uq_click_resolutions_click_id"),
+        Index("ix_click_resolutions_touchpoint", "touchpoint_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    click_id: Mapped[int] = mapped_column(ForeignKey("click_ids.id", ondelete="CASCADE"))
+    touchpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("touchpoints.id", ondelete="SET NULL")
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    customer_id: Mapped[str | None] = mapped_column(String(32))
+    campaign_id: Mapped[str] = mapped_column(String(64), default="")
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    campaign_type: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    ad_group_id: Mapped[str] = mapped_column(String(64), default="")
+    ad_group: Mapped[str | None] = mapped_column(String(255))
+    keyword_id: Mapped[str] = mapped_column(String(64), default="")
+    keyword: Mapped[str | None] = mapped_column(String(255))
+    match_type: Mapped[str | None] = mapped_column(String(16))
+
+
 class Lead(Base):
     """A conversion on the website (form) or phone (call) that tied a visitor to a person."""
 

@@ -1,0 +1,145 @@
+"""Resolve stored ad clicks to the campaign, ad group and keyword their platform reports.
+
+Run after a spend pull, for a spend source that declares ``click_kinds`` (see
+``platforms.reporting.ClickResolver``): it is asked about the stored clicks of those kinds it
+still keeps (``click_days_kept``) and has not resolved. What it answers is kept on
+``click_resolutions``; the touch that carried the click takes the campaign type's GA4 channel,
+so its revenue lands on the same channel row as the campaign's spend. A click the platform does
+not know is asked again only while the platform may still be catching up on it
+(``RECHECK_FOR``), so an unknown click (another account's, a mistyped URL) costs no query for
+ever.
+
+After each pull, resolved names are refreshed by ID from the spend rows just pulled, so a
+renamed campaign keeps one row in the reports (the platform's current name).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from connector.runtime import Runtime
+from connector.storage.models import ClickId, ClickResolution, SpendDaily, Touchpoint, utcnow
+
+#: How long after a click an unknown answer is worth asking again (reporting delay).
+RECHECK_FOR = timedelta(days=3)
+
+
+def resolve_clicks(runtime: Runtime, source: Any, now: datetime | None = None) -> dict[str, Any]:
+    """Ask ``source`` about the clicks it may resolve; store the answers; counts.
+
+    ``source`` is a spend source instance declaring ``click_kinds``, ``click_days_kept`` and
+    ``resolve_clicks``; one that declares kinds without the rest is refused.
+    """
+    kinds = tuple(getattr(source, "click_kinds", ()) or ())
+    days_kept = getattr(source, "click_days_kept", None)
+    if not kinds:
+        return {}
+    if not isinstance(days_kept, int) or not callable(getattr(source, "resolve_clicks", None)):
+        return {
+            "skipped": f"{source.name} declares click_kinds without click_days_kept and "
+            "resolve_clicks, so its clicks cannot be resolved"
+        }
+    now = now or utcnow()
+    with runtime.sessions() as session:
+        pending = _pending(session, kinds, now - timedelta(days=days_kept))
+    if not pending:
+        return {"asked": 0, "resolved": 0}
+    found = {
+        (r.kind, r.value): r
+        for r in source.resolve_clicks([(c.kind, c.value, c.first_seen_at) for c in pending])
+    }
+    with runtime.sessions.begin() as session:
+        for click in pending:
+            _store(session, source.name, click, found.get((click.kind, click.value)), now)
+    return {"asked": len(pending), "resolved": len(found)}
+
+
+def _pending(session: Session, kinds: tuple[str, ...], oldest: datetime) -> list[ClickId]:
+    """Clicks of ``kinds`` seen since ``oldest`` never asked about, or unknown but recent."""
+    query = (
+        select(ClickId, ClickResolution.checked_at)
+        .outerjoin(ClickResolution, ClickResolution.click_id == ClickId.id)
+        .where(
+            ClickId.kind.in_(kinds),
+            ClickId.first_seen_at >= oldest,
+            or_(ClickResolution.id.is_(None), ClickResolution.resolved.is_(False)),
+        )
+        .order_by(ClickId.first_seen_at)
+    )
+    clicks = [
+        click
+        for click, checked in session.execute(query)
+        if checked is None or checked < click.first_seen_at + RECHECK_FOR
+    ]
+    session.expunge_all()
+    return clicks
+
+
+def _store(session: Session, platform: str, click: ClickId, found: Any, now: datetime) -> None:
+    row = session.scalar(select(ClickResolution).where(ClickResolution.click_id == click.id))
+    if row is None:
+        row = ClickResolution(click_id=click.id, platform=platform)
+        session.add(row)
+    row.touchpoint_id = click.touchpoint_id
+    row.checked_at = now
+    row.resolved = found is not None
+    if found is None:
+        return
+    for name in (
+        "customer_id",
+        "campaign_id",
+        "campaign",
+        "campaign_type",
+        "channel",
+        "ad_group_id",
+        "ad_group",
+        "keyword_id",
+        "keyword",
+        "match_type",
+    ):
+        setattr(row, name, getattr(found, name))
+    if found.channel and click.touchpoint_id is not None:
+        session.execute(
+            update(Touchpoint)
+            .where(Touchpoint.id == click.touchpoint_id)
+            .values(channel=found.channel)
+        )
+
+
+def refresh_names(session: Session, platform: str, rows: list[Any]) -> None:
+    """Give every stored resolution and spend row of ``platform`` the names just pulled, by ID.
+
+    Reports group by name (shown) but these names come from IDs: one campaign renamed keeps one
+    row, and the revenue of its older clicks stays next to its spend.
+    """
+    campaigns = {r.campaign_id: r.campaign for r in rows if r.campaign_id and r.campaign}
+    keywords = {
+        (r.ad_group_id, r.keyword_id): r.keyword for r in rows if r.keyword_id and r.keyword
+    }
+    for campaign_id, name in campaigns.items():
+        for table in (ClickResolution, SpendDaily):
+            session.execute(
+                update(table)
+                .where(
+                    table.platform == platform,
+                    table.campaign_id == campaign_id,
+                    table.campaign != name,
+                )
+                .values(campaign=name)
+            )
+    for (ad_group_id, keyword_id), name in keywords.items():
+        for table in (ClickResolution, SpendDaily):
+            session.execute(
+                update(table)
+                .where(
+                    table.platform == platform,
+                    table.ad_group_id == ad_group_id,
+                    table.keyword_id == keyword_id,
+                    table.keyword != name,
+                )
+                .values(keyword=name)
+            )
