@@ -224,3 +224,13 @@ def test_a_renamed_campaign_keeps_one_row(world: Runtime, google: GoogleAdsApiSe
     rows = report(world, "campaign")
     assert "Brand search" not in rows
     assert rows["Brand search (new)"][:2] == (Decimal("1000.00"), Decimal("105.00"))
+
+
+def test_forgetting_a_click_forgets_its_resolution(world: Runtime) -> None:
+    """Erasure deletes click IDs; their resolutions go with them (ON DELETE CASCADE)."""
+    pull_spend(world, DAY, DAY)
+    with world.sessions.begin() as s:
+        s.execute(ClickId.__table__.delete().where(ClickId.touchpoint_id == 1))
+    with world.sessions() as s:
+        left = sorted(r.touchpoint_id for r in s.scalars(select(ClickResolution)))
+    assert left == [2, 3]
