@@ -38,14 +38,17 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Text,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     exists,
     false,
     func,
     literal,
+    null,
     or_,
     select,
     text,
@@ -117,14 +120,19 @@ def _resolved(column: Any) -> ColumnElement[Any]:
     """The touch's resolved click's ``column`` ("(not set)" when empty); NULL if unresolved.
 
     A correlated probe on ``ix_click_resolutions_touchpoint``, so it works in every query that
-    selects from touchpoints (visits, the lead probe, attribution joins).
+    selects from touchpoints (visits, the lead probe, attribution joins); only touches that
+    carried a click ID are probed (CASE evaluates the subquery only then), so reports over
+    untagged traffic pay nothing for it.
     """
-    return (
+    probe = (
         select(func.coalesce(column, NOT_SET))
         .where(ClickResolution.touchpoint_id == Touchpoint.id, ClickResolution.resolved.is_(True))
         .limit(1)
         .scalar_subquery()
     )
+    # Untagged hits store SQL NULL or JSON null, depending on how they were written.
+    untagged = or_(Touchpoint.click_ids.is_(None), cast(Touchpoint.click_ids, Text) == "null")
+    return case((untagged, null()), else_=probe)
 
 
 def spend_dimension(by: str) -> ColumnElement[str]:
