@@ -26,6 +26,8 @@ from connector.storage.models import ClickId, ClickResolution, SpendDaily, Touch
 
 #: How long after a click an unknown answer is worth asking again (reporting delay).
 RECHECK_FOR = timedelta(days=3)
+#: IDs per ``IN (...)`` when loading earlier answers.
+CHUNK = 500
 
 
 def resolve_clicks(runtime: Runtime, source: Any, now: datetime | None = None) -> dict[str, Any]:
@@ -53,8 +55,22 @@ def resolve_clicks(runtime: Runtime, source: Any, now: datetime | None = None) -
         for r in source.resolve_clicks([(c.kind, c.value, c.first_seen_at) for c in pending])
     }
     with runtime.sessions.begin() as session:
+        ids = [c.id for c in pending]
+        known = {
+            r.click_id: r
+            for start in range(0, len(ids), CHUNK)
+            for r in session.scalars(
+                select(ClickResolution).where(
+                    ClickResolution.click_id.in_(ids[start : start + CHUNK])
+                )
+            )
+        }
         for click in pending:
-            _store(session, source.name, click, found.get((click.kind, click.value)), now)
+            row = known.get(click.id)
+            if row is None:
+                row = ClickResolution(click_id=click.id, platform=source.name)
+                session.add(row)
+            _store(session, row, click, found.get((click.kind, click.value)), now)
     return {"asked": len(pending), "resolved": len(found)}
 
 
@@ -79,11 +95,10 @@ def _pending(session: Session, kinds: tuple[str, ...], oldest: datetime) -> list
     return clicks
 
 
-def _store(session: Session, platform: str, click: ClickId, found: Any, now: datetime) -> None:
-    row = session.scalar(select(ClickResolution).where(ClickResolution.click_id == click.id))
-    if row is None:
-        row = ClickResolution(click_id=click.id, platform=platform)
-        session.add(row)
+def _store(
+    session: Session, row: ClickResolution, click: ClickId, found: Any, now: datetime
+) -> None:
+    """Record the answer on ``row``; a resolved click's touch takes its campaign's channel."""
     row.touchpoint_id = click.touchpoint_id
     row.checked_at = now
     row.resolved = found is not None

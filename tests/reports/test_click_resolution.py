@@ -234,3 +234,19 @@ def test_forgetting_a_click_forgets_its_resolution(world: Runtime) -> None:
     with world.sessions() as s:
         left = sorted(r.touchpoint_id for r in s.scalars(select(ClickResolution)))
     assert left == [2, 3]
+
+
+class HalfDeclared:
+    """A spend source that names click kinds but cannot resolve them."""
+
+    name = "half"
+    click_kinds = ("gclid",)
+
+
+def test_a_source_declaring_click_kinds_without_a_resolver_is_refused(world: Runtime) -> None:
+    from connector.clicks import resolve_clicks
+
+    answer = resolve_clicks(world, HalfDeclared())
+    assert "click_days_kept" in answer["skipped"] and "resolve_clicks" in answer["skipped"]
+    with world.sessions() as s:
+        assert s.scalars(select(ClickResolution)).all() == []
