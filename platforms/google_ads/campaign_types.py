@@ -2,10 +2,11 @@
 
 GA4's default channel group files auto-tagged Google Ads traffic by the campaign's type, not
 by source/medium: a Display campaign's clicks are "Display", a Video campaign's "Paid Video",
-Shopping "Paid Shopping", and campaigns that serve across networks (Performance Max, Demand
-Gen) "Cross-network". Spend and the revenue of resolved clicks both use this table, so they
-meet on the same channel row. Types GA4 does not single out stay "Paid Search", what a
-Google Ads click is without knowing its campaign (``GoogleAdsSpend.traffic``).
+Shopping "Paid Shopping", and campaigns that serve across networks "Cross-network" (GA4's
+Cross-network rule: Google Ads campaign type Performance Max, App, Smart, Demand Gen or Local;
+support.google.com/analytics/answer/9756891). Spend and the revenue of resolved clicks both use
+this table, so they meet on the same channel row. Types GA4 does not single out stay "Paid
+Search", what a Google Ads click is without knowing its campaign (``GoogleAdsSpend.traffic``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ CHANNELS: dict[str, str] = {
     "VIDEO": "Paid Video",
     "PERFORMANCE_MAX": "Cross-network",
     "DEMAND_GEN": "Cross-network",
+    "MULTI_CHANNEL": "Cross-network",  # App campaigns
+    "SMART": "Cross-network",
+    "LOCAL": "Cross-network",
 }
 
 

@@ -131,7 +131,9 @@ def test_campaign_type_sets_the_rows_ga4_channel(
 ) -> None:
     """GA4 files Display campaigns as "Display", Performance Max as "Cross-network" etc."""
     day = date(2026, 10, 1)
-    for cid, kind in [("51", "DISPLAY"), ("52", "VIDEO"), ("53", "SHOPPING"), ("54", "DEMAND_GEN")]:
+    kinds = [("51", "DISPLAY"), ("52", "VIDEO"), ("53", "SHOPPING"), ("54", "DEMAND_GEN")]
+    kinds += [("56", "SMART"), ("57", "HOTEL")]
+    for cid, kind in kinds:
         ads_server.add_spend(day, campaign_id=cid, campaign=kind, cost="1", channel_type=kind)
     ads_server.add_spend(
         day, campaign_id="55", campaign="PMax", cost="1", channel_type=("PERFORMANCE_MAX")
@@ -143,6 +145,8 @@ def test_campaign_type_sets_the_rows_ga4_channel(
         "53": "Paid Shopping",
         "54": "Cross-network",
         "55": "Cross-network",
+        "56": "Cross-network",
+        "57": "Paid Search",  # GA4 names no channel for it: a Google Ads click's default
     }
 
 
