@@ -57,21 +57,14 @@ class ClickSource:
 
 
 def single_day(conditions: list[tuple[str, str, Any]]) -> str | None:
-    """The one day the WHERE clause limits ``segments.date`` to, or None when it does not."""
-    low: str | None = None
-    high: str | None = None
-    for field_name, op, operand in conditions:
-        if field_name != "segments.date":
-            continue
-        if op == "=":
-            low = high = operand
-        elif op == "BETWEEN":
-            low, high = operand
-        elif op == ">=":
-            low = operand
-        elif op == "<=":
-            high = operand
-    return low if low is not None and low == high else None
+    """The one day ``segments.date = 'YYYY-MM-DD'`` limits the query to, or None.
+
+    Google's examples filter click_view with ``=``; whether it also takes a one-day BETWEEN or
+    a ``>=``/``<=`` pair is not published, so only ``=`` is accepted (the stricter reading).
+    """
+    days = {operand for field_name, op, operand in conditions if field_name == "segments.date"}
+    ops = {op for field_name, op, _ in conditions if field_name == "segments.date"}
+    return next(iter(days)) if ops == {"="} and len(days) == 1 else None
 
 
 def refusal(conditions: list[tuple[str, str, Any]], now: datetime) -> tuple[str, str] | None:

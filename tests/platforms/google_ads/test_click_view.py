@@ -101,6 +101,9 @@ def test_one_row_per_gclid_of_the_day_in_googles_shape(ads_client: GoogleAdsClie
         "",
         "WHERE segments.date BETWEEN '2026-11-16' AND '2026-11-17'",
         "WHERE segments.date >= '2026-11-16'",
+        # One day, but not as Google's examples write it (stricter reading, see click_view.py).
+        "WHERE segments.date BETWEEN '2026-11-17' AND '2026-11-17'",
+        "WHERE segments.date = '2026-11-16' AND segments.date = '2026-11-17'",
         "WHERE campaign.id = 11",
     ],
 )
@@ -110,12 +113,6 @@ def test_a_query_not_limited_to_one_day_is_refused(ads_client: GoogleAdsClient, 
         "click_view_error",
         "EXPECTED_FILTER_ON_A_SINGLE_DAY",
     )
-
-
-def test_a_single_day_between_is_one_day(ads_client: GoogleAdsClient) -> None:
-    day = DAY.date().isoformat()
-    rows = search(ads_client, f"{SELECT} WHERE segments.date BETWEEN '{day}' AND '{day}'")
-    assert {r.click_view.gclid for r in rows} == {"gclid-search", "gclid-display"}
 
 
 def test_dates_more_than_90_days_back_are_refused(ads_client: GoogleAdsClient) -> None:
