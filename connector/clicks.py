@@ -3,8 +3,9 @@
 Run after a spend pull, for a spend source that declares ``click_kinds`` (see
 ``platforms.reporting.ClickResolver``): it is asked about the stored clicks of those kinds it
 still keeps (``click_days_kept``) and has not resolved. What it answers is kept on
-``click_resolutions``; the touch that carried the click takes the campaign type's GA4 channel,
-so its revenue lands on the same channel row as the campaign's spend. A click the platform does
+``click_resolutions``; the touch that carried the click and the pages of its session point to
+it and take the campaign type's GA4 channel, so their revenue lands on the same campaign and
+channel rows as the campaign's spend. A click the platform does
 not know is asked again only while the platform may still be catching up on it
 (``RECHECK_FOR``), so an unknown click (another account's, a mistyped URL) costs no query for
 ever.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.runtime import Runtime
@@ -117,12 +118,44 @@ def _store(
         "match_type",
     ):
         setattr(row, name, getattr(found, name))
-    if found.channel and click.touchpoint_id is not None:
-        session.execute(
-            update(Touchpoint)
-            .where(Touchpoint.id == click.touchpoint_id)
-            .values(channel=found.channel)
+    if click.touchpoint_id is None:
+        return
+    session.flush()  # the row's id, for the touches
+    values: dict[str, Any] = {"click_resolution_id": row.id}
+    if found.channel:
+        values["channel"] = found.channel
+    session.execute(
+        update(Touchpoint).where(_session_of(session, click.touchpoint_id)).values(**values)
+    )
+
+
+def _session_of(session: Session, landing_id: int) -> Any:
+    """The landing touch and the later pages of its session (until the visitor's next session).
+
+    Pages inside a session carry the session's source (the collector's rule), so they take the
+    click's campaign and channel too; otherwise a journey's last page would keep "(not set)".
+    """
+    landing = session.execute(
+        select(Touchpoint.visitor_id, Touchpoint.occurred_at).where(Touchpoint.id == landing_id)
+    ).one_or_none()
+    if landing is None:
+        return Touchpoint.id == landing_id
+    visitor, since = landing
+    next_session = session.scalar(
+        select(func.min(Touchpoint.occurred_at)).where(
+            Touchpoint.visitor_id == visitor,
+            Touchpoint.is_new_session.is_(True),
+            Touchpoint.occurred_at > since,
         )
+    )
+    pages = and_(
+        Touchpoint.visitor_id == visitor,
+        Touchpoint.is_new_session.is_(False),
+        Touchpoint.occurred_at >= since,
+    )
+    if next_session is not None:
+        pages = and_(pages, Touchpoint.occurred_at < next_session)
+    return or_(Touchpoint.id == landing_id, pages)
 
 
 def refresh_names(session: Session, platform: str, rows: list[Any]) -> None:

@@ -38,12 +38,10 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
-    Text,
     and_,
     any_,
     bindparam,
     case,
-    cast,
     exists,
     false,
     func,
@@ -119,20 +117,16 @@ NOT_SET = literal("(not set)")
 def _resolved(column: Any) -> ColumnElement[Any]:
     """The touch's resolved click's ``column`` ("(not set)" when empty); NULL if unresolved.
 
-    A correlated probe on ``ix_click_resolutions_touchpoint``, so it works in every query that
-    selects from touchpoints (visits, the lead probe, attribution joins); only touches that
-    carried a click ID are probed (CASE evaluates the subquery only then), so reports over
-    untagged traffic pay nothing for it.
+    A primary-key probe through ``touchpoints.click_resolution_id``, so it works in every query
+    that selects from touchpoints (visits, the lead probe, attribution joins); CASE runs it
+    only for touches that have one, so reports over other traffic pay nothing for it.
     """
     probe = (
         select(func.coalesce(column, NOT_SET))
-        .where(ClickResolution.touchpoint_id == Touchpoint.id, ClickResolution.resolved.is_(True))
-        .limit(1)
+        .where(ClickResolution.id == Touchpoint.click_resolution_id)
         .scalar_subquery()
     )
-    # Untagged hits store SQL NULL or JSON null, depending on how they were written.
-    untagged = or_(Touchpoint.click_ids.is_(None), cast(Touchpoint.click_ids, Text) == "null")
-    return case((untagged, null()), else_=probe)
+    return case((Touchpoint.click_resolution_id.is_(None), null()), else_=probe)
 
 
 def spend_dimension(by: str) -> ColumnElement[str]:

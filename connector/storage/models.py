@@ -179,6 +179,9 @@ class Touchpoint(Base):
     fbc: Mapped[str | None] = mapped_column(String(512))
     consent_ad_user_data: Mapped[bool | None] = mapped_column(Boolean)
     consent_ad_personalization: Mapped[bool | None] = mapped_column(Boolean)
+    #: The resolved ad click of this touch's session (``click_resolutions.id``): reports take
+    #: campaign and keyword from it. Set on the landing touch and the pages of its session.
+    click_resolution_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ClickId(Base):
@@ -211,10 +214,7 @@ class ClickResolution(Base):
     """
 
     __tablename__ = "click_resolutions"
-    __table_args__ = (
-        UniqueConstraint("click_id", name="uq_click_resolutions_click_id"),
-        Index("ix_click_resolutions_touchpoint", "touchpoint_id"),
-    )
+    __table_args__ = (UniqueConstraint("click_id", name="uq_click_resolutions_click_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     click_id: Mapped[int] = mapped_column(ForeignKey("click_ids.id", ondelete="CASCADE"))

@@ -4,8 +4,10 @@ A real Google Ads sandbox answers click_view and the spend queries over the SDK;
 pull resolves the stored gclids, and the source report is read back. Hand-computed world
 (day D = five days ago, reporting currency USD):
 
-- t1: gclid-search, Search campaign 11 "Brand search" / ad group 21 / keyword 31 "acme";
-  deal D1 1,000 USD. Spend on it: 100 USD.
+- t1: gclid-search, Search campaign 11 "Brand search" / ad group 21 / keyword 31 "acme",
+  then t5, a second page of that session; deal D1 1,000 USD over t1 and t5 (last click: t5).
+  Then t6/t7, a later Direct session of the same visitor, not part of the click. Spend on
+  campaign 11: 100 USD.
 - t2: gclid-display, Display campaign 12 "Remarketing" / ad group 22 (no keyword);
   deal D2 500 USD. Spend: 40 USD (ad-group level, so keyword "(not set)").
 - t3: gclid-unknown, a gclid Google does not know (another account); deal D3 300 USD.
@@ -146,7 +148,38 @@ def world(make_settings, google: GoogleAdsApiServer) -> Iterator[Runtime]:
                 )
             )
             s.flush()
+            if n == 1:
+                continue  # D1's journey includes the page inside t1's session, added below
             s.add_all(attributions(deal, amount, "USD", close, [(n, D)]))
+        # v1 reads a second page in the Google session (t5), then comes back directly (t6) and
+        # reads on (t7). Under last click, D1 goes to t5: the session's page, not the landing.
+        for n, minutes, new, channel, source, medium in [
+            (5, 10, False, "Paid Search", "google", "cpc"),
+            (6, 30, True, "Direct", None, None),
+            (7, 31, False, "Direct", None, None),
+        ]:
+            s.add(
+                Touchpoint(
+                    id=n,
+                    visitor_id="v1",
+                    occurred_at=D + timedelta(minutes=minutes),
+                    url="https://shop.example/pricing",
+                    channel=channel,
+                    source=source,
+                    medium=medium,
+                    is_new_session=new,
+                )
+            )
+        s.flush()
+        s.add_all(
+            attributions(
+                "D1",
+                "1000",
+                "USD",
+                D + timedelta(hours=2),
+                [(1, D), (5, D + timedelta(minutes=10))],
+            )
+        )
     yield runtime
     runtime.close()
 
@@ -179,7 +212,13 @@ def test_resolved_clicks_put_revenue_on_their_campaigns_spend_row(
         "Paid Search": (d("1300.00"), d("100.00"), d("12")),
         "Display": (d("500.00"), d("40.00"), d("11.5")),
         "Email": (d("50.00"), d("0.00"), None),
+        "Direct": (d("0.00"), d("0.00"), None),  # t6's visit: no revenue
     }
+    with world.sessions() as s:
+        linked = dict(s.execute(select(Touchpoint.id, Touchpoint.click_resolution_id)).all())
+    # The Google session's pages (t1, t5) share the click; the later direct session does not.
+    assert linked[1] is not None and linked[5] == linked[1]
+    assert linked[6] is None and linked[7] is None and linked[4] is None
 
 
 def test_a_resolved_click_is_not_asked_again_nor_an_unknown_old_one(

@@ -1,8 +1,9 @@
 """Ad clicks resolved to their campaign, ad group and keyword (Google Ads click_view).
 
 ``click_resolutions`` holds, per stored click ID, what the ad platform says it came from, so
-reports can put a touch without UTMs on its campaign's row, next to the campaign's spend.
-Nothing existing changes.
+reports can put a touch without UTMs on its campaign's row, next to the campaign's spend;
+``touchpoints.click_resolution_id`` (nullable, added without a table rewrite) links the landing
+touch and the pages of its session to it.
 
 Revision ID: 0014
 Revises: 0013
@@ -56,11 +57,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_click_resolutions")),
         sa.UniqueConstraint("click_id", name="uq_click_resolutions_click_id"),
     )
-    op.create_index(
-        "ix_click_resolutions_touchpoint", "click_resolutions", ["touchpoint_id"], unique=False
-    )
+    op.add_column("touchpoints", sa.Column("click_resolution_id", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_click_resolutions_touchpoint", table_name="click_resolutions")
+    with op.batch_alter_table("touchpoints") as batch:
+        batch.drop_column("click_resolution_id")
     op.drop_table("click_resolutions")
