@@ -61,6 +61,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("touchpoints") as batch:
-        batch.drop_column("click_resolution_id")
+    op.drop_column("touchpoints", "click_resolution_id")  # in place (SQLite >= 3.35)
     op.drop_table("click_resolutions")
