@@ -2,7 +2,9 @@
 
 Each run re-pulls the last ``reports.spend_lookback_days`` days, because platforms restate
 recent days. A pull replaces that platform's rows for the pulled days in one transaction, so
-re-pulls are idempotent and a failed pull leaves the previous figures in place.
+re-pulls are idempotent and a failed pull leaves the previous figures in place. A source that
+declares ``click_kinds`` also resolves the stored clicks of those kinds to campaign/keyword
+(``connector/clicks.py``), so revenue and spend meet on the same report row.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete
 
 import platforms
+from connector.clicks import refresh_names, resolve_clicks
 from connector.runs import RunContext
 from connector.runtime import Runtime
 from connector.storage.models import SessionsDaily, SpendDaily, utcnow
@@ -35,13 +38,20 @@ def pull_spend(runtime: Runtime, start: date, end: date) -> dict[str, Any]:
             if reason:
                 results[name] = {"skipped": reason}
             continue
+        puller = source(platform_settings)
         try:
-            rows = list(source(platform_settings).pull(start, end))
+            rows = list(puller.pull(start, end))
         except Exception as exc:  # one platform failing must not stop the others or the run
             log.warning("spend pull from %s failed: %s", name, exc)
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         results[name] = {"rows": _store(runtime, source, rows, start, end)}
+        if getattr(source, "click_kinds", ()):
+            try:
+                results[name]["clicks"] = resolve_clicks(runtime, puller)
+            except Exception as exc:  # spend is stored; resolution is retried next run
+                log.warning("click resolution for %s failed: %s", name, exc)
+                results[name]["clicks"] = {"error": f"{type(exc).__name__}: {exc}"}
     return results
 
 
@@ -69,6 +79,8 @@ def _store(runtime: Runtime, source: type[SpendSource], rows: list, start: date,
                 )
             )
             session.add_all(_spend_row(r, traffic) for r in rows if isinstance(r, SpendRow))
+            if getattr(source, "click_kinds", ()):
+                refresh_names(session, source.name, rows)
     return len(rows)
 
 
@@ -85,7 +97,7 @@ def _spend_row(row: SpendRow, traffic: tuple[str, str, str]) -> SpendDaily:
         keyword=row.keyword,
         source=source,
         medium=medium,
-        channel=channel,
+        channel=row.channel or channel,
         currency=row.currency,
         cost=row.cost,
         clicks=row.clicks,

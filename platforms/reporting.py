@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -25,6 +25,47 @@ class SpendRow:
     ad_group: str | None = None
     keyword_id: str = ""
     keyword: str | None = None
+    #: The GA4 channel of this row's traffic when the platform knows it better than its
+    #: ``traffic`` default (a Google Ads Display campaign is "Display", not "Paid Search").
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class ClickResolution:
+    """Where one ad click came from, as the ad platform reports it: IDs plus display names.
+
+    ``channel`` is the GA4 channel the click's campaign type implies, so revenue from the
+    click lands on the same channel row as the campaign's spend.
+    """
+
+    kind: str
+    value: str
+    customer_id: str
+    campaign_id: str
+    campaign: str | None
+    campaign_type: str | None
+    channel: str | None
+    ad_group_id: str = ""
+    ad_group: str | None = None
+    keyword_id: str = ""
+    keyword: str | None = None
+    match_type: str | None = None
+
+
+class ClickResolver(Protocol):
+    """A spend source that can also say which campaign/keyword each stored click came from.
+
+    Declared on the spend source (``click_kinds`` non-empty) so the connector asks the
+    registry, never a platform name. ``click_days_kept`` is how far back the platform still
+    answers: clicks first seen earlier are not asked about.
+    """
+
+    click_kinds: ClassVar[tuple[str, ...]]
+    click_days_kept: ClassVar[int]
+
+    def resolve_clicks(self, clicks: list[tuple[str, str, datetime]]) -> Iterator[ClickResolution]:
+        """Resolutions for those of ``clicks`` (kind, value, first seen) the platform knows."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,12 @@ import click
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same world.")
 @click.option("--keep-running", is_flag=True, help="Leave the service and emulators up to explore.")
-def demo(visitors: int, seed: int, keep_running: bool) -> None:
+@click.option(
+    "--no-google-utms",
+    is_flag=True,
+    help="Google clicks carry only their gclid (auto-tagging); campaigns come from click_view.",
+)
+def demo(visitors: int, seed: int, keep_running: bool, no_google_utms: bool) -> None:
     """Run the whole loop against local emulators of HubSpot, Google Ads, GA4 and Meta."""
     import logging
 
@@ -29,7 +34,13 @@ def demo(visitors: int, seed: int, keep_running: bool) -> None:
     click.echo(
         f"closedloop demo: {visitors} visitors, seed {seed}; everything stays on this machine"
     )
-    result = run_demo(visitors, seed, echo=click.echo, keep_running=keep_running)
+    result = run_demo(
+        visitors,
+        seed,
+        echo=click.echo,
+        keep_running=keep_running,
+        google_utms=not no_google_utms,
+    )
     failed = [r for r in result.runs if r["status"] not in ("succeeded", "partial")]
     click.echo("")
     click.echo(f"demo data kept in {result.workdir} (config: {result.config_path})")

@@ -95,6 +95,8 @@ class Click:
     value: str
     ts: datetime
     campaign_id: str
+    #: The keyword (Google Ads) the click came from; "" where the platform has none.
+    keyword: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,17 +156,28 @@ class World:
     spend: list[SpendSpec]
 
 
-def generate(visitors: int = 300, seed: int = 7, now: datetime | None = None) -> World:
-    """Build a world of ``visitors`` browsers around ``now`` (default: the current time)."""
+def generate(
+    visitors: int = 300,
+    seed: int = 7,
+    now: datetime | None = None,
+    *,
+    google_utms: bool = True,
+) -> World:
+    """Build a world of ``visitors`` browsers around ``now`` (default: the current time).
+
+    ``google_utms=False`` lands Google Ads clicks with only their click ID, as auto-tagging
+    does in most accounts; the world is otherwise the same (same seed, same random draws).
+    """
     from connector.storage.models import utcnow
 
-    return _Builder(random.Random(seed), now or utcnow()).build(visitors)
+    return _Builder(random.Random(seed), now or utcnow(), google_utms).build(visitors)
 
 
 class _Builder:
-    def __init__(self, rng: random.Random, now: datetime) -> None:
+    def __init__(self, rng: random.Random, now: datetime, google_utms: bool = True) -> None:
         self.rng = rng
         self.now = now.replace(microsecond=0)
+        self.google_utms = google_utms
         self.clicks: list[Click] = []
 
     # -- identifiers --------------------------------------------------------------------------
@@ -246,14 +259,16 @@ class _Builder:
         name, keywords = GOOGLE_CAMPAIGNS[campaign_id]
         kind = self.rng.choices(["gclid", "gbraid", "wbraid"], weights=[85, 8, 7])[0]
         value = ("Cj0KCQiA" if kind == "gclid" else "0AAAAA") + self._token(70)
-        self.clicks.append(Click("google_ads", kind, value, ts, campaign_id))
-        params = {
-            kind: value,
-            "utm_source": "google",
-            "utm_medium": "cpc",
-            "utm_campaign": name,
-            "utm_term": self.rng.choice(keywords),
-        }
+        keyword = self.rng.choice(keywords)
+        self.clicks.append(Click("google_ads", kind, value, ts, campaign_id, keyword))
+        params = {kind: value}
+        if self.google_utms:
+            params |= {
+                "utm_source": "google",
+                "utm_medium": "cpc",
+                "utm_campaign": name,
+                "utm_term": keyword,
+            }
         return params, "https://www.google.com/", fbc
 
     def _from_meta_ads(

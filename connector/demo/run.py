@@ -101,6 +101,7 @@ def run_demo(
     keep_running: bool = False,
     on_finish: Callable[[dict[str, Any], Runtime, World], None] | None = None,
     reverse_replay: bool = False,
+    google_utms: bool = True,
 ) -> DemoResult:
     """Run the full loop and print its results.
 
@@ -108,8 +109,10 @@ def run_demo(
     it to check what each platform kept). ``reverse_replay`` sends the visitors and leads in
     the reverse of the generated order: the same seed must still print the same figures,
     because what closedloop concludes may not depend on the order requests arrive in.
+    ``google_utms=False``: Google clicks land with only their click ID (auto-tagging), so
+    campaigns and keywords come from Google's click_view.
     """
-    world = generate(visitors, seed)
+    world = generate(visitors, seed, google_utms=google_utms)
     workdir = Path(tempfile.mkdtemp(prefix="closedloop-demo-"))
     port = _free_port()
     with sandboxes() as boxes:

@@ -18,7 +18,11 @@ the README:
 - opportunities: deals created in the range, by the same weights; deals created in the range
   that the sync found no journey for are on the ``(no journey)`` row;
 - new customers: won deals minus those whose contact already had an earlier won deal;
-- spend and clicks: the platforms' reported cost on the same dimension and days.
+- spend and clicks: the platforms' reported cost on the same dimension and days;
+- campaign and keyword of a touch whose ad click its platform resolved (``click_resolutions``,
+  e.g. Google Ads click_view) are the platform's names for the click's campaign/keyword IDs,
+  not the touch's UTMs, so its revenue is on the same row as that campaign's spend (a resolved
+  click without a keyword, as on Display, is "(not set)" like its spend).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     or_,
     select,
     text,
@@ -55,6 +60,7 @@ from connector.config import Settings
 from connector.reports.kpis import compute
 from connector.storage.models import (
     Attribution,
+    ClickResolution,
     Deal,
     Lead,
     SpendDaily,
@@ -98,10 +104,29 @@ def touch_dimension(by: str) -> ColumnElement[str]:
             + func.coalesce(Touchpoint.medium, literal("(none)"))
         )
     if by == "campaign":
-        return func.coalesce(Touchpoint.campaign, literal("(not set)"))
+        resolved = _resolved(ClickResolution.campaign)
+        return func.coalesce(resolved, Touchpoint.campaign, literal("(not set)"))
     if by == "keyword":
-        return func.coalesce(Touchpoint.term, literal("(not set)"))
+        return func.coalesce(_resolved(ClickResolution.keyword), Touchpoint.term, NOT_SET)
     raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(DIMENSIONS)}")
+
+
+NOT_SET = literal("(not set)")
+
+
+def _resolved(column: Any) -> ColumnElement[Any]:
+    """The touch's resolved click's ``column`` ("(not set)" when empty); NULL if unresolved.
+
+    A primary-key probe through ``touchpoints.click_resolution_id``, so it works in every query
+    that selects from touchpoints (visits, the lead probe, attribution joins); CASE runs it
+    only for touches that have one, so reports over other traffic pay nothing for it.
+    """
+    probe = (
+        select(func.coalesce(column, NOT_SET))
+        .where(ClickResolution.id == Touchpoint.click_resolution_id)
+        .scalar_subquery()
+    )
+    return case((Touchpoint.click_resolution_id.is_(None), null()), else_=probe)
 
 
 def spend_dimension(by: str) -> ColumnElement[str]:

@@ -179,6 +179,9 @@ class Touchpoint(Base):
     fbc: Mapped[str | None] = mapped_column(String(512))
     consent_ad_user_data: Mapped[bool | None] = mapped_column(Boolean)
     consent_ad_personalization: Mapped[bool | None] = mapped_column(Boolean)
+    #: The resolved ad click of this touch's session (``click_resolutions.id``): reports take
+    #: campaign and keyword from it. Set on the landing touch and the pages of its session.
+    click_resolution_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ClickId(Base):
@@ -198,6 +201,39 @@ class ClickId(Base):
     touchpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("touchpoints.id", ondelete="SET NULL")
     )
+
+
+class ClickResolution(Base):
+    """Where a stored ad click came from, as its ad platform reports it (Google's click_view).
+
+    With auto-tagging and no UTMs a touch only carries a click ID; this row names its
+    campaign, ad group and keyword by the platform's IDs, so reports group the touch's revenue
+    with the campaign's spend, and ``channel`` (from the campaign type) files both on the same
+    GA4 channel. ``resolved`` is False when the platform was asked and did not know the click;
+    ``checked_at`` then says when, so it is asked again only while the platform may still add it.
+    """
+
+    __tablename__ = "click_resolutions"
+    __table_args__ = (UniqueConstraint("click_id", name="uq_click_resolutions_click_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    click_id: Mapped[int] = mapped_column(ForeignKey("click_ids.id", ondelete="CASCADE"))
+    touchpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("touchpoints.id", ondelete="SET NULL")
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    customer_id: Mapped[str | None] = mapped_column(String(32))
+    campaign_id: Mapped[str] = mapped_column(String(64), default="")
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    campaign_type: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    ad_group_id: Mapped[str] = mapped_column(String(64), default="")
+    ad_group: Mapped[str | None] = mapped_column(String(255))
+    keyword_id: Mapped[str] = mapped_column(String(64), default="")
+    keyword: Mapped[str | None] = mapped_column(String(255))
+    match_type: Mapped[str | None] = mapped_column(String(16))
 
 
 class Lead(Base):

@@ -8,20 +8,23 @@ day therefore gives exactly the account's cost, with no double counting.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from platforms.google_ads.ads_api import AdsApiUploader
+from platforms.google_ads.campaign_types import channel_of, type_name
+from platforms.google_ads.clicks import DAYS_KEPT, ClickViewResolver
 from platforms.google_ads.settings import GoogleAdsSettings
-from platforms.reporting import SpendRow
+from platforms.reporting import ClickResolution, SpendRow
 
 MICROS = Decimal(1_000_000)
 _METRICS = "metrics.cost_micros, metrics.clicks, metrics.impressions"
 CAMPAIGN_QUERY = (
-    "SELECT customer.currency_code, campaign.id, campaign.name, segments.date, "
+    "SELECT customer.currency_code, campaign.id, campaign.name, "
+    "campaign.advertising_channel_type, segments.date, "
     f"{_METRICS} FROM campaign WHERE segments.date BETWEEN '{{start}}' AND '{{end}}'"
 )
 AD_GROUP_QUERY = (
@@ -64,6 +67,9 @@ class GoogleAdsSpend:
     rows: ClassVar[Literal["spend", "sessions"]] = "spend"
     #: Auto-tagged Google Ads clicks are google / cpc, GA4's Paid Search.
     traffic: ClassVar[tuple[str, str, str] | None] = ("google", "cpc", "Paid Search")
+    #: Stored gclids are resolved to campaign/keyword through click_view (``clicks.py``).
+    click_kinds: ClassVar[tuple[str, ...]] = ("gclid",)
+    click_days_kept: ClassVar[int] = DAYS_KEPT
 
     @classmethod
     def unready(cls, settings: GoogleAdsSettings) -> str | None:
@@ -72,10 +78,16 @@ class GoogleAdsSpend:
             return "spend needs platforms.google_ads.developer_token"
         return None
 
-    def __init__(self, settings: GoogleAdsSettings, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        settings: GoogleAdsSettings,
+        *,
+        timeout: float = 60.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         # The uploader owns the client and the error mapping (auth, quota, outages).
-        self._api = AdsApiUploader(settings, timeout=timeout)
+        self._api = AdsApiUploader(settings, timeout=timeout, clock=clock)
 
     def pull(self, start: date, end: date) -> Iterator[SpendRow]:
         """Every non-empty row for days in [start, end]."""
@@ -88,6 +100,11 @@ class GoogleAdsSpend:
             self._api.close()  # pulls are rare; do not hold a channel open in between
         currency = campaigns[0].customer.currency_code if campaigns else None
         campaign_names = {str(r.campaign.id): r.campaign.name for r in campaigns}
+        # The campaign's type sets the GA4 channel of all its rows (Display is not Search).
+        channels = {
+            str(r.campaign.id): channel_of(type_name(r.campaign.advertising_channel_type))
+            for r in campaigns
+        }
         ad_group_names = {str(r.ad_group.id): r.ad_group.name for r in ad_groups}
 
         def row(day: str, totals: _Totals, campaign_id: str, **more: Any) -> SpendRow:
@@ -100,6 +117,7 @@ class GoogleAdsSpend:
                 clicks=totals.clicks,
                 impressions=totals.impressions,
                 currency=currency,
+                channel=channels.get(campaign_id),
                 **more,
             )
 
@@ -140,6 +158,13 @@ class GoogleAdsSpend:
             rest = totals.minus(ad_group_sums.get((r.segments.date, campaign_id), _Totals()))
             if not rest.is_zero():
                 yield row(r.segments.date, rest, campaign_id)
+
+    def resolve_clicks(self, clicks: list[tuple[str, str, datetime]]) -> Iterator[ClickResolution]:
+        """Campaign, ad group and keyword of each stored gclid Google still keeps."""
+        try:
+            yield from ClickViewResolver(self._api).resolve(clicks)
+        finally:
+            self._api.close()
 
     def _search(self, query: str) -> list[Any]:
         service = self._api.service("GoogleAdsService")

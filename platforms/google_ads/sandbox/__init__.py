@@ -199,11 +199,18 @@ class GoogleAdsSandbox:
             }
         }
 
-    def add_click(self, click_id: str, click_time: datetime, *, kind: str = "gclid") -> None:
-        """A click Google knows (``kind``: gclid, gbraid or wbraid), for click-age rules."""
+    def add_click(
+        self, click_id: str, click_time: datetime, *, kind: str = "gclid", source: Any = None
+    ) -> None:
+        """A click Google knows (``kind``: gclid, gbraid or wbraid), for click-age rules.
+
+        ``source`` (a ``click_view.ClickSource``) is the campaign it came from, for click_view.
+        """
         self.datamanager.add_click(click_id, click_time)
         if self.ads_api is not None:
-            self.ads_api.add_click(click_id, click_time, kind=kind, customer_id=self.customer_id)
+            self.ads_api.add_click(
+                click_id, click_time, kind=kind, customer_id=self.customer_id, source=source
+            )
 
     def add_conversion_action(
         self, action_id: str, *, click_window_days: int = 90, created_at: datetime | None = None

@@ -36,6 +36,7 @@ from google.rpc import status_pb2
 from werkzeug.wrappers import Request, Response
 
 from platforms.google_ads.ads_client import ADWORDS_SCOPE, API_VERSION
+from platforms.google_ads.sandbox import click_view
 from platforms.google_ads.sandbox import conversion_actions as catalog
 from platforms.sandbox_kit import Fault, FaultPlan, HttpEmulator, TokenIssuer
 from platforms.sandbox_kit.oauth import TOKEN_PATH
@@ -124,6 +125,7 @@ class _Click:
     click_id: str
     click_time: datetime
     customer_id: str | None
+    source: click_view.ClickSource | None = None
 
 
 @dataclass
@@ -173,6 +175,7 @@ class _Spend:
     cost_micros: int
     clicks: int
     impressions: int
+    channel_type: str = "SEARCH"
 
 
 class _TokenEndpoint(HttpEmulator):
@@ -279,12 +282,17 @@ class GoogleAdsApiServer:
         *,
         kind: str = "gclid",
         customer_id: str | None = None,
+        source: click_view.ClickSource | None = None,
     ) -> None:
-        """An ad click Google knows about (``kind`` is gclid, gbraid or wbraid)."""
+        """An ad click Google knows about (``kind`` is gclid, gbraid or wbraid).
+
+        ``source`` is the campaign/ad group/keyword it came from; only gclids with one are
+        served by ``click_view`` (gbraid/wbraid clicks are not in that report).
+        """
         if kind not in ("gclid", "gbraid", "wbraid"):
             raise ValueError(f"unknown click kind {kind!r}")
         owner = customer_id.replace("-", "") if customer_id else None
-        self._clicks[click_id] = _Click(kind, click_id, click_time, owner)
+        self._clicks[click_id] = _Click(kind, click_id, click_time, owner, source)
 
     def record_conversion(self, kept: dict[str, Any]) -> None:
         """A conversion the account received through Data Manager, so adjustments find it.
@@ -324,8 +332,13 @@ class GoogleAdsApiServer:
         keyword_id: str | None = None,
         keyword: str | None = None,
         customer_id: str | None = None,
+        channel_type: str = "SEARCH",
     ) -> None:
-        """Cost for a day; rows without an ad group are campaign-level spend (e.g. PMax)."""
+        """Cost for a day; rows without an ad group are campaign-level spend (e.g. PMax).
+
+        ``channel_type`` is the campaign's ``advertising_channel_type`` (SEARCH, DISPLAY...).
+        """
+        click_view.ClickSource(str(campaign_id), campaign, channel_type)  # refuses bad types
         micros = Decimal(cost) * 1_000_000
         if micros != micros.to_integral_value():
             raise ValueError("cost must have at most 6 decimal places")
@@ -343,6 +356,7 @@ class GoogleAdsApiServer:
                 int(micros),
                 clicks,
                 impressions,
+                channel_type,
             )
         )
 
@@ -1021,7 +1035,9 @@ class GoogleAdsApiServer:
 
     def _rows(self, customer: _Customer, query: Query) -> list[gas.GoogleAdsRow]:
         """Settings rows (conversion actions, customer) or spend rows for ``query``."""
-        if query.resource == "conversion_action":
+        if query.resource == click_view.RESOURCE:
+            found = self._click_view_values(customer, query)
+        elif query.resource == "conversion_action":
             found = catalog.action_values(self.catalog, customer, self._actions)
         elif catalog.is_settings_query(query.resource, query.select):
             found = [catalog.customer_values(self.catalog, customer)]
@@ -1029,6 +1045,25 @@ class GoogleAdsApiServer:
             return self._spend_rows(customer, query)
         matched = _order([v for v in found if query.matches(v)], query)
         return [_row(v, query.select) for v in matched]
+
+    def _click_view_values(self, customer: _Customer, query: Query) -> list[dict[str, Any]]:
+        """One value dict per gclid of ``customer`` with a known source (single day only)."""
+        refused = click_view.refusal(query.conditions, self.clock())
+        if refused is not None:
+            raise _Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Request contains an invalid argument.",
+                [error("click_view_error", *refused)],
+            )
+        with self._lock:
+            clicks = list(self._clicks.values())
+        return [
+            click_view.values(customer, c.click_id, c.click_time, c.source)
+            for c in clicks
+            if c.kind == "gclid"
+            and c.source is not None
+            and c.customer_id in (None, customer.customer_id)
+        ]
 
     def _spend_rows(self, customer: _Customer, query: Query) -> list[gas.GoogleAdsRow]:
         level = _LEVELS[query.resource]
@@ -1072,6 +1107,7 @@ _RESOURCES = {
         "segments",
     },
     **catalog.RESOURCES,
+    click_view.RESOURCE: click_view.SELECTABLE,
 }
 _LEVELS = {"customer": 0, "campaign": 1, "ad_group": 2, "keyword_view": 3}
 _GROUP_FIELDS = ("segments.date", "campaign.id", "ad_group.id", "ad_group_criterion.criterion_id")
@@ -1095,6 +1131,7 @@ _SERVED = {
     *_METRICS,
     *catalog.ACTION_FIELDS,
     *catalog.CUSTOMER_FIELDS,
+    *click_view.FIELDS,
 }
 _QUERY = re.compile(
     r"^\s*SELECT\s+(?P<select>.+?)\s+FROM\s+(?P<resource>\w+)"
@@ -1269,6 +1306,7 @@ def _spend_values(customer: _Customer, spend: _Spend, level: int) -> dict[str, A
             "campaign.id": int(spend.campaign_id),
             "campaign.name": spend.campaign,
             "campaign.resource_name": f"customers/{cid}/campaigns/{spend.campaign_id}",
+            "campaign.advertising_channel_type": spend.channel_type,
         }
     if level >= 2:
         values |= {
@@ -1296,7 +1334,8 @@ def _row(values: dict[str, Any], select: list[str]) -> gas.GoogleAdsRow:
             target = getattr(target, part)
         if values.get(path) is not None:
             name = leaf if leaf in type(target).meta.fields else f"{leaf}_"
-            setattr(target, name, catalog.wire_value(path, values[path]))
+            value = click_view.wire_value(path, catalog.wire_value(path, values[path]))
+            setattr(target, name, value)
     return row
 
 

@@ -81,6 +81,7 @@ def test_rows_carry_ids_names_and_currency(api_settings: GoogleAdsSettings) -> N
             clicks=5,
             impressions=100,
             currency="EUR",
+            channel="Paid Search",
             ad_group_id="21",
             ad_group="Shoes",
             keyword_id="31",
@@ -95,6 +96,7 @@ def test_rows_carry_ids_names_and_currency(api_settings: GoogleAdsSettings) -> N
             clicks=2,
             impressions=40,
             currency="EUR",
+            channel="Paid Search",
             ad_group_id="21",
             ad_group="Shoes",
             keyword_id="32",
@@ -109,6 +111,7 @@ def test_rows_carry_ids_names_and_currency(api_settings: GoogleAdsSettings) -> N
             clicks=1,
             impressions=10,
             currency="EUR",
+            channel="Paid Search",
             ad_group_id="21",
             ad_group="Shoes",
         ),
@@ -121,6 +124,30 @@ def test_campaign_only_spend_is_its_own_row(api_settings: GoogleAdsSettings) -> 
     assert [(r.campaign_id, r.campaign, r.ad_group_id, r.cost) for r in rows] == [
         ("12", "PMax", "", Decimal("3.33"))
     ]
+
+
+def test_campaign_type_sets_the_rows_ga4_channel(
+    api_settings: GoogleAdsSettings, ads_server: GoogleAdsApiServer
+) -> None:
+    """GA4 files Display campaigns as "Display", Performance Max as "Cross-network" etc."""
+    day = date(2026, 10, 1)
+    kinds = [("51", "DISPLAY"), ("52", "VIDEO"), ("53", "SHOPPING"), ("54", "DEMAND_GEN")]
+    kinds += [("56", "SMART"), ("57", "HOTEL")]
+    for cid, kind in kinds:
+        ads_server.add_spend(day, campaign_id=cid, campaign=kind, cost="1", channel_type=kind)
+    ads_server.add_spend(
+        day, campaign_id="55", campaign="PMax", cost="1", channel_type=("PERFORMANCE_MAX")
+    )
+    rows = GoogleAdsSpend(api_settings).pull(day, day)
+    assert {r.campaign_id: r.channel for r in rows} == {
+        "51": "Display",
+        "52": "Paid Video",
+        "53": "Paid Shopping",
+        "54": "Cross-network",
+        "55": "Cross-network",
+        "56": "Cross-network",
+        "57": "Paid Search",  # GA4 names no channel for it: a Google Ads click's default
+    }
 
 
 def test_empty_range_yields_nothing(api_settings: GoogleAdsSettings) -> None:
