@@ -4,8 +4,8 @@
 (``revenue:<source>:<order_id>``); the revenue step pages on ``modified_at``, a privacy request
 finds a buyer's sales by ``email_sha256`` and ``visitor_id``. Nothing existing changes.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03 07:40:00.000000
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
