@@ -130,7 +130,7 @@ class DataDrivenSettings(Section):
     #: Markov chain order: how many past channels a step remembers (1 to 3).
     markov_order: Annotated[int, Field(ge=1, le=3)] = 1
     #: Resamples for each channel's stability interval (0: none).
-    bootstrap: Annotated[int, Field(ge=0, le=200)] = 20
+    bootstrap: Annotated[int, Field(ge=0, le=200)] = 10
 
 
 class AttributionSettings(Section):

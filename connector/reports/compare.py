@@ -20,8 +20,7 @@ from connector.attribution import split_amount
 from connector.reports.data_driven import (
     DATA_DRIVEN,
     deal_credit,
-    learn,
-    training_paths,
+    learned_for,
     window,
 )
 from connector.reports.sources import (
@@ -50,7 +49,7 @@ def model_comparison(
     fx_rates: dict[str, Decimal] | None = None,
     window_days: int = 180,
     markov_order: int = 1,
-    bootstrap: int = 20,
+    bootstrap: int = 10,
 ) -> dict[str, Any]:
     """One row per group with its revenue under each model, side by side."""
     dim = touch_dimension(by)
@@ -79,7 +78,8 @@ def model_comparison(
     if count:
         for model in (*MODELS, *DATA_DRIVEN):
             add(NO_JOURNEY, model, unattributed)
-    learned = _data_driven(session, rng, dim, fx, add, window_days, markov_order, bootstrap)
+    money = (currency, tuple(sorted((fx_rates or {}).items())))
+    learned = _data_driven(session, rng, dim, fx, money, add, window_days, markov_order, bootstrap)
 
     rows = [
         {
@@ -107,6 +107,7 @@ def _data_driven(
     rng: ReportRange,
     dim: Any,
     fx: Any,
+    money: tuple[Any, ...],
     add: Any,
     window_days: int,
     order: int,
@@ -114,8 +115,7 @@ def _data_driven(
 ) -> dict[str, Any]:
     """Learn the data-driven shares, credit the range's won deals by them, describe the fit."""
     since, until = window(rng.until, window_days)
-    paths, _ = training_paths(session, since, until, fx)
-    learned = learn(paths, order=order, bootstrap=bootstrap, since=since, until=until)
+    learned = learned_for(session, since, until, fx, money, order=order, bootstrap=bootstrap)
     touches = (
         select(Attribution.deal_id, dim, Touchpoint.channel, Deal.amount * fx)
         .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)

@@ -13,23 +13,26 @@ the channels' learned shares, and each channel's part equally over its touches, 
 credit sums to the deal's amount and a report can group it by any touch dimension. A journey
 whose channels all learned a zero share (a channel never seen converting) is split equally.
 
-Stability: the Markov shares are recomputed on ``bootstrap`` resamples of the journeys (with
+A fit is reused for 15 minutes (``REUSE_SECONDS``). Stability: the Markov shares are
+recomputed on ``bootstrap`` resamples of the journeys (with
 replacement, seeded); the 5th-95th percentile of each channel's share is reported beside it.
 """
 
 from __future__ import annotations
 
-import random
+import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.attribution.markov import PathCount, removal_effects
+from connector.attribution.markov import PathCount, aggregate, removal_effects
 from connector.attribution.shapley import shapley_values
 from connector.storage.models import Attribution, Deal, Touchpoint
 
@@ -95,16 +98,29 @@ def learn(
     until: datetime,
     seed: int = 0,
 ) -> LearnedShares:
-    """Markov and Shapley shares per channel, with bootstrap intervals for the Markov ones."""
-    markov = removal_effects(paths, order=order).shares(by_value=True)
-    converting = [(p.channels, p.value or float(p.conversions)) for p in paths if p.conversions]
+    """Markov and Shapley shares per channel, with bootstrap intervals for the Markov ones.
+
+    A bootstrap resample draws as many journeys as there are from the distinct journeys and
+    their outcomes (one multinomial draw), so it costs one chain solve, not a pass over every
+    journey.
+    """
+    distinct = aggregate(paths)
+    markov = removal_effects(distinct, order=order).shares(by_value=True)
+    converting = [(p.channels, p.value or float(p.conversions)) for p in distinct if p.conversions]
     shapley = shapley_values(converting).shares()
     intervals: dict[str, tuple[float, float]] = {}
-    if bootstrap > 1 and paths:
-        rng = random.Random(seed)
+    total = sum(p.conversions + p.nulls for p in distinct)
+    if bootstrap > 1 and total:
+        counts = np.array([[p.conversions, p.nulls] for p in distinct], dtype=float).ravel()
+        rng = np.random.default_rng(seed)
         draws: dict[str, list[float]] = defaultdict(list)
         for _ in range(bootstrap):
-            sample = [paths[rng.randrange(len(paths))] for _ in paths]
+            drawn = rng.multinomial(total, counts / total).reshape(-1, 2)
+            sample = [
+                PathCount(p.channels, int(c), p.value * c / p.conversions if c else 0.0, int(n))
+                for p, (c, n) in zip(distinct, drawn, strict=True)
+                if c or n
+            ]
             resampled = removal_effects(sample, order=order).shares(by_value=True)
             for channel in markov:
                 draws[channel].append(resampled.get(channel, 0.0))
@@ -115,13 +131,50 @@ def learn(
             intervals[channel] = (low, high)
     return LearnedShares(
         shares={MARKOV: markov, SHAPLEY: shapley},
-        journeys=sum(p.conversions + p.nulls for p in paths),
-        converting=sum(p.conversions for p in paths),
+        journeys=total,
+        converting=sum(p.conversions for p in distinct),
         order=order,
         since=since,
         until=until,
         intervals=intervals,
     )
+
+
+#: How long a fit is reused: reports (a dashboard reload) at most this far behind new journeys.
+REUSE_SECONDS = 900.0
+_LEARNED: dict[tuple[Any, ...], tuple[Any, float, LearnedShares]] = {}
+_LEARNED_MAX = 16
+
+
+def learned_for(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    fx: Any,
+    money: tuple[Any, ...],
+    *,
+    order: int,
+    bootstrap: int,
+) -> LearnedShares:
+    """:func:`learn` over the window's journeys, reused for ``REUSE_SECONDS``.
+
+    Learning reads every journey of the window and solves the chain once per bootstrap
+    resample: seconds on a large store, too slow for every dashboard load. The fit is kept
+    per database (the engine itself, by weak reference, so a new store never sees another's),
+    window, money conversion and model settings.
+    """
+    bind = session.get_bind()
+    key = (str(bind.url), since, until, money, order, bootstrap)
+    kept = _LEARNED.get(key)
+    now = time.monotonic()
+    if kept is not None and kept[0]() is bind and kept[1] > now:
+        return kept[2]
+    paths, _ = training_paths(session, since, until, fx)
+    learned = learn(paths, order=order, bootstrap=bootstrap, since=since, until=until)
+    if len(_LEARNED) >= _LEARNED_MAX:
+        _LEARNED.pop(next(iter(_LEARNED)))
+    _LEARNED[key] = (weakref.ref(bind), now + REUSE_SECONDS, learned)
+    return learned
 
 
 def deal_credit(channels: list[str], shares: dict[str, float]) -> list[Fraction]:
