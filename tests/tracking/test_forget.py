@@ -187,4 +187,4 @@ def test_cli_forget(client, runtime, page_view, row_counts, db_url, tmp_path):
     assert runner.invoke(cli, ["-c", str(config), "forget", "--failed"]).exit_code == 2
     result = runner.invoke(cli, ["-c", str(config), "forget", "--retry", "--failed", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"revived": 0, "outstanding": {"pending": 0, "failed": 0}}
+    assert json.loads(result.stdout) == {"revived": 0, "outstanding": {"pending": 0, "failed": 0}}
