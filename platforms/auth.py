@@ -99,3 +99,17 @@ def raw_platform_sections(path: Path) -> dict[str, dict[str, Any]]:
     tree = read_secret_files(tree, _secret_field_names(Settings), problems=problems)
     sections = tree.get("platforms") or {}
     return {k: v for k, v in sections.items() if isinstance(v, dict)}
+
+
+def store_token(platform: str, token: str, output: str | None, env: str) -> None:
+    """Write a checked token to ``output`` (0600) or say which env var the config reads.
+
+    Prints the config line either way; the token itself is never printed.
+    """
+    if output:
+        written = write_secret(output, token + "\n")
+        click.echo(f"wrote {written} (mode 0600); in the config:")
+        click.echo(f"  platforms.{platform}.access_token_file: {written}")
+    else:
+        click.echo(f"Set {env} in the service's environment (not in the YAML); in the config:")
+        click.echo(f"  platforms.{platform}.access_token: ${{{env}}}")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import requests
 
-from platforms.auth import Ask, Auth, config_file, raw_platform_sections, write_secret
+from platforms.auth import Ask, Auth, config_file, raw_platform_sections, store_token
 
 #: Scope -> why closedloop needs it.
 SCOPES: dict[str, str] = {
@@ -103,13 +103,7 @@ def command(ctx: click.Context, check_only: bool, output: str | None) -> None:
     click.echo(f"✓ valid token of {whose}, with every scope closedloop needs")
     if check_only:
         return
-    if output:
-        written = write_secret(output, token + "\n")
-        click.echo(f"wrote {written} (mode 0600); in the config:")
-        click.echo(f"  platforms.hubspot.access_token_file: {written}")
-    else:
-        click.echo(f"Set {ENV} in the service's environment (not in the YAML); in the config:")
-        click.echo(f"  platforms.hubspot.access_token: ${{{ENV}}}")
+    store_token("hubspot", token, output, ENV)
 
 
 AUTH = Auth(

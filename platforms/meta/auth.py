@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from platforms.auth import Ask, Auth, config_file, raw_platform_sections, write_secret
+from platforms.auth import Ask, Auth, config_file, raw_platform_sections, store_token
 
 #: Conversions API events need ads_management; the insights (spend) edge needs ads_read.
 CONVERSIONS_PERMISSION = "ads_management"
@@ -103,13 +103,7 @@ def command(ctx: click.Context, check_only: bool, output: str | None) -> None:
     )
     if check_only:
         return
-    if output:
-        written = write_secret(output, token + "\n")
-        click.echo(f"wrote {written} (mode 0600); in the config:")
-        click.echo(f"  platforms.meta.access_token_file: {written}")
-    else:
-        click.echo(f"Set {ENV} in the service's environment (not in the YAML); in the config:")
-        click.echo(f"  platforms.meta.access_token: ${{{ENV}}}")
+    store_token("meta", token, output, ENV)
 
 
 AUTH = Auth(
