@@ -43,6 +43,8 @@ from connector.reports.sources import (
 from connector.storage.models import Attribution, Deal, Lead, Touchpoint, model_weight
 
 TARGETS = ("deal", "lead")
+#: The models a path's credited channel can be read under (the attribution rows' columns).
+PATH_MODELS = MODELS
 SEPARATOR = " > "
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
@@ -83,8 +85,8 @@ def conversion_paths(
     """The top ``limit`` paths to ``target`` in the range, as plain data."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
+    if model not in PATH_MODELS:
+        raise ValueError(f"unknown model {model!r}; use one of {', '.join(PATH_MODELS)}")
     plan_for_reports(session)
     paths: dict[tuple[str, ...], _Path] = defaultdict(_Path)
     if target == "deal":
@@ -252,3 +254,13 @@ def _lead_paths(
     flush()
     total = int(session.scalar(select(func.count()).select_from(Lead).where(in_range)) or 0)
     return total - with_visit
+
+
+def path_options(settings: Any) -> dict[str, Any]:
+    """The settings every caller of :func:`conversion_paths` passes (API, CLI)."""
+    return {
+        "currency": settings.currency,
+        "fx_rates": settings.reports.fx_rates,
+        "ignore_direct": settings.attribution.ignore_direct,
+        "half_life_days": settings.attribution.half_life_days,
+    }
