@@ -18,18 +18,27 @@ The fixture (November 2026, USD):
 
 Hand results (last click): won deals 4, revenue 2400; repeat purchases D1, D3 -> new
 customers 2 (D2, D5); the range's customers c1, c2, c3 = 3.
+
+The period-over-period tests at the end compare Nov 11-20 with Nov 1-10 on the same fixture.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from reports_conftest import attributions
+import yaml
+from click.testing import CliRunner
+from reports_conftest import DASHBOARD_TOKEN, attributions
 
+from connector.cli import cli
 from connector.reports import ReportRange, source_report
 from connector.reports.kpis import KPIS, compute
+from connector.reports.period import change, previous_range, with_previous
 from connector.storage.models import Deal, SessionsDaily, SpendDaily, Touchpoint, Visitor
 
 NOV = ReportRange(date(2026, 11, 1), date(2026, 11, 30))
@@ -244,3 +253,120 @@ def test_every_kpi_has_a_label_and_formula():
     keys = set(compute({}))
     documented = {k.key for k in KPIS if k.label and k.formula}
     assert keys == documented
+
+
+# -- period over period ------------------------------------------------------------------------
+# Range Nov 11-20 (10 days) vs the previous 10 days, Nov 1-10, on the fixture above:
+# - now: D2 600 (Nov 12), D3 300 (Nov 20), D5 500 (Nov 15) -> revenue 1400, 3 won, avg 466.67;
+#   no visit, no spend;
+# - before: D1 1000 (Nov 10) -> revenue 1000, 1 won, avg 1000; visits Nov 2, 3, 4, 5 -> 4;
+#   spend 150 (Nov 2).
+
+RANGE = ReportRange(date(2026, 11, 11), date(2026, 11, 20))
+QUERY = {"from": "2026-11-11", "to": "2026-11-20", "compare": "previous"}
+
+
+def test_previous_range_has_the_same_length():
+    """Nov 11-20 (10 days) follows Nov 1-10; a one-day range follows the day before."""
+    assert previous_range(RANGE) == ReportRange(date(2026, 11, 1), date(2026, 11, 10))
+    one = ReportRange(date(2026, 3, 1), date(2026, 3, 1))
+    assert previous_range(one) == ReportRange(date(2026, 2, 28), date(2026, 2, 28))
+
+
+def test_change_is_none_when_previous_is_zero_or_undefined():
+    """Change in percent divides by the previous value; 0 or None gives None."""
+    assert change(Decimal("150"), Decimal("100")) == {
+        "previous": Decimal("100"),
+        "change": Decimal("50"),
+        "change_pct": Decimal("0.5000"),
+    }
+    assert change(5, 0)["change_pct"] is None and change(5, 0)["change"] == 5
+    assert change(None, 3) == {"previous": 3, "change": None, "change_pct": None}
+
+
+def test_totals_and_kpis_against_the_previous_range(world):
+    """Every total and KPI gets previous value, change and change %."""
+    with world.sessions() as s:
+
+        def run(period):
+            return source_report(s, period)
+
+        data = with_previous(run(RANGE), run, RANGE)
+    prev = data["totals"]["previous"]
+    assert data["compare"]["range"] == {"from": "2026-11-01", "to": "2026-11-10"}
+    assert prev["revenue"] == {
+        "previous": Decimal("1000.00"),
+        "change": Decimal("400"),
+        "change_pct": Decimal("0.4000"),
+    }
+    assert prev["visits"] == {"previous": 4, "change": -4, "change_pct": Decimal("-1.0000")}
+    assert prev["spend"]["change_pct"] == Decimal("-1.0000")
+    deal_size = prev["kpis"]["avg_deal_size"]
+    assert deal_size["previous"] == Decimal("1000.00")
+    assert deal_size["change"] == Decimal("-533.33")
+    assert deal_size["change_pct"] == Decimal("-0.5333")
+    rows = {row["group"]: row for row in data["rows"]}
+    social = rows["Paid Social"]["previous"]["revenue"]  # nothing there before: no percent
+    assert social == {"previous": 0, "change": Decimal("900"), "change_pct": None}
+
+
+@pytest.fixture
+def api(world, make_app, make_settings, dashboard_config):
+    return make_app(make_settings(dashboard_config)).test_client()
+
+
+def test_api_compare_previous(api):
+    """GET /api/reports/sources?compare=previous carries the comparison as JSON numbers."""
+    response = api.get(
+        "/api/reports/sources",
+        query_string=QUERY,
+        headers={"Authorization": f"Bearer {DASHBOARD_TOKEN}"},
+    )
+    assert response.status_code == 200, response.json
+    prev = response.json["totals"]["previous"]
+    assert prev["revenue"] == {"previous": 1000, "change": 400, "change_pct": 0.4}
+    assert response.json["compare"]["with"] == "previous"
+
+
+def test_api_refuses_an_unknown_comparison(api):
+    """compare=year is a 400 naming the parameter."""
+    response = api.get(
+        "/api/reports/sources",
+        query_string={**QUERY, "compare": "year"},
+        headers={"Authorization": f"Bearer {DASHBOARD_TOKEN}"},
+    )
+    assert response.status_code == 400
+    assert response.json["detail"].startswith("compare:")
+
+
+@pytest.fixture
+def config(tmp_path, db_url, world):
+    path = tmp_path / "closedloop.yaml"
+    path.write_text(yaml.safe_dump({"database": {"url": db_url}, "currency": "USD"}))
+    return str(path)
+
+
+def cli_run(config, *args):
+    return CliRunner().invoke(cli, ["-c", config, "report", "sources", *args])
+
+
+DATES = ["--from", "2026-11-11", "--to", "2026-11-20"]
+
+
+def test_cli_compare_table_json_csv(config):
+    """--compare previous: a totals table, the JSON block, and CSV previous/change columns."""
+    table = cli_run(config, *DATES, "--compare", "previous")
+    assert table.exit_code == 0, table.output
+    assert "totals against 2026-11-01 to 2026-11-10" in table.output
+    line = next(x for x in table.output.splitlines() if x.startswith("revenue USD"))
+    assert line.split()[2:] == ["1,400.00", "1,000.00", "400.00", "40.0%"]
+    data = json.loads(cli_run(config, *DATES, "--compare", "previous", "--format", "json").output)
+    assert data["totals"]["previous"]["won_deals"]["change"] == 2
+    sheet = cli_run(config, *DATES, "--compare", "previous", "--format", "csv").output
+    total = list(csv.DictReader(io.StringIO(sheet)))[-1]
+    assert total["revenue_previous"] == "1000.00" and total["revenue_change_pct"] == "0.4000"
+
+
+def test_cli_refuses_an_unknown_comparison(config):
+    """--compare year is a usage error (exit code 2)."""
+    assert cli_run(config, *DATES, "--compare", "year").exit_code == 2

@@ -15,12 +15,18 @@ Leads (sessions of the lead's visitor up to the lead):
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from reports_conftest import attributions
+import yaml
+from click.testing import CliRunner
+from reports_conftest import DASHBOARD_TOKEN, attributions
 
+from connector.cli import cli
 from connector.reports import ReportRange
 from connector.reports.paths import collapse, conversion_paths
 from connector.storage.models import Deal, Lead, Person, Touchpoint, Visitor
@@ -192,3 +198,105 @@ def test_unknown_target_or_model_is_refused(world):
         paths(world, target="visit")
     with pytest.raises(ValueError, match="model"):
         paths(world, model="u_shaped")
+
+
+# -- API and CLI -------------------------------------------------------------------------------
+QUERY = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+@pytest.fixture
+def api(world, make_app, make_settings, dashboard_config):
+    return make_app(make_settings(dashboard_config)).test_client()
+
+
+def get(api, **params):
+    return api.get(
+        "/api/reports/paths",
+        query_string={**QUERY, **params},
+        headers={"Authorization": f"Bearer {DASHBOARD_TOKEN}"},
+    )
+
+
+def test_api_paths(api):
+    """GET /api/reports/paths answers the report as JSON numbers."""
+    response = get(api, model="linear", channel="Email", limit="5")
+    assert response.status_code == 200, response.json
+    first = response.json["paths"][0]
+    assert first["label"] == PSEP and first["credited_revenue"] == 450
+    assert first["median_days"] == 9.5
+    leads = get(api, target="lead").json
+    assert leads["conversions"] == 3 and leads["without_journey"] == 1
+
+
+def test_api_paths_needs_a_token(api):
+    """Without a token the paths report is a 401."""
+    assert api.get("/api/reports/paths", query_string=QUERY).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"target": "visit"}, "target:"),
+        ({"model": "u_shaped"}, "model:"),
+        ({"limit": "0"}, "limit:"),
+        ({"limit": "1001"}, "limit:"),
+        ({"limit": "ten"}, "limit:"),
+        ({"channel": "x" * 65}, "channel:"),
+        ({"from": "2026-13-01"}, "from:"),
+    ],
+)
+def test_api_paths_bad_parameters(api, params, named):
+    """Bad parameters are 400 JSON errors naming the parameter, never 5xx."""
+    response = get(api, **params)
+    assert response.status_code == 400
+    assert response.json["detail"].startswith(named)
+
+
+def test_openapi_lists_paths(api):
+    """/openapi.json documents the paths endpoint and its parameters."""
+    doc = api.get("/openapi.json").json
+    params = {p["name"] for p in doc["paths"]["/api/reports/paths"]["get"]["parameters"]}
+    assert params == {"from", "to", "target", "model", "channel", "limit"}
+    sources = doc["paths"]["/api/reports/sources"]["get"]["parameters"]
+    assert "compare" in {p["name"] for p in sources}
+
+
+@pytest.fixture
+def config(tmp_path, db_url, world):
+    path = tmp_path / "closedloop.yaml"
+    path.write_text(yaml.safe_dump({"database": {"url": db_url}, "currency": "USD"}))
+    return str(path)
+
+
+def cli_paths(config, *args):
+    dates = ["--from", "2026-11-01", "--to", "2026-11-30"]
+    return CliRunner().invoke(cli, ["-c", config, "report", "paths", *dates, *args])
+
+
+def test_cli_paths_table(config):
+    """The table lists each path with conversions, share, revenue and median days."""
+    result = cli_paths(config)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith(PSEP))
+    assert line.removeprefix(PSEP).split() == ["2", "50.0%", "1,600.00", "9.50"]
+    assert "4 conversions on 3 paths; 1 without a journey" in result.output
+
+
+def test_cli_paths_csv_and_json(config):
+    """CSV has raw numbers per path; JSON is the API's document."""
+    result = cli_paths(config, "--target", "lead", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [(r["path"], r["conversions"], r["median_days"]) for r in rows] == [
+        ("Direct", "1", "0.50"),
+        ("Organic Search", "1", "1.25"),
+        (PSEP, "1", "4.50"),
+    ]
+    assert "revenue" not in rows[0]
+    data = json.loads(cli_paths(config, "--channel", "Email", "--format", "json").output)
+    assert [p["label"] for p in data["paths"]] == ["Email"]
+
+
+def test_cli_paths_bad_limit_is_usage_error(config):
+    """--limit 0 exits with 2."""
+    assert cli_paths(config, "--limit", "0").exit_code == 2
