@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from connector.storage.models import SessionsDaily, Touchpoint
@@ -41,21 +41,17 @@ SESSIONS_NOTE = (
 
 
 def page_counts(session: Session, rng: Any, dim: ColumnElement[str]) -> list[tuple[Any, ...]]:
-    """(group, page views, bounced sessions) for the range, grouped by ``dim``."""
-    views = (
-        select(dim, func.count())
-        .where(Touchpoint.occurred_at >= rng.since, Touchpoint.occurred_at < rng.until)
-        .group_by(dim)
-    )
-    counts: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
-    for group, count in session.execute(views):
-        counts[group][0] += count
+    """(group, page views, bounced sessions) for the range, grouped by ``dim``.
+
+    One scan: each page view in the range (and the hour after) with whether the visitor's
+    next page view starts a session (``LEAD`` over the visitor's page views in time order).
+    """
     following = (
         func.lead(Touchpoint.is_new_session)
         .over(partition_by=Touchpoint.visitor_id, order_by=(Touchpoint.occurred_at, Touchpoint.id))
         .label("next_new")
     )
-    sessions = (
+    paged = (
         select(
             dim.label("grp"),
             Touchpoint.is_new_session.label("is_new"),
@@ -68,18 +64,22 @@ def page_counts(session: Session, rng: Any, dim: ColumnElement[str]) -> list[tup
         )
         .subquery("paged")
     )
-    bounces = (
-        select(sessions.c.grp, func.count())
-        .where(
-            sessions.c.is_new.is_(True),
-            sessions.c.at < rng.until,
-            or_(sessions.c.next_new.is_(None), sessions.c.next_new.is_(True)),
-        )
-        .group_by(sessions.c.grp)
+    in_range = paged.c.at < rng.until
+    bounced = and_(
+        in_range,
+        paged.c.is_new.is_(True),
+        or_(paged.c.next_new.is_(None), paged.c.next_new.is_(True)),
     )
-    for group, count in session.execute(bounces):
-        counts[group][1] += count
-    return [(group, views_, bounced) for group, (views_, bounced) in counts.items()]
+    query = (
+        select(
+            paged.c.grp,
+            func.sum(case((in_range, 1), else_=0)),
+            func.sum(case((bounced, 1), else_=0)),
+        )
+        .group_by(paged.c.grp)
+        .having(func.sum(case((in_range, 1), else_=0)) > 0)
+    )
+    return [(group, int(views), int(bounces)) for group, views, bounces in session.execute(query)]
 
 
 def _ga4_group(by: str) -> Callable[[str, str, str], str] | None:
