@@ -26,7 +26,7 @@ from connector.reports import (
     source_report_options,
 )
 from connector.reports.data_driven import learning_options
-from connector.reports.kpis import KPIS, display
+from connector.reports.kpis import KPIS, display, visible_kpis
 from connector.reports.paths import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -110,7 +110,7 @@ def sources(obj: Obj, start, end, fmt, by, model, compare) -> None:
         ("impressions", "impr."),
         *([("ga4_sessions", "GA4 sessions")] if data["sessions_note"] else []),
     ]
-    kpi_cols = [(k.key, k.short) for k in KPIS if _shown(k.key, data)]
+    kpi_cols = [(k.key, k.short) for k in visible_kpis(data)]
     kinds = {k.key: k.kind for k in KPIS}
     table, sheet = [], []
     for row in [*data["rows"], data["totals"]]:
@@ -144,15 +144,6 @@ def sources(obj: Obj, start, end, fmt, by, model, compare) -> None:
             " those deals are left out of revenue",
             err=True,
         )
-
-
-def _shown(key: str, data: dict[str, Any]) -> bool:
-    """MQL→SQL needs a lifecycle mapping and MRR a recurring-amount property."""
-    if key == "mql_to_sql":
-        return bool(data["lifecycle_mapped"])
-    if key == "mrr":
-        return bool(data.get("recurring_mapped"))
-    return True
 
 
 def _previous_cells(

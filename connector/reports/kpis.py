@@ -77,6 +77,16 @@ KPIS: tuple[Kpi, ...] = (
 )
 
 
+def visible_kpis(report: dict) -> list[Kpi]:
+    """The KPIs a source report can show: MQL→SQL needs lifecycle stages, MRR the property."""
+    hidden = set()
+    if not report.get("lifecycle_mapped"):
+        hidden.add("mql_to_sql")
+    if not report.get("recurring_mapped"):
+        hidden.add("mrr")
+    return [k for k in KPIS if k.key not in hidden]
+
+
 def ratio(numerator: Decimal | int | float, denominator: Decimal | int | float) -> Decimal | None:
     """Numerator ÷ denominator, or None when the denominator is zero."""
     num, den = Decimal(str(numerator)), Decimal(str(denominator))

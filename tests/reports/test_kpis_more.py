@@ -37,7 +37,7 @@ from reports_conftest import DASHBOARD_TOKEN, attributions
 
 from connector.cli import cli
 from connector.reports import ReportRange, source_report
-from connector.reports.kpis import KPIS, compute
+from connector.reports.kpis import KPIS, compute, visible_kpis
 from connector.reports.period import change, previous_range, with_previous
 from connector.storage.models import Deal, SessionsDaily, SpendDaily, Touchpoint, Visitor
 
@@ -246,6 +246,14 @@ def test_no_ga4_sessions_is_undefined(runtime):
         data = source_report(s, NOV)
     assert data["totals"]["ga4_sessions"] is None
     assert data["sessions_note"] is None
+
+
+def test_visible_kpis_hide_what_the_profile_does_not_map():
+    """MRR shows only with deal.recurring_amount mapped, MQL→SQL only with lifecycle stages."""
+    keys = {k.key for k in visible_kpis({"lifecycle_mapped": False, "recurring_mapped": False})}
+    assert "mrr" not in keys and "mql_to_sql" not in keys and "clv" in keys
+    both = {k.key for k in visible_kpis({"lifecycle_mapped": True, "recurring_mapped": True})}
+    assert both == {k.key for k in KPIS}
 
 
 def test_every_kpi_has_a_label_and_formula():
