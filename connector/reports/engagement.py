@@ -46,9 +46,14 @@ def page_counts(session: Session, rng: Any, dim: ColumnElement[str]) -> list[tup
     One scan: each page view in the range (and the hour after) with whether the visitor's
     next page view starts a session (``LEAD`` over the visitor's page views in time order).
     """
+    visitor: ColumnElement[str] = Touchpoint.visitor_id
+    if session.get_bind().dialect.name == "postgresql":
+        # Partitioning needs equality only; bytewise order sorts the range's page views
+        # without the database locale's collation rules (the sort is this query's cost).
+        visitor = visitor.collate("C")
     following = (
         func.lead(Touchpoint.is_new_session)
-        .over(partition_by=Touchpoint.visitor_id, order_by=(Touchpoint.occurred_at, Touchpoint.id))
+        .over(partition_by=visitor, order_by=(Touchpoint.occurred_at, Touchpoint.id))
         .label("next_new")
     )
     paged = (
