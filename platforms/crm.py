@@ -46,6 +46,8 @@ class CrmDeal:
     is_closed: bool | None = None
     contacts: tuple[CrmContact, ...] = ()
     properties: dict[str, str | None] = field(default_factory=dict)
+    #: Stage ID -> when the deal entered it, as the CRM recorded it (empty if it keeps none).
+    stage_entered: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
