@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import Float, String, cast, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
 from connector.reports.lifecycle import credited_query
@@ -87,7 +87,7 @@ def velocity_report(
     """Median and p75 days per measure, per group (``rows``) and overall (``totals``)."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
-    durations = _durations(session, rng, by, model, ignore_direct).subquery("durations")
+    durations = _durations(session, rng, by, model, ignore_direct).cte("durations")
     plan_for_reports(session)
     if session.get_bind().dialect.name == "postgresql":
         groups, totals = _in_sql(session, durations)
@@ -125,29 +125,34 @@ def _days(seconds: float | None) -> Decimal | None:
 
 
 def _in_sql(session: Session, durations: Any) -> tuple[dict[str, Figures], Figures]:
-    """PostgreSQL: ``percentile_cont`` per (group, measure), and over distinct durations."""
-    secs = durations.c.secs
-    stats = (
-        func.count(),
-        func.percentile_cont(0.5).within_group(secs),
-        func.percentile_cont(0.75).within_group(secs),
+    """PostgreSQL: ``percentile_cont`` per (group, measure) and over distinct durations.
+
+    One statement over one materialised set of durations (a CTE read twice), so the joins
+    behind it run once.
+    """
+    once = select(durations.c.measure, durations.c.item, durations.c.secs).distinct().subquery()
+
+    def stats(source: Any) -> tuple[Any, ...]:
+        return (
+            source.c.measure,
+            func.count(),
+            func.percentile_cont(0.5).within_group(source.c.secs),
+            func.percentile_cont(0.75).within_group(source.c.secs),
+        )
+
+    per_group = select(literal(False).label("total"), durations.c.grp, *stats(durations))
+    overall = select(literal(True), literal(None, String()), *stats(once))
+    query = union_all(
+        per_group.group_by(durations.c.grp, durations.c.measure),
+        overall.group_by(once.c.measure),
     )
     groups: dict[str, Figures] = defaultdict(dict)
-    query = select(durations.c.grp, durations.c.measure, *stats).group_by(
-        durations.c.grp, durations.c.measure
-    )
-    for key, measure, count, median, p75 in session.execute(query):
-        groups[key if key is not None else NO_JOURNEY][measure] = (int(count), median, p75)
-    once = select(durations.c.measure, durations.c.item, durations.c.secs).distinct().subquery()
     totals: Figures = {}
-    overall = select(
-        once.c.measure,
-        func.count(),
-        func.percentile_cont(0.5).within_group(once.c.secs),
-        func.percentile_cont(0.75).within_group(once.c.secs),
-    ).group_by(once.c.measure)
-    for measure, count, median, p75 in session.execute(overall):
-        totals[measure] = (int(count), median, p75)
+    for is_total, key, measure, count, median, p75 in session.execute(query):
+        if is_total:
+            totals[measure] = (int(count), median, p75)
+        else:
+            groups[key if key is not None else NO_JOURNEY][measure] = (int(count), median, p75)
     return dict(groups), totals
 
 
@@ -181,46 +186,52 @@ def _seconds(session: Session, start: Any, end: Any) -> Any:
 
 
 def _durations(session: Session, rng: ReportRange, by: str, model: str, ignore_direct: bool) -> Any:
-    """(measure, item, grp, secs) for every duration the report counts."""
-    milestones = credited_query(rng, by=by, model=model, ignore_direct=ignore_direct).subquery(
+    """(measure, item, grp, secs) for every duration the report counts.
+
+    Start times come from grouped joins (first lead per person, MQL per contact, earliest SQL
+    and first lead per deal), not correlated probes: hash joins over the range's milestones and
+    wins scale with them, where a probe per row re-ran for every use of its column.
+    """
+    milestones = credited_query(rng, by=by, model=model, ignore_direct=ignore_direct).cte(
         "milestones"
     )
-    first_lead = (
-        select(func.min(Lead.occurred_at))
-        .where(Lead.person_id == milestones.c.person_id)
-        .correlate(milestones)
-        .scalar_subquery()
+    first_leads = (
+        select(Lead.person_id.label("person_id"), func.min(Lead.occurred_at).label("lead_at"))
+        .group_by(Lead.person_id)
+        .subquery("first_leads")
     )
-    mql_at = (
-        select(LifecycleEvent.entered_at)
-        .where(
-            LifecycleEvent.contact_id == milestones.c.contact_id,
-            LifecycleEvent.stage == "mql",
+    mqls = (
+        select(LifecycleEvent.contact_id.label("contact_id"), LifecycleEvent.entered_at.label("at"))
+        .where(LifecycleEvent.stage == "mql")
+        .subquery("mqls")
+    )
+    lead_to_mql = (
+        select(
+            literal("lead_to_mql", String()).label("measure"),
+            milestones.c.contact_id.label("item"),
+            milestones.c.grp.label("grp"),
+            _seconds(session, first_leads.c.lead_at, milestones.c.entered_at).label("secs"),
         )
-        .correlate(milestones)
-        .scalar_subquery()
+        .join(first_leads, first_leads.c.person_id == milestones.c.person_id)
+        .where(milestones.c.stage == "mql", first_leads.c.lead_at <= milestones.c.entered_at)
     )
-    starts = select(
-        milestones.c.contact_id.label("item"),
-        milestones.c.grp.label("grp"),
-        milestones.c.stage.label("stage"),
-        milestones.c.entered_at.label("end_at"),
-        # what each milestone is measured from: the first lead (MQL) or the MQL (SQL)
-        case((milestones.c.stage == "mql", first_lead), else_=mql_at).label("start_at"),
-    ).subquery("milestone_starts")
-    contact_measures = select(
-        _measure_label(starts.c.stage),
-        starts.c.item,
-        starts.c.grp,
-        _seconds(session, starts.c.start_at, starts.c.end_at).label("secs"),
-    ).where(starts.c.start_at.is_not(None), starts.c.start_at <= starts.c.end_at)
-    won = _won_deals(session, rng, by, model).subquery("won_deals")
+    mql_to_sql = (
+        select(
+            literal("mql_to_sql", String()),
+            milestones.c.contact_id,
+            milestones.c.grp,
+            _seconds(session, mqls.c.at, milestones.c.entered_at),
+        )
+        .join(mqls, mqls.c.contact_id == milestones.c.contact_id)
+        .where(milestones.c.stage == "sql", mqls.c.at <= milestones.c.entered_at)
+    )
+    won = _won_deals(session, rng, by, model).cte("won_deals")  # read three times: once
     deal_measures = [
         select(
-            literal(measure, String()).label("measure"),
+            literal(measure, String()),
             won.c.item,
             won.c.grp,
-            _seconds(session, start, won.c.close_at).label("secs"),
+            _seconds(session, start, won.c.close_at),
         ).where(start.is_not(None), start <= won.c.close_at)
         for measure, start in (
             ("sql_to_won", won.c.sql_at),
@@ -228,13 +239,7 @@ def _durations(session: Session, rng: ReportRange, by: str, model: str, ignore_d
             ("sales_cycle", won.c.created_at),
         )
     ]
-    return union_all(contact_measures, *deal_measures)
-
-
-def _measure_label(stage: Any) -> Any:
-    return case((stage == "mql", literal("lead_to_mql")), else_=literal("mql_to_sql")).label(
-        "measure"
-    )
+    return union_all(lead_to_mql, mql_to_sql, *deal_measures)
 
 
 def _won_deals(session: Session, rng: ReportRange, by: str, model: str) -> Any:
@@ -255,25 +260,27 @@ def _won_deals(session: Session, rng: ReportRange, by: str, model: str) -> Any:
         contacts = func.json_array_elements_text(Deal.contact_ids).table_valued("value")
     else:
         contacts = func.json_each(Deal.contact_ids).table_valued("value")
-    sql_at = (
-        select(func.min(LifecycleEvent.entered_at))
-        .select_from(contacts)
+    sqls = (
+        select(Deal.id.label("deal_id"), func.min(LifecycleEvent.entered_at).label("sql_at"))
+        .select_from(Deal)
+        .join(contacts, true())
         .join(
             LifecycleEvent,
-            and_(LifecycleEvent.contact_id == contacts.c.value, LifecycleEvent.stage == "sql"),
+            (LifecycleEvent.contact_id == contacts.c.value) & (LifecycleEvent.stage == "sql"),
         )
-        .correlate(Deal)
-        .scalar_subquery()
+        .where(won_between(rng))
+        .group_by(Deal.id)
+        .subquery("deal_sqls")
     )
-    lead_at = (
-        select(func.min(Lead.occurred_at))
-        .select_from(Attribution)
+    leads = (
+        select(Attribution.deal_id.label("deal_id"), func.min(Lead.occurred_at).label("lead_at"))
+        .join(Deal, Deal.id == Attribution.deal_id)
         .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
         .join(Visitor, Visitor.id == Touchpoint.visitor_id)
         .join(Lead, Lead.person_id == Visitor.person_id)
-        .where(Attribution.deal_id == Deal.id)
-        .correlate(Deal)
-        .scalar_subquery()
+        .where(won_between(rng))
+        .group_by(Attribution.deal_id)
+        .subquery("deal_leads")
     )
     return (
         select(
@@ -281,11 +288,13 @@ def _won_deals(session: Session, rng: ReportRange, by: str, model: str) -> Any:
             grouped.c.grp,
             Deal.close_time.label("close_at"),
             Deal.created_time.label("created_at"),
-            sql_at.label("sql_at"),
-            lead_at.label("lead_at"),
+            sqls.c.sql_at,
+            leads.c.lead_at,
         )
         .select_from(grouped)
         .join(Deal, Deal.id == grouped.c.deal_id)
+        .outerjoin(sqls, sqls.c.deal_id == Deal.id)
+        .outerjoin(leads, leads.c.deal_id == Deal.id)
     )
 
 
