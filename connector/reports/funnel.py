@@ -227,9 +227,18 @@ def _visitors(session: Session, rng: ReportRange, by: str) -> tuple[dict[str, in
         Touchpoint.occurred_at >= rng.since,
         Touchpoint.occurred_at < rng.until,
     )
-    per_group = select(dim, func.count(func.distinct(Touchpoint.visitor_id))).where(*started)
-    counts = {key: int(n) for key, n in session.execute(per_group.group_by(dim))}
-    total = session.scalar(select(func.count(func.distinct(Touchpoint.visitor_id))).where(*started))
+    # GROUP BY subqueries rather than COUNT(DISTINCT): PostgreSQL hashes them instead of
+    # sorting every session start.
+    pairs = (
+        select(dim.label("grp"), Touchpoint.visitor_id)
+        .where(*started)
+        .group_by(dim, Touchpoint.visitor_id)
+        .subquery("group_visitors")
+    )
+    per_group = select(pairs.c.grp, func.count()).group_by(pairs.c.grp)
+    counts = {key: int(n) for key, n in session.execute(per_group)}
+    once = select(pairs.c.visitor_id).group_by(pairs.c.visitor_id).subquery("visitors_once")
+    total = session.scalar(select(func.count()).select_from(once))
     return counts, int(total or 0)
 
 
@@ -255,7 +264,8 @@ def _cohort_rows(
     lifecycle_mapped: bool,
 ) -> dict[str, dict[str, Any]]:
     """Per group: people with a lead in the range, and how many reached each later stage."""
-    cohort = _cohort(rng, by, model, ignore_direct).subquery("cohort")
+    # A CTE so each person's credited touch is probed once, not once per joined stage row.
+    cohort = _cohort(rng, by, model, ignore_direct).cte("cohort")
     people = _reached_people().subquery("reached")
     reached = {
         stage: func.max(case((people.c.stage == stage, 1), else_=0)).label(stage)
