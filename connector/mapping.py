@@ -39,6 +39,14 @@ class DealFields(_Strict):
     created: str
     #: Optional: the property holding the deal's monthly recurring amount (reports' new MRR).
     recurring_amount: str | None = None
+    #: The property holding when a deal entered a stage, with ``{stage}`` for the stage ID
+    #: (HubSpot: ``hs_v2_date_entered_{stage}``): stage events carry the CRM's own time, not
+    #: the time a sync saw the change. Unset: the deal's modified time is used.
+    stage_entered: str | None = None
+
+    def stage_entered_property(self, stage: str) -> str | None:
+        """The date-entered property of ``stage``, or None when the profile names none."""
+        return self.stage_entered.format(stage=stage) if self.stage_entered else None
 
 
 class ContactFields(_Strict):
@@ -148,8 +156,8 @@ class MappingProfile(_Strict):
     lifecycle: LifecycleMapping = Field(default_factory=LifecycleMapping)
 
     def deal_properties(self) -> list[str]:
-        """Every deal property the sync must request."""
-        fields = self.deal.model_dump().values()
+        """Every deal property the sync must request (stage-entered ones: see the source)."""
+        fields = self.deal.model_dump(exclude={"stage_entered"}).values()
         return sorted({f for f in fields if f})
 
     def contact_properties(self) -> list[str]:

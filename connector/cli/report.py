@@ -26,6 +26,7 @@ from connector.reports import (
     source_report_options,
 )
 from connector.reports.data_driven import learning_options
+from connector.reports.funnel import COSTS, MODES, RATES, STAGES, funnel_report
 from connector.reports.kpis import KPIS, display, visible_kpis
 from connector.reports.paths import (
     DEFAULT_LIMIT,
@@ -36,6 +37,7 @@ from connector.reports.paths import (
     path_options,
 )
 from connector.reports.period import COMPARISONS, with_previous
+from connector.reports.velocity import MEASURES, velocity_report
 from connector.storage.models import utcnow
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -70,7 +72,7 @@ def _common(func):
 
 @click.group()
 def report() -> None:
-    """Reports: sources, opportunities, delivery, models, paths."""
+    """Reports: sources, opportunities, delivery, models, paths, funnel, velocity."""
 
 
 @report.command("sources")
@@ -352,6 +354,82 @@ def models(obj: Obj, start, end, fmt, by) -> None:
         {by: row["group"], **row["revenue"], "currency": data["currency"]} for row in data["rows"]
     ]
     _emit(fmt, data, table, sheet)
+
+
+@report.command("funnel")
+@_common
+@click.option("--by", type=click.Choice(DIMENSIONS), default="channel", show_default=True)
+@click.option("--model", type=click.Choice(MODELS), help="Default: attribution.model.")
+@click.option("--mode", type=click.Choice(MODES), default="period", show_default=True)
+@pass_obj
+def funnel(obj: Obj, start, end, fmt, by, model, mode) -> None:
+    """Visitors → leads → MQL → SQL → opportunity → customer, with rates and costs per stage."""
+    rng = _range(start, end)
+    settings = obj.settings()
+    with _session(obj) as session:
+        data = funnel_report(
+            session,
+            rng,
+            by=by,
+            model=model or settings.attribution.model,
+            mode=mode,
+            **source_report_options(settings),
+        )
+    table, sheet = [], []
+    for row in [*data["rows"], data["totals"]]:
+        line = {by: row["group"]}
+        line.update({label: display(row[key]) for key, label in STAGES})
+        line.update({name: display(row["rates"][name], "percent") for name in RATES})
+        line.update({name: display(row["costs"][name], "money") for name in COSTS})
+        line["spend"] = display(row["spend"], "money")
+        table.append(line)
+        sheet.append(
+            {
+                by: row["group"],
+                **{key: row[key] for key, _ in STAGES},
+                **row["rates"],
+                "spend": row["spend"],
+                **row["costs"],
+                "currency": data["currency"],
+            }
+        )
+    _emit(fmt, data, table, sheet)
+
+
+@report.command("velocity")
+@_common
+@click.option("--by", type=click.Choice(DIMENSIONS), default="channel", show_default=True)
+@click.option("--model", type=click.Choice(MODELS), help="Default: attribution.model.")
+@pass_obj
+def velocity(obj: Obj, start, end, fmt, by, model) -> None:
+    """Median and p75 days lead→MQL→SQL→won and the sales cycle, per group."""
+    rng = _range(start, end)
+    settings = obj.settings()
+    with _session(obj) as session:
+        data = velocity_report(
+            session,
+            rng,
+            by=by,
+            model=model or settings.attribution.model,
+            ignore_direct=settings.attribution.ignore_direct,
+        )
+    table, sheet = [], []
+    for row in [*data["rows"], data["totals"]]:
+        line = {by: row["group"]}
+        cells: dict[str, Any] = {by: row["group"]}
+        for measure in MEASURES:
+            cell = row[measure]
+            line[measure] = (
+                f"{display(cell['median_days'])} / {display(cell['p75_days'])} (n={cell['count']})"
+            )
+            cells[f"{measure}_count"] = cell["count"]
+            cells[f"{measure}_median_days"] = cell["median_days"]
+            cells[f"{measure}_p75_days"] = cell["p75_days"]
+        table.append(line)
+        sheet.append(cells)
+    _emit(fmt, data, table, sheet)
+    if fmt == "table":
+        click.echo("days: median / p75 (n = durations); linear interpolation (percentile_cont)")
 
 
 def _emit(
