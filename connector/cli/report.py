@@ -312,6 +312,16 @@ def delivery(obj: Obj, start, end, fmt) -> None:
             f"won revenue {display(data['won_revenue'], 'money')} {data['currency']}; "
             f"matched to a journey: {display(data['journey_match_rate'], 'percent')}"
         )
+        for platform, join in data.get("spend_join", {}).items():
+            missed = ", ".join(
+                f"{why} {display(v, 'money')}" for why, v in join["not_joined"].items() if v
+            )
+            click.echo(
+                f"  {platform} revenue next to its spend: {display(join['joined'], 'money')} "
+                f"of {display(join['revenue'], 'money')} "
+                f"({display(join['join_rate'], 'percent')})"
+                + (f"; not: {missed}" if missed else "")
+            )
         for platform, info in data["platforms"].items():
             for reason in info["reasons"][:5]:
                 click.echo(

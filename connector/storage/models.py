@@ -217,7 +217,9 @@ class ClickResolution(Base):
     __table_args__ = (UniqueConstraint("click_id", name="uq_click_resolutions_click_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    click_id: Mapped[int] = mapped_column(ForeignKey("click_ids.id", ondelete="CASCADE"))
+    #: NULL for a resolution read from the landing URL's ad IDs (``url_ids``): one row per
+    #: platform campaign/ad set/ad, shared by every touch that carried those IDs.
+    click_id: Mapped[int | None] = mapped_column(ForeignKey("click_ids.id", ondelete="CASCADE"))
     touchpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("touchpoints.id", ondelete="SET NULL")
     )
@@ -234,6 +236,8 @@ class ClickResolution(Base):
     keyword_id: Mapped[str] = mapped_column(String(64), default="")
     keyword: Mapped[str | None] = mapped_column(String(255))
     match_type: Mapped[str | None] = mapped_column(String(16))
+    ad_id: Mapped[str] = mapped_column(String(64), default="")
+    ad: Mapped[str | None] = mapped_column(String(255))
 
 
 class Lead(Base):
@@ -527,6 +531,7 @@ class SpendDaily(Base):
             "campaign_id",
             "ad_group_id",
             "keyword_id",
+            "ad_id",
             name="uq_spend_daily_key",
         ),
         Index("ix_spend_daily_day", "day"),
@@ -541,6 +546,9 @@ class SpendDaily(Base):
     ad_group: Mapped[str | None] = mapped_column(String(255))
     keyword_id: Mapped[str] = mapped_column(String(64), default="")
     keyword: Mapped[str | None] = mapped_column(String(255))
+    #: The ad (Meta's finest level); "" for platforms that report spend by keyword.
+    ad_id: Mapped[str] = mapped_column(String(64), default="")
+    ad: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str | None] = mapped_column(String(255))
     medium: Mapped[str | None] = mapped_column(String(255))
     channel: Mapped[str | None] = mapped_column(String(64))
