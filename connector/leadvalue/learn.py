@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -72,9 +72,14 @@ def learn(
     *,
     ignore_direct: bool = True,
 ) -> list[Learned]:
-    """The values the store holds now, learned over the window ending at ``now``."""
-    since = now - timedelta(days=cfg.window_days)
-    found = cohort.entries(session, since, now, ignore_direct=ignore_direct)
+    """The day's values: entries of the ``window_days`` before today (UTC), revenue up to now.
+
+    The window ends where the day begins, so a day's values are the same whenever they are
+    learned, and today's leads (still being sent) never teach their own value.
+    """
+    until = datetime.combine(learned_on(now), time.min, tzinfo=UTC)
+    since = until - timedelta(days=cfg.window_days)
+    found = cohort.entries(session, since, until, ignore_direct=ignore_direct)
     revenue = cohort.won_revenue(session, found, currency, now)
     return values_from(found, revenue, cfg.prior_weight)
 

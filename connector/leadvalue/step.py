@@ -178,11 +178,12 @@ def _unplanned(session: Session, found: list[cohort.StageEntry]) -> list[cohort.
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         done.update(
-            session.execute(
+            (key, stage)
+            for key, stage in session.execute(
                 select(LeadPrediction.lead_key, LeadPrediction.stage).where(
                     LeadPrediction.lead_key.in_(chunk)
                 )
-            ).tuples()
+            )
         )
     return [e for e in found if (e.lead_key, e.stage) not in done]
 
