@@ -83,3 +83,14 @@ def test_stages_are_learned_apart():
     learned = values_from(entries, {("c1", "sql"): D(500)}, D(0))
     overall = {v.stage: v.value for v in learned if v.channel == ""}
     assert overall == {"mql": D("0.00"), "sql": D("500.00")}
+
+
+def test_the_readme_worked_example():
+    """README: 4 Paid Search MQLs won 6,000, 1 Organic won 0, k=2: 1,200 / 1,400 / 800."""
+    entries = [_entry(f"c{n}", "mql", "Paid Search", "x") for n in range(1, 5)]
+    entries.append(_entry("c5", "mql", "Organic Search", "y"))
+    revenue = {("c1", "mql"): D(4000), ("c2", "mql"): D(2000)}
+    values = {(v.channel, v.campaign): v.value for v in values_from(entries, revenue, D(2))}
+    assert values[("", "")] == D("1200.00")
+    assert values[("Paid Search", "")] == D("1400.00")
+    assert values[("Organic Search", "")] == D("800.00")
