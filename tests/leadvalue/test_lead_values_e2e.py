@@ -325,3 +325,25 @@ def test_consent_denied_visitor_leads_are_skipped(runtime, boxes):
         assert s.scalars(select(Conversion)).all() == []
         (prediction,) = s.scalars(select(LeadPrediction)).all()
     assert (prediction.stage, prediction.rows_planned) == ("lead", 0)
+
+
+def test_forget_removes_predictions_and_scrubs_lead_rows(runtime, boxes):
+    """A privacy request deletes the person's predictions and scrubs their lead rows."""
+    from connector.tracking.forget import erase
+
+    seed_history(runtime)
+    with runtime.sessions.begin() as s:
+        vid = _person(s, "cy@example.com", None)
+        _touch(s, vid, NOW - timedelta(days=2), "Paid Search", "G-CY")
+        person_id = s.scalar(select(Person.id).where(Person.email == "cy@example.com"))
+        s.add(Lead(person_id=person_id, visitor_id=vid, occurred_at=JUST_NOW))
+    boxes["google_ads"].know_click("gclid", "G-CY", NOW - timedelta(days=2))
+    assert run(runtime)["counts"]["lead_conversions_planned"] == 3
+    report = erase(runtime, email="cy@example.com")
+    assert report["removed"]["lead_predictions"] == 1
+    assert report["outbox"]["scrubbed"] == 3
+    with runtime.sessions() as s:
+        rows = s.scalars(select(Conversion).where(Conversion.deal_id == f"lead:p{person_id}")).all()
+    assert len(rows) == 3
+    assert all(email_key("cy@example.com") not in str(r.identifiers) for r in rows)
+    assert all("email_sha256" not in r.identifiers for r in rows)
