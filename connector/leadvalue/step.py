@@ -163,6 +163,12 @@ class LeadValueStep:
             ["deal_id", "destination", "what"],
         )
         counts["lead_conversions_planned"] += len(inserted)
+        if ctx.dry_run:
+            # The rollback drops them: keep them for the deliver step to validate, as the
+            # sync does with its own rows.
+            from connector.sync.step import _keep_unsaved
+
+            _keep_unsaved(ctx, inserted)
         summary["not_planned"] = dict(skipped)
 
 

@@ -347,3 +347,23 @@ def test_forget_removes_predictions_and_scrubs_lead_rows(runtime, boxes):
     assert len(rows) == 3
     assert all(email_key("cy@example.com") not in str(r.identifiers) for r in rows)
     assert all("email_sha256" not in r.identifiers for r in rows)
+
+
+def test_dry_run_plans_and_stores_nothing(runtime, boxes):
+    """A dry run reports the lead rows it would plan, then rolls everything back."""
+    seed_history(runtime)
+    with runtime.sessions.begin() as s:
+        vid = _person(s, "dee@example.com", None)
+        _touch(s, vid, NOW - timedelta(days=2), "Paid Search", "G-DEE")
+        person_id = s.scalar(select(Person.id).where(Person.email == "dee@example.com"))
+        s.add(Lead(person_id=person_id, visitor_id=vid, occurred_at=JUST_NOW))
+    steps = [LeadValueStep()]
+    run_id, status = RunService(runtime, steps=steps).run_now("test", dry_run=True)
+    found = get_run(runtime, run_id)
+    assert status == "succeeded" and found is not None
+    assert found.counts["lead_conversions_planned"] == 3
+    with runtime.sessions() as s:
+        assert s.scalars(select(Conversion)).all() == []
+        assert s.scalars(select(LeadPrediction)).all() == []
+        assert s.scalars(select(LeadValue)).all() == []
+    assert received(boxes) == {"google_ads": [], "meta": [], "ga4": []}
