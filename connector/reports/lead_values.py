@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from connector.leadvalue.cohort import StageEntry, won_revenue
 from connector.leadvalue.settings import LEAD_STAGES
 from connector.reports.sources import ReportRange
-from connector.storage.models import LeadPrediction
+from connector.storage.models import LeadPrediction, Person
 
 #: What the report groups sources by.
 GROUPINGS = ("channel", "campaign")
@@ -57,9 +57,25 @@ def lead_value_report(
             LeadPrediction.currency == currency.upper(),
         )
     ).all()
+    # A site lead is often planned before the write-back makes its CRM contact: take the
+    # person's contact as it is now.
+    unlinked = sorted({p.person_id for p in found if not p.contact_id and p.person_id})
+    contacts = dict(
+        session.execute(
+            select(Person.id, Person.crm_contact_id).where(Person.id.in_(unlinked))
+        ).all()
+        if unlinked
+        else []
+    )
     entries = {
         p.id: StageEntry(
-            p.lead_key, p.stage, p.entered_at, p.person_id, p.contact_id, p.channel, p.campaign
+            p.lead_key,
+            p.stage,
+            p.entered_at,
+            p.person_id,
+            p.contact_id or contacts.get(p.person_id),
+            p.channel,
+            p.campaign,
         )
         for p in found
     }

@@ -3,13 +3,14 @@
 Hand-computed world (USD): MQLs c1 (Oct 5, Paid Search / brand, sent at 1,800; its deal won
 4,000 on Nov 1), c2 (Oct 20, brand, 1,800; no deal), c3 (Nov 3, generic, 1,000; a deal of 500
 won on Nov 2, before it was an MQL, does not count; one of 700 won Nov 10 does), and a site
-lead p9 (Nov 4, Organic Search, 300; its deal was lost). Left out: an SQL nothing was sent for
+lead p9 (Nov 4, Organic Search, 300; planned before its person had a CRM contact, now c9: a
+deal of 900 was lost, one of 150 won on Nov 14). Left out: an SQL nothing was sent for
 and an MQL predicted in EUR.
 
 - mql / Paid Search / 2026-10: 2 leads, 3,600 predicted, 4,000 realised, 4000/3600 = 1.11
 - mql / Paid Search / 2026-11: 1 lead, 1,000, 700, 0.70
-- lead / Organic Search / 2026-11: 1 lead, 300, 0, 0.00
-- totals: lead 1 / 300 / 0 / 0.00; mql 3 / 4,600 / 4,700 / 4700/4600 = 1.02
+- lead / Organic Search / 2026-11: 1 lead, 300, 150, 150/300 = 0.50
+- totals: lead 1 / 300 / 150 / 0.50; mql 3 / 4,600 / 4,700 / 4700/4600 = 1.02
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import yaml
 from click.testing import CliRunner
 
 from connector.cli import cli
-from connector.storage.models import Deal, LeadPrediction
+from connector.storage.models import Deal, LeadPrediction, Person
 
 RANGE = {"from": "2026-10-01", "to": "2026-11-30"}
 AUTH = {"Authorization": "Bearer test-trigger-token"}
@@ -42,7 +43,7 @@ def world(runtime):
         ("c1", "mql", "c1", at(10, 5), "Paid Search", "brand", "1800", "USD", 3),
         ("c2", "mql", "c2", at(10, 20), "Paid Search", "brand", "1800", "USD", 3),
         ("c3", "mql", "c3", at(11, 3), "Paid Search", "generic", "1000", "USD", 2),
-        ("p9", "lead", "c9", at(11, 4), "Organic Search", "(not set)", "300", "USD", 1),
+        ("p9", "lead", None, at(11, 4), "Organic Search", "(not set)", "300", "USD", 1),
         ("c4", "sql", "c4", at(11, 5), "Paid Search", "brand", "3000", "USD", 0),
         ("c5", "mql", "c5", at(11, 6), "Paid Search", "brand", "900", "EUR", 2),
     ]
@@ -51,16 +52,22 @@ def world(runtime):
         ("d3a", True, "500", at(11, 2), ["c3"]),
         ("d3b", True, "700", at(11, 10), ["c3"]),
         ("d9", False, "900", at(11, 12), ["c9"]),
+        ("d9b", True, "150", at(11, 14), ["c9"]),
         ("d4", True, "9000", at(11, 20), ["c4"]),
         ("d5", True, "9000", at(11, 20), ["c5"]),
     ]
     with runtime.sessions.begin() as s:
+        # p9 was planned before the write-back linked its person to CRM contact c9.
+        person = Person(email_sha256="9" * 64, crm_contact_id="c9")
+        s.add(person)
+        s.flush()
         for key, stage, contact, entered, channel, campaign, value, currency, rows in predictions:
             s.add(
                 LeadPrediction(
                     lead_key=key,
                     stage=stage,
                     contact_id=contact,
+                    person_id=person.id if key == "p9" else None,
                     entered_at=entered,
                     channel=channel,
                     campaign=campaign,
@@ -104,13 +111,13 @@ def test_api_sets_predicted_against_realised_by_month(client, world):
         for r in body["rows"]
     ]
     assert rows == [
-        ("lead", "Organic Search", "2026-11", 1, 300, 0, 0),
+        ("lead", "Organic Search", "2026-11", 1, 300, 150, 0.5),
         ("mql", "Paid Search", "2026-10", 2, 3600, 4000, 1.11),
         ("mql", "Paid Search", "2026-11", 1, 1000, 700, 0.7),
     ]
     totals = {t["stage"]: (t["leads"], t["predicted"], t["realised"]) for t in body["totals"]}
-    assert totals == {"lead": (1, 300, 0), "mql": (3, 4600, 4700)}
-    assert [t["calibration"] for t in body["totals"]] == [0, 1.02]
+    assert totals == {"lead": (1, 300, 150), "mql": (3, 4600, 4700)}
+    assert [t["calibration"] for t in body["totals"]] == [0.5, 1.02]
 
 
 def test_api_groups_by_campaign(client, world):
@@ -181,7 +188,7 @@ def test_cli_csv_and_table(tmp_path, db_url, world):
     """CSV has one raw row per stage/source/month; the table shows the calibration."""
     sheet = list(csv.DictReader(io.StringIO(_cli(tmp_path, db_url, "--format", "csv").output)))
     assert [(r["stage"], r["month"], r["realised"], r["calibration"]) for r in sheet] == [
-        ("lead", "2026-11", "0.00", "0.00"),
+        ("lead", "2026-11", "150.00", "0.50"),
         ("mql", "2026-10", "4000.00", "1.11"),
         ("mql", "2026-11", "700.00", "0.70"),
     ]
