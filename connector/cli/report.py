@@ -72,7 +72,7 @@ def _common(func):
 
 @click.group()
 def report() -> None:
-    """Reports: sources, opportunities, delivery, models, paths, funnel, velocity."""
+    """Reports: sources, opportunities, delivery, models, paths, funnel, velocity, lead-values."""
 
 
 @report.command("sources")
@@ -440,6 +440,37 @@ def velocity(obj: Obj, start, end, fmt, by, model) -> None:
     _emit(fmt, data, table, sheet)
     if fmt == "table":
         click.echo("days: median / p75 (n = durations); linear interpolation (percentile_cont)")
+
+
+@report.command("lead-values")
+@_common
+@click.option(
+    "--by", type=click.Choice(["channel", "campaign"]), default="channel", show_default=True
+)
+@pass_obj
+def lead_values(obj: Obj, start, end, fmt, by) -> None:
+    """Per lead stage, source and month: value sent at lead time vs revenue won since."""
+    from connector.reports.lead_values import default_start, lead_value_report
+
+    rng = _range(start or default_start(utcnow().date()).isoformat(), end)
+    settings = obj.settings()
+    currency = obj.runtime().profile.lead_values.currency or settings.currency
+    with _session(obj) as session:
+        data = lead_value_report(session, rng, currency=currency, by=by, now=utcnow())
+    sheet = [{**row, "currency": data["currency"]} for row in data["rows"]]
+    table = [
+        {
+            "stage": row["stage"],
+            by: row["source"],
+            "month": row["month"],
+            "leads": str(row["leads"]),
+            f"predicted {data['currency']}": display(row["predicted"], "money"),
+            f"realised {data['currency']}": display(row["realised"], "money"),
+            "realised/predicted": display(row["calibration"], "number"),
+        }
+        for row in data["rows"]
+    ]
+    _emit(fmt, data, table, sheet)
 
 
 def _emit(

@@ -189,6 +189,25 @@ def velocity():
     return jsonify(jsonable(report))
 
 
+@blueprint.get("/lead-values")
+def lead_values():
+    """Per lead stage, source and month: the value sent at lead time against the revenue won."""
+    from connector.reports.lead_values import GROUPINGS, default_start, lead_value_report
+
+    require_reader()
+    today = utcnow().date()
+    try:
+        start = request.args.get("from") or default_start(today).isoformat()
+        rng = parse_range(start, request.args.get("to"), today=today)
+    except RangeError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    by = _choice("by", GROUPINGS, "channel")
+    currency = runtime().profile.lead_values.currency or runtime().settings.currency
+    with runtime().sessions() as session:
+        report = lead_value_report(session, rng, currency=currency, by=by, now=utcnow())
+    return jsonify(jsonable(report))
+
+
 def _params(*extra: dict) -> list[dict]:
     date_param = {"type": "string", "format": "date"}
     base = [
@@ -250,6 +269,10 @@ def init_app(app: Flask) -> None:
             "/api/reports/velocity": _op(
                 "Velocity: median and p75 days between lifecycle stages, and sales cycle",
                 _params(_enum("by", DIMENSIONS), _enum("model", MODELS)),
+            ),
+            "/api/reports/lead-values": _op(
+                "Lead values: predicted at lead time against realised revenue",
+                _params(_enum("by", ("channel", "campaign"))),
             ),
         }
     )
