@@ -105,6 +105,7 @@ def funnel_report(
     fx_rates: dict[str, Decimal] | None = None,
     ignore_direct: bool = True,
     lifecycle_mapped: bool = True,
+    recurring_mapped: bool = False,  # a source-report option; the funnel shows no MRR
 ) -> dict[str, Any]:
     """The funnel as plain data: ``rows`` (one per group, with ``group``) and ``totals``.
 
