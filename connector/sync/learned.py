@@ -17,11 +17,14 @@ by that fit:
 A deal keeps the credit of the run that last read it (as a platform's own data-driven model
 does not restate past conversions); ``closedloop backfill`` re-credits old deals.
 
-Not incremental: the window slides (old journeys leave it), a deal's credited touches change
-when its journey grows, and a visitor stops being a non-converting journey when they buy; a
-count kept between runs would need all three subtracted exactly. A run instead re-reads the
-window once, without bootstrap resamples (one chain solve), and ``learned_for`` keeps the fit
-for runs within the same hour of the clock (``REUSE_SECONDS`` at most).
+Not incremental, and not reused from ``learned_for``'s cache: the window slides (old journeys
+leave it), a deal's credited touches change when its journey grows, and a visitor stops being
+a non-converting journey when they buy; a count kept between runs would need all three
+subtracted exactly, and a fit kept for minutes would credit a run's deals by data older than
+the run (and make a run's statements depend on what an earlier run left in memory, which the
+crash-resume test rightly refuses). A run instead re-reads the window once and learns without
+bootstrap resamples: one chain solve and one Shapley pass (``bench/attribution.py`` measures
+it against the report's fit).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from connector.attribution.direct import DIRECT_CHANNEL
 from connector.attribution.models import DATA_DRIVEN
 from connector.attribution.shares import integer_parts
 from connector.config import Settings
-from connector.reports.data_driven import deal_credit, learned_for, window
+from connector.reports.data_driven import deal_credit, learn, training_paths, window
 from connector.reports.sources import fx_factor
 from connector.storage.models import Deal
 
@@ -88,14 +91,12 @@ NOT_LEARNED = not_learned("not learned in this run")
 
 
 def learn_for_run(session: Session, settings: Settings, now: datetime) -> LearnedCredit:
-    """Learn both models over the window ending at ``now`` (to the hour), in reporting money."""
+    """Learn both models over the window ending at ``now``, amounts in the reporting currency."""
     options = settings.attribution.data_driven
-    until = now.replace(minute=0, second=0, microsecond=0)
-    since, until = window(until, options.window_days)
-    rates = settings.reports.fx_rates
-    fx = fx_factor(Deal.currency, settings.currency, rates)
-    money = (settings.currency, tuple(sorted(rates.items())))
-    learned = learned_for(session, since, until, fx, money, order=options.markov_order, bootstrap=0)
+    since, until = window(now, options.window_days)
+    fx = fx_factor(Deal.currency, settings.currency, settings.reports.fx_rates)
+    paths, _ = training_paths(session, since, until, fx)
+    learned = learn(paths, order=options.markov_order, bootstrap=0, since=since, until=until)
     described: dict[str, Any] = {
         "window": {"from": since.isoformat(), "to": until.isoformat()},
         "journeys": learned.journeys,
