@@ -32,11 +32,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 import platforms
-from connector.config import parse_config
+from connector.config import Settings, parse_config
 from connector.errors import ConfigError
+from connector.mapping import load_profile
 from connector.outbox import deliver_due
 from connector.reports.sources import ReportRange, source_report
 from connector.runtime import Runtime
@@ -48,9 +51,15 @@ from connector.storage.models import (
     model_weight,
     utcnow,
 )
+from connector.sync.attributions import attribution_rows
+from connector.sync.deals import check_deal
+from connector.sync.learned import LearnedCredit, not_learned
+from connector.sync.match import MATCHED, Journey, Touch
+from connector.sync.plan import PlanSettings, plan_conversions
+from platforms.crm import CrmContact, CrmDeal
 from platforms.hubspot.sandbox import HubSpotSandbox
 from platforms.sandbox_kit import FaultPlan
-from tests.sync.conftest import FakeClock, Seeder, Syncer, won_deal
+from tests.sync.conftest import NOW, FakeClock, Seeder, Syncer, won_deal
 
 G1, G2 = "G1" + "a" * 30, "G2" + "b" * 30
 CENT = Decimal("0.01")
@@ -259,3 +268,74 @@ def test_a_learned_model_is_selectable_in_the_config():
     """``attribution.model: shapley`` validates."""
     settings = parse_config({"attribution": {"model": "shapley"}}, env={})
     assert settings.attribution.model == "shapley"
+
+
+# -- the rule on hand-made journeys (no store) ------------------------------------------------
+CLOSE = NOW - timedelta(days=1)
+
+
+def journey(channels: list[str]) -> Journey:
+    """One touch per channel, a day apart, each carrying a GA client ID."""
+    return Journey(
+        "d1",
+        MATCHED,
+        (CrmContact(id="c1", email="ann@example.com"),),
+        [
+            Touch(n, "v1", at, ch, "x", {}, "1.1", None, None, None, True, True)
+            for n, ch in enumerate(channels, start=1)
+            for at in [CLOSE - timedelta(days=len(channels) - n + 1)]
+        ],
+    )
+
+
+def deal(amount: str) -> Any:
+    raw = CrmDeal(
+        id="d1",
+        modified_time=NOW,
+        amount=amount,
+        currency="USD",
+        close_date=CLOSE.isoformat(),
+        contacts=(CrmContact(id="c1"),),
+    )
+    return check_deal(raw, is_won=True, default_currency="USD", minimum_value=Decimal(0))
+
+
+@given(
+    st.lists(
+        st.sampled_from(["Email", "Display", "Paid Search", "Referral"]), min_size=1, max_size=7
+    ),
+    st.dictionaries(st.sampled_from(["Email", "Display", "Paid Search"]), st.floats(0, 1)),
+    st.dictionaries(st.sampled_from(["Email", "Display", "Referral"]), st.floats(0, 1)),
+    st.decimals(min_value=0, max_value=10**9, places=2),
+)
+def test_stored_learned_credit_sums_to_the_amount_to_the_cent(channels, markov, shapley, amount):
+    """Whatever the fit, each learned model's stored revenue adds up to the deal, weights to 1."""
+    learned = LearnedCredit(shares={"markov": markov, "shapley": shapley})
+    rows = attribution_rows(deal(str(amount)), journey(channels), Settings(), learned)
+    for model in ("markov", "shapley"):
+        assert sum((r.revenue(model) for r in rows), Decimal(0)) == amount
+        assert sum((r.weight(model) for r in rows), Decimal(0)) == Decimal(1)
+
+
+def test_ga4_split_by_markov_follows_the_learned_shares():
+    """GA4 split, Markov shares 3/4 Organic, 1/4 Paid Social: 900 -> 675.00 / 225.00."""
+    settings = Settings.model_validate(
+        {
+            "attribution": {"model": "markov", "split": True},
+            "platforms": {"ga4": {"enabled": True, "measurement_id": "G-T", "api_secret": "s"}},
+        }
+    )
+    learned = LearnedCredit(shares={"markov": {"Organic Search": 0.75, "Paid Social": 0.25}})
+    rule = load_profile(settings).won_event()
+    trip = journey(["Organic Search", "Paid Social", "Direct"])
+    plan = plan_conversions(
+        deal("900"), trip, rule, PlanSettings(settings, ("ga4",), NOW, learned), event_time=CLOSE
+    )
+    assert [(r["dedup_key"], r["value"]) for r in plan.rows] == [
+        ("cl-d1-closed_won-1", Decimal("675.00")),
+        ("cl-d1-closed_won-2", Decimal("225.00")),
+    ]
+    # Nothing learned (too few journeys): the linear split.
+    fallback = PlanSettings(settings, ("ga4",), NOW, not_learned("too few"))
+    plan = plan_conversions(deal("900"), trip, rule, fallback, event_time=CLOSE)
+    assert [r["value"] for r in plan.rows] == [Decimal("450.00"), Decimal("450.00")]
