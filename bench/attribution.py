@@ -13,6 +13,11 @@ What is inside each figure (this process's CPU time and wall time, one phase eac
    simulation takes minutes per order at 1M), at each order, with the simulation budget that
    reaches 1 % agreement (``nsim_start=100_000``, ``conv_par=0.001``), and the ratio of times.
 
+5. **The sync's fit against the report's**: ``learn`` (aggregate, Markov order 1 and Shapley)
+   over all N journeys as a sync run does it (no bootstrap resamples) and as the model
+   comparison does it (10 resamples, its default), this process's CPU each, and the ratio.
+   Reading the journeys from the store is outside both.
+
 Generating the journeys is outside every figure. Requires the dev extras (ChannelAttribution,
 pandas); ``--reference-journeys 0`` skips step 4.
 
@@ -26,6 +31,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector.attribution.markov import PathCount, aggregate, removal_effects
 from connector.attribution.shapley import shapley_values
+from connector.reports.data_driven import learn
 
 CHANNELS = (
     "Paid Search",
@@ -113,6 +120,14 @@ def main() -> None:
     total += cpu
     print(f"shapley (exact):    wall {wall:7.2f} s   CPU {cpu:7.2f} s")
     print(f"retraining, every model: CPU {total:.2f} s, {args.journeys:,} journeys (target < 60)")
+    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)
+    _, _, sync_cpu = timed(lambda: learn(raw, order=1, bootstrap=0, since=since, until=until))
+    _, _, report_cpu = timed(lambda: learn(raw, order=1, bootstrap=10, since=since, until=until))
+    print(
+        f"sync fit (no bootstrap): CPU {sync_cpu:7.2f} s   report fit (10 resamples): CPU"
+        f" {report_cpu:7.2f} s   sync/report {sync_cpu / report_cpu:6.3f}",
+        flush=True,
+    )
     if args.reference_journeys:
         sample = aggregate(raw[: args.reference_journeys])
         print(f"reference, first {args.reference_journeys:,} journeys ({len(sample):,} paths):")

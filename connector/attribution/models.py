@@ -24,6 +24,12 @@ FIRST, LAST, LINEAR, TIME_DECAY, POSITION = (
     "position_based",
 )
 MODELS: tuple[str, ...] = (FIRST, LAST, LINEAR, TIME_DECAY, POSITION)
+#: Models learned from the journeys (``connector.reports.data_driven``), not given by a rule:
+#: the sync stores them per deal beside the rule-based ones.
+MARKOV, SHAPLEY = "markov", "shapley"
+DATA_DRIVEN: tuple[str, ...] = (MARKOV, SHAPLEY)
+#: Every model a deal's credit is stored, reported and sent under.
+ALL_MODELS: tuple[str, ...] = (*MODELS, *DATA_DRIVEN)
 #: Position-based: 40 % to the first touch, 40 % to the last, 20 % over the middle.
 POSITION_ENDS = Fraction(2, 5)
 

@@ -123,7 +123,11 @@ class TrackingSettings(Section):
 
 
 class DataDrivenSettings(Section):
-    """How the data-driven models (Markov, Shapley) learn from journeys, for reports."""
+    """How the data-driven models (Markov, Shapley) learn from journeys.
+
+    Reports learn over the window ending at the range's end; the sync over the window ending
+    now, once per run, to store each deal's credit and to split ``split: true`` sends.
+    """
 
     #: Journeys that started in this many days before a report's end are learned from.
     window_days: Annotated[int, Field(ge=7, le=730)] = 180
@@ -131,14 +135,18 @@ class DataDrivenSettings(Section):
     markov_order: Annotated[int, Field(ge=1, le=3)] = 1
     #: Resamples for each channel's stability interval (0: none).
     bootstrap: Annotated[int, Field(ge=0, le=200)] = 10
+    #: Won deals with a journey the window must hold before the sync credits by a learned
+    #: model; with fewer, the deal's markov/shapley credit is the linear split (the run's
+    #: summary says so and why).
+    min_conversions: Annotated[int, Field(ge=1)] = 20
 
 
 class AttributionSettings(Section):
     """Which model spreads revenue over touchpoints, and how far back journeys count."""
 
-    model: Literal["first_click", "last_click", "linear", "time_decay", "position_based"] = (
-        "last_click"
-    )
+    model: Literal[
+        "first_click", "last_click", "linear", "time_decay", "position_based", "markov", "shapley"
+    ] = "last_click"
     lookback_days: Annotated[int, Field(ge=1, le=730)] = 90
     half_life_days: Annotated[float, Field(gt=0)] = 7.0
     split: bool = False

@@ -6,6 +6,9 @@ and won deals without a journey on the ``(no journey)`` row. Beside the five rul
 the data-driven ones (``connector.reports.data_driven``: Markov removal effects and Shapley
 values, learned from the trailing window's journeys), with what they were learned on, how far
 each group's revenue moves from last click, and how stable each channel's learned share is.
+The data-driven columns are learned here over the window ending at the range's end (what the
+models say of the range now); ``model=markov`` in the source report reads instead each deal's
+credit as the sync stored it (``connector.sync.learned``), learned when the deal was last read.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.attribution import split_amount
+from connector.attribution.models import MODELS  # the rule-based five; learned ones below
 from connector.reports.data_driven import (
     DATA_DRIVEN,
     deal_credit,
@@ -24,7 +28,6 @@ from connector.reports.data_driven import (
     window,
 )
 from connector.reports.sources import (
-    MODELS,
     NO_JOURNEY,
     ReportRange,
     fx_factor,

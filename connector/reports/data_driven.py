@@ -33,11 +33,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.attribution.markov import PathCount, aggregate, removal_effects
+from connector.attribution.models import DATA_DRIVEN, MARKOV, SHAPLEY
 from connector.attribution.shapley import shapley_values
 from connector.storage.models import Attribution, Deal, Touchpoint
 
-MARKOV, SHAPLEY = "markov", "shapley"
-DATA_DRIVEN: tuple[str, ...] = (MARKOV, SHAPLEY)
+__all__ = [
+    "DATA_DRIVEN",
+    "MARKOV",
+    "SHAPLEY",
+    "LearnedShares",
+    "deal_credit",
+    "learn",
+    "learned_for",
+    "learning_options",
+    "training_paths",
+    "window",
+]
 
 
 @dataclass(frozen=True)

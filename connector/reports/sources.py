@@ -78,6 +78,7 @@ from connector.storage.models import (
 
 DIMENSIONS = ("channel", "source_medium", "campaign", "keyword", "ad")
 MODELS = ("first_click", "last_click", "linear", "time_decay", "position_based")
+MODELS += ("markov", "shapley")  # learned models, stored per deal by the sync like the rest
 NO_JOURNEY = "(no journey)"
 MATCHED = "matched"  # Deal.match_status when the sync found a journey
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from connector.attribution.models import MODELS
+from connector.attribution.models import ALL_MODELS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -343,11 +343,17 @@ class Attribution(Base):
     time_decay_revenue: Mapped[Decimal] = mapped_column(Money)
     position_based_weight: Mapped[Decimal] = mapped_column(Weight)
     position_based_revenue: Mapped[Decimal] = mapped_column(Money)
+    # Learned models (migration 0016): zero by default so rows written without them still
+    # insert; the sync always writes them.
+    markov_weight: Mapped[Decimal] = mapped_column(Weight, server_default="0")
+    markov_revenue: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    shapley_weight: Mapped[Decimal] = mapped_column(Weight, server_default="0")
+    shapley_revenue: Mapped[Decimal] = mapped_column(Money, server_default="0")
 
 
 #: (weight column, revenue column) of each attribution model, by model name.
 MODEL_COLUMNS: dict[str, tuple[str, str]] = {
-    model: (f"{model}_weight", f"{model}_revenue") for model in MODELS
+    model: (f"{model}_weight", f"{model}_revenue") for model in ALL_MODELS
 }
 
 

@@ -8,11 +8,12 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from connector.attribution import MODELS, weights
-from connector.attribution.models import TIME_DECAY, time_decay_parts
+from connector.attribution.models import ALL_MODELS, DATA_DRIVEN, TIME_DECAY, time_decay_parts
 from connector.attribution.shares import integer_parts, quantum_for, split_units, units_of
 from connector.config import Settings
 from connector.storage.models import MODEL_COLUMNS
 from connector.sync.deals import CheckedDeal
+from connector.sync.learned import NOT_LEARNED, LearnedCredit
 from connector.sync.match import Journey
 
 WEIGHT_QUANTUM = Decimal("1e-10")
@@ -43,6 +44,10 @@ class AttributionRow(NamedTuple):
     time_decay_revenue: Decimal
     position_based_weight: Decimal
     position_based_revenue: Decimal
+    markov_weight: Decimal
+    markov_revenue: Decimal
+    shapley_weight: Decimal
+    shapley_revenue: Decimal
 
     def weight(self, model: str) -> Decimal:
         """The touch's weight under ``model``."""
@@ -57,9 +62,15 @@ ATTRIBUTION_COLUMNS: tuple[str, ...] = AttributionRow._fields
 
 
 def attribution_rows(
-    deal: CheckedDeal, journey: Journey, settings: Settings
+    deal: CheckedDeal,
+    journey: Journey,
+    settings: Settings,
+    learned: LearnedCredit = NOT_LEARNED,
 ) -> list[AttributionRow]:
     """One row per credited touch; each model's revenue column sums to the deal amount.
+
+    The learned models (Markov, Shapley) split by ``learned``, the run's fit (see
+    ``connector.sync.learned``): linear when it could not learn them.
 
     Touches that take no credit (Direct ones, with ``attribution.ignore_direct``) get no row:
     reports only sum the rows, so rows of zeros would be writes that change no figure. Open
@@ -72,7 +83,7 @@ def attribution_rows(
     amount = deal.amount if deal.amount is not None else Decimal(0)
     currency = deal.currency or settings.currency
     if len(touches) == 1:  # every model gives the one touch everything
-        return [AttributionRow(deal.id, touches[0].id, currency, *(_ONE, amount) * len(MODELS))]
+        return [AttributionRow(deal.id, touches[0].id, currency, *(_ONE, amount) * len(ALL_MODELS))]
     close_time = deal.close_time or deal.raw.modified_time
     sign = -1 if amount < 0 else 1  # check_deal refuses negatives; mirror split_amount
     quantum = quantum_for(abs(amount))
@@ -92,6 +103,12 @@ def attribution_rows(
             # (journey length, amount) once: prices repeat.
             columns.append(_by_count(model, len(touches)))
             columns.append(_count_split(model, len(touches), units, quantum, sign))
+    channels = [t.channel for t in touches]
+    for model in DATA_DRIVEN:
+        # The run's fit gives the parts; split_units gives what split_amount would.
+        parts, total = learned.parts(model, channels)
+        columns.append([WEIGHT_QUANTUM * n for n in split_units(WEIGHT_UNITS, parts, total)])
+        columns.append([quantum * (sign * n) for n in split_units(units, parts, total)])
     rows = []
     for touch, values in zip(touches, zip(*columns, strict=True), strict=True):
         if any(values):  # a touch no model credits (a vanishing time-decay share) is no row

@@ -17,15 +17,19 @@ from fractions import Fraction
 from typing import Any
 
 from connector.attribution import split_amount, weights
+from connector.attribution.models import DATA_DRIVEN
 from connector.config import Settings
 from connector.mapping import EventRule
 from connector.sync import identifiers as ids
 from connector.sync.deals import CheckedDeal
+from connector.sync.learned import NOT_LEARNED, LearnedCredit
 from connector.sync.match import Journey
 from connector.sync.windows import adjustable, refusal, too_old
 from platforms.base import CONVERSION, RESTATEMENT, RETRACTION, Identifiers
 
 MAX_KEY = 64
+#: The channel of a click no touch carries: no learned share, never Direct.
+UNKNOWN_CHANNEL = "(unknown)"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 
 
@@ -75,6 +79,8 @@ class PlanSettings:
     settings: Settings
     destinations: tuple[str, ...]
     now: datetime
+    #: The run's fit of the learned models, for ``attribution.model: markov|shapley`` splits.
+    learned: LearnedCredit = NOT_LEARNED
     _resolved: dict[int, ResolvedRule] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -283,6 +289,9 @@ def _chosen(
     units = ids.credited_units(ids.eligible_units(dest, journey), attribution.ignore_direct)
     if len(units) <= 1:
         return [(units[-1] if units else ids.NO_UNIT, value)], False
+    if attribution.model in DATA_DRIVEN:
+        exact = cfg.learned.weights(attribution.model, _unit_channels(units, journey))
+        return list(zip(units, split_amount(value, exact), strict=True)), True
     times = [u.click.time if u.click else u.touch.time for u in units]  # type: ignore[union-attr]
     exact = weights(
         attribution.model,
@@ -291,6 +300,24 @@ def _chosen(
         half_life_days=attribution.half_life_days,
     )
     return list(zip(units, split_amount(value, exact), strict=True)), True
+
+
+def _unit_channels(units: Sequence[ids.Unit], journey: Journey) -> list[str | None]:
+    """Each unit's channel: its touch's, or the touch its click landed on.
+
+    A click the CRM alone knew (no touch) has no channel, so a learned model gives it a share
+    only when no unit has a learned channel (then all split equally).
+    """
+    by_id = {t.id: t.channel for t in journey.touches}
+    out: list[str | None] = []
+    for unit in units:
+        if unit.touch is not None:
+            out.append(unit.touch.channel)
+        elif unit.click is not None and unit.click.touch_id is not None:
+            out.append(by_id.get(unit.click.touch_id, UNKNOWN_CHANNEL))
+        else:
+            out.append(UNKNOWN_CHANNEL)
+    return out
 
 
 def _live(existing: Sequence[ExistingRow], rule: str) -> list[ExistingRow]:

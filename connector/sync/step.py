@@ -42,6 +42,7 @@ from connector.sync.deals import (
     recurring_amount,
     won_change,
 )
+from connector.sync.learned import learn_for_run
 from connector.sync.match import NEVER_TRACKED, OUTSIDE_WINDOW, DealToMatch, Journey, Matcher
 from connector.sync.plan import (
     ExistingRow,
@@ -169,12 +170,17 @@ class SyncStep:
         source = self._source(ctx, settings, profile)
         origin = self._origin(profile)
         totals = SyncTotals()
+        now = self.now()
+        with ctx.runtime.sessions() as session:
+            learned = learn_for_run(session, settings, now)
         cfg = PlanSettings(
             settings,
             tuple(n for n in settings.platforms.enabled() if n != profile.crm),
-            self.now(),
+            now,
+            learned,
         )
         summary: dict[str, Any] = {"dry_run": ctx.dry_run, "destinations": list(cfg.destinations)}
+        summary["data_driven"] = learned.summary
         try:
             pipelines = source.pipelines()
             book = StageBook.build(profile, pipelines)
@@ -527,7 +533,7 @@ class SyncStep:
                 totals.dropped.update(hashing.dropped(journey.contacts, region))
             if journey is not None:
                 attr_deals.append(deal.id)
-                attr_rows.extend(attribution_rows(deal, journey, settings))
+                attr_rows.extend(attribution_rows(deal, journey, settings, cfg.learned))
             deal_rows.append(
                 _deal_row(
                     deal,
