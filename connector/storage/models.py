@@ -659,3 +659,17 @@ class RevenueSale(Base):
     visitor_id: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RevenueMapping(Base):
+    """The CSV column mapping last imported for a revenue source (the upload page's default).
+
+    ``{column: field}`` as ``closedloop import revenue --map`` takes it; a column mapped to
+    ``""`` is ignored even when it is named like a field.
+    """
+
+    __tablename__ = "revenue_mappings"
+
+    source: Mapped[str] = mapped_column(String(15), primary_key=True)
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
