@@ -28,8 +28,6 @@ import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.wsgi import ClosingIterator
-
 from connector import readtimeout
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -101,7 +99,7 @@ class BodyGuard:
         length: int | None,
         cap: int,
     ) -> Any:
-        """Read an upload into a spooled temporary file, closed once the answer is sent."""
+        """Read an upload into a spooled temporary file, closed once the app has answered."""
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
         try:
             complete = _copy(environ["wsgi.input"], spool, length, cap)
@@ -131,11 +129,10 @@ class BodyGuard:
         environ["CONTENT_LENGTH"] = str(size)
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         try:
-            answer = self.app(environ, start_response)
-        except BaseException:
+            # Flask has read the form (its files copied out) by the time the view returns.
+            return self.app(environ, start_response)
+        finally:
             spool.close()
-            raise
-        return ClosingIterator(answer, [spool.close])
 
     def _too_large(
         self, start_response: Callable[..., Any], cap: int | None = None, upload: bool = False
