@@ -96,6 +96,8 @@ def preview():
         if upload is not None and upload.filename:
             current = _stage_new(upload)
             given = saved_mapping(runtime().sessions, current["source"])
+        elif not request.form.get("token"):
+            raise PageError("Choose a CSV file to upload.")
         else:
             current, path = _current()
             given = _posted_mapping(path, current["source"])

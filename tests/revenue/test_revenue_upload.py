@@ -189,9 +189,11 @@ def test_a_bad_file_is_a_page_that_names_the_problem(browser, upload_runtime, co
     assert count(upload_runtime, RevenueSale) == 0
 
 
-def test_a_source_name_is_checked(browser):
-    """A source that is not 1-15 of a-z0-9 is named on the page (400)."""
+def test_a_source_name_is_checked_and_a_file_is_needed(browser):
+    """A source that is not 1-15 of a-z0-9 is named on the page (400); so is a missing file."""
     csrf = log_in(browser)
+    empty = browser.post("/dashboard/revenue/preview", data={"csrf": csrf, "source": "shop"})
+    assert empty.status_code == 400 and "Choose a CSV file" in empty.get_data(as_text=True)
     answer = upload(browser, csrf, SALES_CSV, source="Bad Name")
     assert answer.status_code == 400 and "source: 1 to 15" in answer.get_data(as_text=True)
 
