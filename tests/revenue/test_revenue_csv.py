@@ -115,3 +115,17 @@ def test_a_refund_row_retracts_at_google(importer, run, revenue_runtime, sandbox
     assert google["transaction_id"] == "cl-revenue_import_R1-closed_won"
     assert google["retracted"] is True
     assert len(sandboxes["ga4"].accepted) == 1 and len(sandboxes["meta"].accepted) == 1
+
+
+def test_a_file_that_is_not_utf8_is_a_usage_error_not_a_traceback(
+    tmp_path, db_url, revenue_config, revenue_runtime
+):
+    """Latin-1 bytes: exit 2 naming the encoding, nothing imported (no traceback)."""
+    config = tmp_path / "closedloop.yaml"
+    config.write_text(yaml.safe_dump({**revenue_config, "database": {"url": db_url}}))
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("order_id,value,currency,time\nA1,1,EUR,2026-11-01,café\n".encode("latin-1"))
+    result = CliRunner().invoke(cli, ["-c", str(config), "import", "revenue", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "not UTF-8 text" in result.output and "nothing imported" in result.output
+    assert stored(revenue_runtime) == 0
