@@ -204,7 +204,8 @@ SPEC = {
             "revenue.sources.<source>.secret>` with `?source=<source>`. The order ID is the "
             "dedup key per source: the same sale again changes nothing, a changed value is a "
             "restatement, status refunded/cancelled a retraction (where the platform can). "
-            "Each sale is stored whole or not at all; 400 when none is good."
+            "Each sale is stored whole or not at all; 400 when none is good. A stored change "
+            "starts a run revenue.sync_after_seconds later (one for every sale posted meanwhile)."
         ),
         # The trigger token, or none when the body is signed instead.
         "security": [{"bearer": []}, {}],
