@@ -4,9 +4,11 @@ What is inside each figure (this process's wall time and its peak resident memor
 
 1. **Check**: the first pass over the file, every row checked as ``POST /revenue`` checks a
    sale; nothing stored.
-2. **Import**: the whole import (check, then store in batches of 500) into an empty store.
-3. **Re-import**: the same file again: every row read, checked and found unchanged.
-4. **Reference**, in the same run on the same file: the stdlib ``csv`` reader and one
+2. **Preview**: what the dashboard's upload page does before anything is stored: the same
+   check of every row, then the first 1,000 good rows matched and planned (read only).
+3. **Import**: the whole import (check, then store in batches of 500) into an empty store.
+4. **Re-import**: the same file again: every row read, checked and found unchanged.
+5. **Reference**, in the same run on the same file: the stdlib ``csv`` reader and one
    ``sqlite3`` ``executemany`` of the raw rows into a bare table (no checks, no dedup), the
    floor a CSV loader cannot beat; the import's ratio to it is printed.
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector.config import parse_config
 from connector.revenue.csv_import import check_file, import_file
+from connector.revenue.preview import preview_file
 from connector.runtime import Runtime
 
 
@@ -72,6 +75,7 @@ def main() -> None:
         try:
             for name, phase in (
                 ("check", lambda: check_file(path, {}, "bench")),
+                ("preview", lambda: preview_file(runtime, path, {}, "bench").report),
                 ("import", lambda: import_file(runtime, path, {}, "bench")),
                 ("re-import", lambda: import_file(runtime, path, {}, "bench")),
             ):

@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connector.app import errors, ops
-from connector.app.bodyguard import BodyGuard
+from connector.app.bodyguard import UPLOADS, BodyGuard
 from connector.app.openapi import blueprint as openapi_blueprint
 from connector.config import Settings
 from connector.runs import RunService
@@ -32,7 +32,9 @@ def create_app(
     for register in _optional_blueprints():
         register(app)
     # Outermost, so that every body is read whole (or refused) before any view or fast path.
-    app.wsgi_app = BodyGuard(app.wsgi_app, runtime.settings.server.max_body_bytes)  # type: ignore[method-assign]
+    app.wsgi_app = BodyGuard(  # type: ignore[method-assign]
+        app.wsgi_app, runtime.settings.server.max_body_bytes, app.extensions.get(UPLOADS)
+    )
     _behind_proxies(app, runtime.settings.server.trusted_proxies)
     return app
 

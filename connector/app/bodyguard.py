@@ -13,12 +13,18 @@ Three defects had one root: the body was read late, partly, or not at all.
 
 What the views see afterwards is an ordinary in-memory body with its ``Content-Length``, so the
 ``/collect`` fast path and Flask treat chunked and plain requests alike.
+
+File uploads (paths registered in ``app.extensions["closedloop.uploads"]`` with their own cap,
+such as the dashboard's CSV upload) are read the same way, under the same deadline, but into a
+temporary file that stays in memory only up to ``SPOOL_BYTES``: a large file never sits in
+memory whole.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +32,10 @@ from connector import readtimeout
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CHUNK = 64 * 1024
+#: An upload's bytes kept in memory before its temporary file goes to disk.
+SPOOL_BYTES = 1024 * 1024
+#: Where an app lists its upload paths: {path: largest body in bytes}.
+UPLOADS = "closedloop.uploads"
 
 
 class _TooLarge(Exception):
@@ -35,9 +45,12 @@ class _TooLarge(Exception):
 class BodyGuard:
     """WSGI middleware, outermost; see the module docstring."""
 
-    def __init__(self, app: WSGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: WSGIApp, max_body_bytes: int, uploads: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.uploads = dict(uploads or {})
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """Buffer the body (or refuse it), end the read deadline, then call the app."""
@@ -47,9 +60,13 @@ class BodyGuard:
         if not chunked and not length:
             readtimeout.end()
             return self.app(environ, start_response)
-        if length is not None and length > self.max_body_bytes:
+        upload = self.uploads.get(environ.get("PATH_INFO", ""))
+        cap = upload or self.max_body_bytes
+        if length is not None and length > cap:
             readtimeout.end()
-            return self._too_large(start_response)
+            return self._too_large(start_response, cap, upload is not None)
+        if upload is not None:
+            return self._upload(environ, start_response, length, upload)
         try:
             body = _read(environ["wsgi.input"], length, self.max_body_bytes)
         except _TooLarge:
@@ -75,12 +92,57 @@ class BodyGuard:
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
 
-    def _too_large(self, start_response: Callable[..., Any]) -> list[bytes]:
+    def _upload(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        length: int | None,
+        cap: int,
+    ) -> Any:
+        """Read an upload into a spooled temporary file, closed once the app has answered."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        try:
+            complete = _copy(environ["wsgi.input"], spool, length, cap)
+        except _TooLarge:
+            spool.close()
+            readtimeout.end()
+            return self._too_large(start_response, cap, True)
+        in_time = readtimeout.end()
+        if not in_time or not complete:
+            spool.close()
+            if not in_time:
+                return _refuse(
+                    start_response,
+                    "408 REQUEST TIMEOUT",
+                    "request_timeout",
+                    "the upload did not arrive within server.read_timeout_seconds",
+                )
+            return _refuse(
+                start_response,
+                "400 BAD REQUEST",
+                "incomplete_body",
+                "the request body ended before its declared length",
+            )
+        size = spool.tell()
+        spool.seek(0)
+        environ["wsgi.input"] = spool
+        environ["CONTENT_LENGTH"] = str(size)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        try:
+            # Flask has read the form (its files copied out) by the time the view returns.
+            return self.app(environ, start_response)
+        finally:
+            spool.close()
+
+    def _too_large(
+        self, start_response: Callable[..., Any], cap: int | None = None, upload: bool = False
+    ) -> list[bytes]:
+        key = "dashboard.max_upload_bytes" if upload else "server.max_body_bytes"
         return _refuse(
             start_response,
             "413 REQUEST ENTITY TOO LARGE",
             "request_entity_too_large",
-            f"the body is larger than server.max_body_bytes ({self.max_body_bytes} bytes)",
+            f"the body is larger than {key} ({cap or self.max_body_bytes} bytes)",
         )
 
 
@@ -103,6 +165,24 @@ def _read(stream: Any, length: int | None, cap: int) -> bytes | None:
     if length is not None and total < length:
         return None
     return b"".join(parts)
+
+
+def _copy(stream: Any, out: Any, length: int | None, cap: int) -> bool:
+    """Copy the body into ``out`` as :func:`_read` reads it; False if it ended early."""
+    total = 0
+    want = length if length is not None else cap + 1
+    while total < want:
+        try:
+            data = stream.read(min(CHUNK, want - total))
+        except (OSError, ValueError):
+            return False
+        if not data:
+            break
+        out.write(data)
+        total += len(data)
+        if length is None and total > cap:
+            raise _TooLarge
+    return length is None or total >= length
 
 
 def _refuse(

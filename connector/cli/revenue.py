@@ -9,8 +9,12 @@ from pathlib import Path
 import click
 
 from connector.cli.common import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, Obj, pass_obj
+from connector.errors import LeaseHeld
 from connector.revenue.csv_import import TARGETS, RowError, import_file, parse_mapping
+from connector.revenue.kick import TRIGGER
 from connector.revenue.sales import check_sale
+from connector.runs import RunService
+from connector.runtime import Runtime
 
 DEFAULT_SOURCE = "import"
 
@@ -41,6 +45,11 @@ def import_group() -> None:
     "--skip-bad-rows", is_flag=True, help="Import the good rows; list each bad one with why."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--no-sync",
+    is_flag=True,
+    help="Leave the sales to the next scheduled run instead of syncing them now.",
+)
 @pass_obj
 def import_revenue(
     obj: Obj,
@@ -50,11 +59,13 @@ def import_revenue(
     dry_run: bool,
     skip_bad_rows: bool,
     as_json: bool,
+    no_sync: bool,
 ) -> None:
     """Import sales from a CSV file: a file with a bad row imports nothing (see --skip-bad-rows).
 
     Each row is a sale as POST /revenue takes it; importing the same file again changes
-    nothing, a changed value restates, status refunded/cancelled retracts.
+    nothing, a changed value restates, status refunded/cancelled retracts. Stored changes are
+    synced at once (unless --no-sync, or revenue.sync_after_seconds is null).
     """
     try:
         mapping = parse_mapping(maps)
@@ -82,15 +93,31 @@ def import_revenue(
             progress=progress if sys.stderr.isatty() else None,
             skipped=skipped,
         )
+        changed = report.outcomes.get("stored", 0) + report.outcomes.get("updated", 0)
+        if report.imported and changed and not no_sync:
+            sync_now(runtime, as_json)
     finally:
         runtime.close()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         _print(report, dry_run)
-    if report.errors and not report.rows:
+    if report.unreadable or (report.errors and not report.rows):
         sys.exit(EXIT_CONFIG)
     sys.exit(EXIT_FAILURES if report.bad_rows and not skip_bad_rows else EXIT_OK)
+
+
+def sync_now(runtime: Runtime, quiet: bool) -> None:
+    """The run a post would kick, here and now: the process ends with the command."""
+    if runtime.settings.revenue.sync_after_seconds is None:
+        return
+    try:
+        run_id, status = RunService(runtime).run_now(TRIGGER, deal_ids=[])
+    except LeaseHeld:
+        message = "a run is in progress elsewhere: the sales go out with the next run"
+    else:
+        message = f"run {run_id} {status}: the new sales were synced"
+    click.echo(message, err=quiet)
 
 
 def _print(report, dry_run: bool) -> None:
@@ -99,6 +126,9 @@ def _print(report, dry_run: bool) -> None:
     click.echo(f"rows: {report.rows}, bad: {report.bad_rows}")
     for error in report.errors:
         click.echo(f"  {error}")
+    if report.unreadable:
+        click.echo("nothing imported: the file cannot be read to its end")
+        return
     if report.bad_rows and not report.imported and not dry_run:
         click.echo("nothing imported: fix the rows above, or --skip-bad-rows")
         return

@@ -207,6 +207,12 @@ class DashboardSettings(Section):
     password_hash: Secret = None
     token: Secret = None
     secret_key: Secret = None
+    #: Largest CSV the revenue upload page takes (``/dashboard/revenue``); bigger files are
+    #: refused with 413 naming this key, and belong to ``closedloop import revenue``.
+    max_upload_bytes: Annotated[int, Field(ge=1024)] = 100 * 1024 * 1024
+    #: Where uploaded files wait between their preview and the import (default: the system's
+    #: temporary directory). Behind several replicas, a directory they share.
+    upload_dir: str | None = None
 
 
 #: A revenue source's name: part of each sale's deal ID (``revenue:<source>:<order_id>``). No
@@ -226,6 +232,9 @@ class RevenueSettings(Section):
     """Sales from beyond the CRM: ``POST /revenue`` (see README "Revenue from other systems")."""
 
     sources: dict[str, RevenueSourceSettings] = Field(default_factory=dict)
+    #: Seconds after a sale is posted or imported until a sync sends it (sales arriving
+    #: meanwhile join that run); ``null``: sales wait for the next scheduled run.
+    sync_after_seconds: Annotated[float, Field(ge=0, le=3600)] | None = 2.0
 
     @field_validator("sources", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from connector import health
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
-from connector.dashboard import headers, sessions, throttle
+from connector.dashboard import headers, revenue_upload, sessions, throttle
 from connector.dashboard.auth import check_login, csrf_ok, csrf_token, login_configured
 from connector.errors import LeaseHeld
 from connector.outbox.admin import requeue
@@ -221,6 +221,7 @@ def init_app(app: Flask) -> None:
     sessions.init_app(app)
     headers.init_app(app)
     app.register_blueprint(blueprint)
+    revenue_upload.init_app(app)
 
     from connector.app.openapi import error_responses, register
 

@@ -54,6 +54,8 @@ class Report:
     errors_by_field: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     imported: bool = False
+    #: Why the file could not be read to its end (nothing is imported then).
+    unreadable: RowError | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -66,6 +68,7 @@ class Report:
             "errors_by_field": dict(self.errors_by_field),
             "outcomes": {k: self.outcomes.get(k, 0) for k in (STORED, UPDATED, UNCHANGED)},
             "imported": self.imported,
+            "unreadable": self.unreadable.__dict__ if self.unreadable else None,
         }
 
 
@@ -81,20 +84,61 @@ def parse_mapping(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 def resolve(columns: list[str], given: dict[str, str]) -> dict[str, str]:
-    """Each column's field: the ``--map`` ones, then columns named like a field."""
+    """Each column's field: the ``--map`` ones, then columns named like a field.
+
+    A column given an empty field is left out, even when it is named like one (the upload
+    page's "ignore").
+    """
     mapping = {c: given[c] for c in columns if c in given}
     for column in columns:
         name = column.strip().lower()
         if column not in mapping and name in TARGETS and name not in mapping.values():
             mapping[column] = name
-    return mapping
+    return {c: f for c, f in mapping.items() if f}
+
+
+class UnreadableFile(Exception):
+    """The file is not a UTF-8 CSV from some line on (binary, another encoding, a huge cell)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
 
 
 def _reader(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, dict[str, str]]]]]:
+    """The header and the rows, each with its line; ``UnreadableFile`` where reading fails."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        yield columns, ((reader.line_num, row) for row in reader)
+        try:
+            columns = list(reader.fieldnames or [])
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise UnreadableFile(1, _why(exc)) from None
+        yield columns, _rows(reader)
+
+
+def _rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise UnreadableFile(reader.line_num + 1, _why(exc)) from None
+        yield reader.line_num, row
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text (save the file as CSV UTF-8)"
+    return f"not a CSV file ({exc})"
+
+
+def columns_of(path: Path) -> list[str]:
+    """The file's header (``UnreadableFile`` if it cannot be read)."""
+    for columns, _ in _reader(path):
+        return columns
+    return []
 
 
 def _sale(row: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
@@ -114,9 +158,10 @@ def _sale(row: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
     return sale
 
 
-def _checked(
+def checked_rows(
     path: Path, mapping: dict[str, str], source: str
 ) -> Iterator[tuple[int, dict[str, Any] | None, list[RowError]]]:
+    """Each row's line, its sale as checked (None if malformed) and its errors, streamed."""
     for columns, rows in _reader(path):
         resolved = resolve(columns, mapping)
         for line, row in rows:
@@ -130,6 +175,16 @@ def _checked(
 def check_file(path: Path, mapping: dict[str, str], source: str) -> Report:
     """Check every row, storing nothing: the columns, the mapping, the errors."""
     report = Report()
+    try:
+        _check(path, mapping, source, report)
+    except UnreadableFile as exc:
+        report.unreadable = RowError(exc.line, "file", exc.reason)
+        report.errors.append(report.unreadable)
+        report.errors_by_field["file"] += 1
+    return report
+
+
+def _check(path: Path, mapping: dict[str, str], source: str, report: Report) -> None:
     for columns, _ in _reader(path):
         report.columns = columns
         report.mapping = resolve(columns, mapping)
@@ -140,8 +195,8 @@ def check_file(path: Path, mapping: dict[str, str], source: str) -> Report:
         report.errors.append(RowError(1, name, "no column is mapped to it (--map COLUMN=FIELD)"))
         report.errors_by_field[name] += 1
     if missing:
-        return report
-    for _, _sale, errors in _checked(path, mapping, source):
+        return
+    for _, _sale, errors in checked_rows(path, mapping, source):
         report.rows += 1
         if errors:
             report.bad_rows += 1
@@ -149,7 +204,6 @@ def check_file(path: Path, mapping: dict[str, str], source: str) -> Report:
                 report.errors_by_field[error.field] += 1
                 if len(report.errors) < KEEP_ERRORS:
                     report.errors.append(error)
-    return report
 
 
 def import_file(
@@ -168,11 +222,13 @@ def import_file(
     A dry run says what storing would do (stored, updated, unchanged) without a write.
     """
     report = check_file(path, mapping, source)
-    if (report.bad_rows and not skip_bad_rows) or (report.errors and not report.rows):
+    if report.unreadable or (report.bad_rows and not skip_bad_rows):
+        return report
+    if report.errors and not report.rows:
         return report
     batch: list[dict[str, Any]] = []
     done = 0
-    for _, sale, errors in _checked(path, mapping, source):
+    for _, sale, errors in checked_rows(path, mapping, source):
         done += 1
         if errors or sale is None:
             for error in errors:
@@ -195,13 +251,13 @@ def _flush(runtime: Runtime, batch: list[dict[str, Any]], report: Report, dry_ru
     if not batch:
         return
     if dry_run:
-        report.outcomes.update(_would(runtime, batch))
+        report.outcomes.update(would_store(runtime, batch))
     else:
         report.outcomes.update(store_sales(runtime.sessions, batch, utcnow()))
     batch.clear()
 
 
-def _would(runtime: Runtime, batch: list[dict[str, Any]]) -> list[str]:
+def would_store(runtime: Runtime, batch: list[dict[str, Any]]) -> list[str]:
     """What storing the batch would do, read only (a later row of an order wins, as stored)."""
     ids = [deal_id(s["source"], s["order_id"]) for s in batch]
     with runtime.sessions() as session:

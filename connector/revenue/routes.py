@@ -5,7 +5,8 @@ The body is one sale or an array of them. The caller proves itself with the trig
 of the raw body under ``revenue.sources.<source>.secret``, the source named by the ``source``
 query parameter. Each sale is checked on its own and stored whole or not at all; the answer
 is 202 with the outcome of every sale, or 400 naming every bad field when no sale is good.
-The next sync run (``/trigger`` for one now) matches, attributes and sends them.
+A stored change starts a run ``revenue.sync_after_seconds`` later (``connector.revenue.kick``:
+one run for all the sales posted meanwhile), which matches, attributes and sends them.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import json
 import re
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 
 from connector.app.context import runtime
 from connector.app.errors import ApiError
 from connector.app.openapi import error_responses, register
 from connector.app.ops import require_token, trigger_token
 from connector.config.models import SOURCE_NAME
+from connector.revenue import kick
 from connector.revenue import sales as checks
 from connector.revenue.signature import HEADER, verify
 from connector.revenue.store import store_sales
@@ -78,6 +80,8 @@ def revenue():
             "deal_id": checks.deal_id(sale["source"], sale["order_id"]),
         }
     counts = {k: sum(1 for r in results if r["result"] == k) for k in RESULTS}
+    if counts["stored"] or counts["updated"]:
+        kick.kick(current_app)
     return jsonify({"status": "accepted", **counts, "sales": results}), 202
 
 
@@ -200,7 +204,8 @@ SPEC = {
             "revenue.sources.<source>.secret>` with `?source=<source>`. The order ID is the "
             "dedup key per source: the same sale again changes nothing, a changed value is a "
             "restatement, status refunded/cancelled a retraction (where the platform can). "
-            "Each sale is stored whole or not at all; 400 when none is good."
+            "Each sale is stored whole or not at all; 400 when none is good. A stored change "
+            "starts a run revenue.sync_after_seconds later (one for every sale posted meanwhile)."
         ),
         # The trigger token, or none when the body is signed instead.
         "security": [{"bearer": []}, {}],
@@ -254,6 +259,7 @@ SPEC = {
 def init_app(app: Flask) -> None:
     """Register ``POST /revenue`` and its OpenAPI path."""
     app.add_url_rule("/revenue", "revenue", revenue, methods=["POST"])
+    kick.install(app)
     register(
         {"/revenue": SPEC},
         {"RevenueSale": SALE, "RevenueResult": RESULT, "RevenueResponse": RESPONSE},

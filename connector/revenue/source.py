@@ -65,6 +65,18 @@ def as_deal(row_id: str, modified: datetime, sale: dict[str, Any]) -> CrmDeal:
     )
 
 
+def source_pipeline(source: str) -> CrmPipeline:
+    """A source's pipeline: a sale is won, refunded or cancelled."""
+    return CrmPipeline(
+        pipeline(source),
+        f"{source} (revenue)",
+        tuple(
+            CrmStage(stage, label, order, 1.0 if won else 0.0, True, won)
+            for order, (stage, label, won) in enumerate(STAGES)
+        ),
+    )
+
+
 class RevenueSource:
     """``CrmSource`` over ``revenue_sales``: pages of sales in ``modified_at`` order."""
 
@@ -120,17 +132,7 @@ class RevenueSource:
         """
         with self.sessions() as session:
             sources = sorted(session.scalars(select(RevenueSale.source).distinct()))
-        return [
-            CrmPipeline(
-                pipeline(source),
-                f"{source} (revenue)",
-                tuple(
-                    CrmStage(stage, label, order, 1.0 if won else 0.0, True, won)
-                    for order, (stage, label, won) in enumerate(STAGES)
-                ),
-            )
-            for source in sources
-        ]
+        return [source_pipeline(source) for source in sources]
 
     def ensure_contact_properties(self, properties: dict[str, str], group_name: str) -> None:
         """Refused: a revenue source is not written to."""

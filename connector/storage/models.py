@@ -740,3 +740,17 @@ class LeadPrediction(Base):
     #: Outbox rows planned for it (0: no destination could take it; see ``not_planned``).
     rows_planned: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RevenueMapping(Base):
+    """The CSV column mapping last imported for a revenue source (the upload page's default).
+
+    ``{column: field}`` as ``closedloop import revenue --map`` takes it; a column mapped to
+    ``""`` is ignored even when it is named like a field.
+    """
+
+    __tablename__ = "revenue_mappings"
+
+    source: Mapped[str] = mapped_column(String(15), primary_key=True)
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

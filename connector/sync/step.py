@@ -549,6 +549,27 @@ class SyncStep:
             rows, deal_rows, attr_rows, attr_deals, prior, existing, not_planned, now_planned
         )
 
+    def plan_preview(
+        self,
+        session: Any,
+        page: list[CrmDeal],
+        profile: MappingProfile,
+        book: StageBook,
+        cfg: PlanSettings,
+        totals: SyncTotals,
+    ) -> PlannedPage:
+        """What a page would plan, read only: its matching and planning, none of its writes.
+
+        For previews (the revenue upload page): ``totals`` gets the match statuses, skips and
+        reasons not planned; the returned rows are what a run would add to the outbox.
+        """
+        lookups.index_lookups_for_reads(session)
+        try:
+            matched = self._match_page(session, page, profile, book, cfg, totals)
+            return self._plan_page(session, matched, profile, cfg, totals)
+        finally:
+            hashing.forget()
+
 
 def _writer(dialect: str) -> Any:
     """Where page writes run: a thread of their own on PostgreSQL, this thread on SQLite.

@@ -17,7 +17,7 @@ SPEND = (
 def test_upgrade_keeps_spend_and_downgrade_folds_ads_into_their_ad_set(db_url: str):
     """Up: the old row stays with ad_id ''. Down: two ads of one ad set fold, cost summed."""
     engine = make_engine(db_url)
-    migrate.upgrade(engine, "0015")
+    migrate.upgrade(engine, "0017")
     with engine.begin() as conn:
         conn.execute(text(SPEND.format(ad="", cost="2.50")))
     migrate.upgrade(engine)
@@ -39,7 +39,7 @@ def test_upgrade_keeps_spend_and_downgrade_folds_ads_into_their_ad_set(db_url: s
                 "'239', '', '240')"
             )
         )
-    command.downgrade(migrate.alembic_config(engine), "0015")
+    command.downgrade(migrate.alembic_config(engine), "0017")
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT cost, clicks, impressions FROM spend_daily")).all()
         left = conn.execute(text("SELECT count(*) FROM click_resolutions")).scalar_one()

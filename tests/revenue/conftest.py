@@ -42,7 +42,8 @@ def revenue_config(sandboxes) -> dict[str, Any]:
         "platforms": {name: box.platform_config() for name, box in sandboxes.items()},
         "delivery": {"request_timeout_seconds": 5},
         "schedule": {"enabled": False},
-        "revenue": {"sources": {"shop": {"secret": SECRET}}},
+        # Runs only when a test asks for one; tests of the immediate sync turn it on.
+        "revenue": {"sources": {"shop": {"secret": SECRET}}, "sync_after_seconds": None},
     }
 
 
