@@ -22,6 +22,7 @@ from connector.reports import (
     model_comparison,
     opportunity_report,
     parse_range,
+    sheets,
     source_report,
     source_report_options,
 )
@@ -93,7 +94,7 @@ def sources(obj: Obj, start, end, fmt, by, model) -> None:
     ]
     kpi_cols = [(k.key, k.short) for k in KPIS if data["lifecycle_mapped"] or k.key != "mql_to_sql"]
     kinds = {k.key: k.kind for k in KPIS}
-    table, sheet = [], []
+    table = []
     for row in [*data["rows"], data["totals"]]:
         line = {
             label: display(row[key], "money" if key in ("revenue", "spend") else "number")
@@ -103,15 +104,7 @@ def sources(obj: Obj, start, end, fmt, by, model) -> None:
         for key, label in kpi_cols:
             line[label] = display(row["kpis"][key], kinds[key])
         table.append(line)
-        sheet.append(
-            {
-                by: row["group"],
-                **{key: row[key] for key, _ in columns[1:]},
-                "currency": data["currency"],
-                **{key: row["kpis"][key] for key, _ in kpi_cols},
-            }
-        )
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.sources_sheet(data))
     if data["unconverted_currencies"] and fmt == "table":
         click.echo(
             f"note: no rate for {', '.join(data['unconverted_currencies'])} in reports.fx_rates;"
@@ -132,18 +125,14 @@ def opportunities(obj: Obj, start, end, fmt, touch, by) -> None:
     rng = _range(start, end)
     with _session(obj) as session:
         data = opportunity_report(session, rng, touch=touch, by=by)
-    table, sheet = [], []
+    table = []
     for row in data["rows"]:
         line = {by: row["group"], "deals": str(row["total"])}
-        cells: dict[str, Any] = {by: row["group"], "deals": row["total"]}
         for stage in row["stages"]:
             conv = display(stage["conversion_from_previous"], "percent")
             line[stage["label"]] = f"{stage['current']} ({conv})"
-            cells[stage["label"]] = stage["current"]
-            cells[f"{stage['label']} conversion"] = stage["conversion_from_previous"]
         table.append(line)
-        sheet.append(cells)
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.opportunities_sheet(data, by))
 
 
 @report.command("delivery")
@@ -160,27 +149,17 @@ def delivery(obj: Obj, start, end, fmt) -> None:
             currency=settings.currency,
             fx_rates=settings.reports.fx_rates,
         )
-    table, sheet = [], []
+    table = []
     for platform, info in data["platforms"].items():
         line = {"platform": platform}
-        cells: dict[str, Any] = {"platform": platform}
         line["net"] = f"{info['net']['conversions']} / {display(info['net']['value'], 'money')}"
-        cells["net_conversions"] = info["net"]["conversions"]
-        cells["net_value"] = info["net"]["value"]
         for status, slot in info["by_status"].items():
             line[status] = f"{slot['conversions']} / {display(slot['value'], 'money')}"
-            cells[f"{status}_conversions"] = slot["conversions"]
-            cells[f"{status}_value"] = slot["value"]
         held = info["retracted"]
         line["retracted"] = f"{held['conversions']} / {display(held['value'], 'money')}"
-        cells["retracted_conversions"] = held["conversions"]
-        cells["retracted_value"] = held["value"]
         line["match rate"] = display(info["match_rate"], "percent")
-        cells["currency"] = data["currency"]
-        cells["match_rate"] = info["match_rate"]
         table.append(line)
-        sheet.append(cells)
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.delivery_sheet(data))
     if fmt == "table":
         click.echo(
             f"won revenue {display(data['won_revenue'], 'money')} {data['currency']}; "
@@ -224,10 +203,7 @@ def models(obj: Obj, start, end, fmt, by) -> None:
         {by: row["group"], **{m: display(v, "money") for m, v in row["revenue"].items()}}
         for row in data["rows"]
     ]
-    sheet = [
-        {by: row["group"], **row["revenue"], "currency": data["currency"]} for row in data["rows"]
-    ]
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.models_sheet(data))
 
 
 def _emit(
