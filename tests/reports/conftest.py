@@ -261,3 +261,14 @@ def seed_drill_world(sessions) -> None:
                     clicks=10,
                 )
             )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so a fixture can tell that the test failed.
+
+    The browser tests' ``chromium`` fixture saves screenshots under ``artifacts/`` then.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
