@@ -23,8 +23,9 @@ from connector.reports import (
 )
 from connector.reports.drill import LEVELS, next_level
 
-#: Query parameters of the drill filter: ``f_channel=Paid Search`` and so on.
-FILTER_PREFIX = "f_"
+#: Query parameters of the drill filter are the dimensions: ``channel=Paid Search`` and so on
+#: (the same as the report API's), so a drilled view's URL reads as what it shows.
+FILTER_PREFIX = ""
 LEVEL_LABELS = {
     "channel": "Channel",
     "source_medium": "Source / medium",

@@ -17,11 +17,11 @@ from connector.reports import (
     model_comparison,
     opportunity_report,
     parse_range,
-    source_report,
     source_report_options,
 )
 from connector.reports.auth import require_reader
 from connector.reports.data_driven import learning_options
+from connector.reports.drill import DrillError, drilled_source_report
 from connector.storage.models import utcnow
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/reports")
@@ -53,14 +53,14 @@ def sources():
     rng = _range()
     by = _choice("by", DIMENSIONS, "channel")
     model = _choice("model", MODELS, runtime().settings.attribution.model)
+    # Drill-down: ?channel=Paid Search&by=source_medium is that channel's rows.
+    where = {d: request.args[d] for d in DIMENSIONS if d in request.args}
+    options = source_report_options(runtime().settings, runtime().profile)
     with runtime().sessions() as session:
-        report = source_report(
-            session,
-            rng,
-            by=by,
-            model=model,
-            **source_report_options(runtime().settings, runtime().profile),
-        )
+        try:
+            report = drilled_source_report(session, rng, by=by, model=model, where=where, **options)
+        except DrillError as exc:
+            raise ApiError(400, "invalid_request", str(exc)) from None
     return jsonify(jsonable(report))
 
 
@@ -129,7 +129,12 @@ def init_app(app: Flask) -> None:
     register(
         {
             "/api/reports/sources": _op(
-                "Source report", _params(_enum("by", DIMENSIONS), _enum("model", MODELS))
+                "Source report (a dimension parameter, e.g. channel=Paid Search, drills down)",
+                _params(
+                    _enum("by", DIMENSIONS),
+                    _enum("model", MODELS),
+                    *({"name": d, "in": "query", "schema": {"type": "string"}} for d in DIMENSIONS),
+                ),
             ),
             "/api/reports/opportunities": _op(
                 "Opportunity report",

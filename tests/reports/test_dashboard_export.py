@@ -66,7 +66,7 @@ def test_dashboard_csv_is_the_cli_csv(browser, config, name, query, args):
 
 def test_drilled_csv_holds_the_level(browser):
     """Paid Search > google / cpc by campaign: Brand 1000.00/100.00, Generic, Total 1500.00."""
-    query = f"{NOV}&by=campaign&f_channel=Paid+Search&f_source_medium=google+%2F+cpc"
+    query = f"{NOV}&by=campaign&channel=Paid+Search&source_medium=google+%2F+cpc"
     text = browser.get(f"/dashboard/export/sources.csv?{query}").get_data(as_text=True)
     rows = {r["campaign"]: r for r in csv.DictReader(io.StringIO(text))}
     assert set(rows) == {"Brand", "Generic", "Total"}
@@ -84,9 +84,24 @@ def test_export_needs_login_and_a_known_table(report_app, browser):
 
 def test_page_links_to_its_csv_with_the_same_view(browser):
     """The Sources CSV link carries the page's range, level and drill filter."""
-    page = browser.get(f"/dashboard/?{NOV}&by=source_medium&f_channel=Paid+Search").get_data(
+    page = browser.get(f"/dashboard/?{NOV}&by=source_medium&channel=Paid+Search").get_data(
         as_text=True
     )
     link = re.search(r'id="csv-sources" href="([^"]+)"', page).group(1)
     assert link.startswith("/dashboard/export/sources.csv?from=2026-11-01&amp;to=2026-11-30")
-    assert "by=source_medium" in link and "f_channel=Paid+Search" in link
+    assert "by=source_medium" in link and "channel=Paid+Search" in link
+
+
+def test_api_drills_down_like_the_dashboard(browser):
+    """/api/reports/sources?channel=Paid Search&by=campaign: Brand 1000/100, Generic 500/50."""
+    query = f"{NOV}&by=campaign&channel=Paid+Search"
+    data = browser.get(f"/api/reports/sources?{query}").json
+    rows = {r["group"]: (r["revenue"], r["spend"]) for r in data["rows"]}
+    assert rows == {"Brand": (1000, 100), "Generic": (500, 50)}
+    assert data["where"] == {"channel": "Paid Search"} and data["totals"]["revenue"] == 1500
+    text = browser.get(f"/dashboard/export/sources.csv?{query}").get_data(as_text=True)
+    csv_rows = {r["campaign"]: r["revenue"] for r in csv.DictReader(io.StringIO(text))}
+    assert csv_rows == {"Brand": "1000.00", "Generic": "500.00", "Total": "1500.00"}
+    refused = browser.get(f"/api/reports/sources?{NOV}&by=campaign&campaign=Brand")
+    assert refused.status_code == 400
+    assert refused.json["detail"].startswith("campaign: cannot filter on the dimension")
