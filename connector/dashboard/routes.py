@@ -272,6 +272,23 @@ def init_app(app: Flask) -> None:
             "/dashboard/retry": {
                 "post": {"summary": "Dashboard: retry dead letters", "responses": html}
             },
+            "/dashboard/export/{name}.csv": {
+                "get": {
+                    "summary": "A dashboard table as CSV (the CLI's --format csv for the view)",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": list(panels.EXPORTS)},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "text/csv"},
+                        **error_responses(401, 404),
+                    },
+                }
+            },
             "/dashboard/static/{filename}": {
                 "get": {
                     "summary": "Dashboard assets (shipped, no CDN)",

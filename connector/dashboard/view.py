@@ -99,11 +99,11 @@ def read_view(args: Mapping[str, str], today: date, *, model: str) -> View:
             rng, notice = default_range(today), f"{exc}; showing the last 30 days instead."
         preset = matching_preset(rng, today)
     by = args.get("by") if args.get("by") in DIMENSIONS else "channel"
-    where = {
-        key: args[FILTER_PREFIX + key]
-        for key in DIMENSIONS
-        if args.get(FILTER_PREFIX + key) and key != by and "\x1f" not in args[FILTER_PREFIX + key]
-    }
+    where = {}
+    for key in DIMENSIONS:
+        value = args.get(FILTER_PREFIX + key)
+        if value and key != by and not {"\x1f", "\x00"} & set(value):
+            where[key] = value  # a name with a control character in it names no group
     chosen = args.get("model")
     return View(
         rng=rng,

@@ -47,8 +47,8 @@ def clean_where(where: Mapping[str, str] | None, by: str) -> dict[str, str]:
             raise DrillError(key, f"unknown dimension; use one of {', '.join(DIMENSIONS)}")
         if key == by:
             raise DrillError(key, f"cannot filter on the dimension grouped by ({by})")
-        if not value or PATH_SEP in value:
-            raise DrillError(key, "must be a non-empty group name")
+        if not value or PATH_SEP in value or "\x00" in value:
+            raise DrillError(key, "must be a non-empty group name without control characters")
         out[key] = value
     return {key: out[key] for key in DIMENSIONS if key in out}
 

@@ -148,3 +148,12 @@ def test_comparison_cards():
     assert cards["spend"]["change"] == Decimal("-0.2500")
     assert cards["roi"]["change"] == Decimal("1.2500")  # (9 - 4) / 4
     assert cards["leads"]["change"] is None and cards["cost_per_lead"]["change"] is None
+
+
+def test_control_characters_name_no_group():
+    """A drill value with NUL or the key separator is dropped by the page, refused by reports."""
+    from connector.reports.drill import DrillError, clean_where
+
+    assert _view("?by=campaign&channel=Paid%00Search").where == {}
+    with pytest.raises(DrillError, match="channel: must be a non-empty group name"):
+        clean_where({"channel": "Paid\x00Search"}, "campaign")
