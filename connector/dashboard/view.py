@@ -36,7 +36,7 @@ LEVEL_LABELS = {
 
 @dataclass(frozen=True)
 class View:
-    """The dashboard's state: range, comparison, grouping, drill filter, model, touch."""
+    """The dashboard's state: range, comparison, grouping, drill filter, model and the rest."""
 
     rng: ReportRange
     preset: str
@@ -45,6 +45,9 @@ class View:
     where: dict[str, str] = field(default_factory=dict)
     model: str = "last_click"
     touch: str = "first"
+    #: The funnel's mode (period or cohort) and the paths' target (won deal or lead).
+    funnel: str = "period"
+    target: str = "deal"
     notice: str | None = None
 
     @property
@@ -62,6 +65,10 @@ class View:
         if view.compare:
             params["compare"] = "previous"
         params |= {"by": view.by, "model": view.model, "touch": view.touch}
+        if view.funnel != "period":
+            params["funnel"] = view.funnel
+        if view.target != "deal":
+            params["target"] = view.target
         params |= {FILTER_PREFIX + key: value for key, value in view.where.items()}
         return "?" + urlencode(params)
 
@@ -113,5 +120,7 @@ def read_view(args: Mapping[str, str], today: date, *, model: str) -> View:
         where=where,
         model=chosen if chosen in MODELS else model,
         touch="last" if args.get("touch") == "last" else "first",
+        funnel="cohort" if args.get("funnel") == "cohort" else "period",
+        target="lead" if args.get("target") == "lead" else "deal",
         notice=notice,
     )

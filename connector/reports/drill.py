@@ -53,7 +53,7 @@ def clean_where(where: Mapping[str, str] | None, by: str) -> dict[str, str]:
     return {key: out[key] for key in DIMENSIONS if key in out}
 
 
-def _path(where: dict[str, str], by: str) -> tuple[str, Callable[[str], str | None]]:
+def drill_path(where: dict[str, str], by: str) -> tuple[str, Callable[[str], str | None]]:
     """The joined grouping for ``where`` and ``by``, and the key filter that undoes it."""
     wanted = list(where.values())
     path = PATH_SEP.join([*where, by])
@@ -82,7 +82,7 @@ def drilled_source_report(
     if not filters:
         report = source_report(session, rng, by=by, **options)
     else:
-        path, keep = _path(filters, by)
+        path, keep = drill_path(filters, by)
         report = source_report(session, rng, by=path, regroup=keep, **options)
         report["by"] = by
     report["where"] = filters
@@ -102,7 +102,7 @@ def drilled_model_comparison(
     if not filters:
         report = model_comparison(session, rng, by=by, **options)
     else:
-        path, keep = _path(filters, by)
+        path, keep = drill_path(filters, by)
         report = model_comparison(session, rng, by=path, **options)
         rows = []
         for row in report["rows"]:
