@@ -79,3 +79,39 @@ def timeline(series: dict[str, Any], report: dict[str, Any]) -> str | None:
     if series:
         return None
     return f"No won deals closed from {_span(report)}: the chart fills in as deals close."
+
+
+def funnel(report: dict[str, Any]) -> str | None:
+    """No funnel rows: no visitors or leads (or, in cohort mode, no leads created)."""
+    if report["rows"]:
+        return None
+    if report.get("mode") == "cohort":
+        return (
+            f"No leads were created from {_span(report)}, so the cohort is empty: choose a "
+            "longer range, or the period mode to see each stage as it happened."
+        )
+    return sources(report)
+
+
+def velocity(report: dict[str, Any]) -> str | None:
+    """No stage durations: nothing reached a later stage, or no stage-entry times."""
+    figures = [*report["rows"], *([report["totals"]] if report.get("totals") else [])]
+    if any(row[m]["count"] for row in figures for m in report["measures"]):
+        return None
+    return (
+        f"No stage times from {_span(report)}: time in stage needs the CRM's stage-entry "
+        "times (the mapping profile's lifecycle and deal stages), pulled by a sync, and "
+        "leads or deals that moved on a stage in the range."
+    )
+
+
+def paths(report: dict[str, Any]) -> str | None:
+    """No conversion paths to show."""
+    if report["paths"]:
+        return None
+    what = "won deals" if report.get("target") == "deal" else "leads"
+    credited = f" credited to {report['channel']}" if report.get("channel") else ""
+    return (
+        f"No {what}{credited} with a tracked journey from {_span(report)}: paths need the "
+        "tracking snippet on the pages visitors land on, and conversions matched to them."
+    )

@@ -157,3 +157,17 @@ def test_control_characters_name_no_group():
     assert _view("?by=campaign&channel=Paid%00Search").where == {}
     with pytest.raises(DrillError, match="channel: must be a non-empty group name"):
         clean_where({"channel": "Paid\x00Search"}, "campaign")
+
+
+def test_lifecycle_empty_states():
+    """Cohort without leads, no stage times, no paths: each says why and what to do."""
+    span = {"range": {"from": "2026-11-01", "to": "2026-11-30"}}
+    cohort = empty.funnel(span | {"rows": [], "mode": "cohort", "where": {}})
+    assert cohort.startswith("No leads were created from 2026-11-01 to 2026-11-30")
+    cell = {"count": 0, "median_days": None, "p75_days": None}
+    still = {"rows": [{"group": "Direct", "lead_to_mql": cell}], "measures": ["lead_to_mql"]}
+    assert "stage-entry times" in empty.velocity(span | still | {"totals": None})
+    moved = {"rows": [{"group": "Direct", "lead_to_mql": cell | {"count": 1}}]}
+    assert empty.velocity(span | still | moved | {"totals": None}) is None
+    none = empty.paths(span | {"paths": [], "target": "deal", "channel": "Email"})
+    assert none.startswith("No won deals credited to Email with a tracked journey")
