@@ -200,12 +200,12 @@ def source_report(
     rng: ReportRange,
     *,
     by: str = "channel",
+    regroup: Callable[[str], str | None] | None = None,
     model: str = "last_click",
     currency: str = "USD",
     fx_rates: dict[str, Decimal] | None = None,
     ignore_direct: bool = True,
     lifecycle_mapped: bool = False,
-    regroup: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     """The source report as plain data: one row per group plus a totals row.
 
