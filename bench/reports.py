@@ -9,7 +9,9 @@ report over the whole six months and drops the schema.
     .venv/bin/python bench/reports.py
     .venv/bin/python bench/reports.py --touchpoints 100000 --deals 10000   # quick
 
-Target: every report < 2 s on PostgreSQL.
+Target: every report < 2 s on PostgreSQL. The conversion paths are also timed against a
+same-run reference: the bare fetch of the rows they read (psycopg, no ORM, no grouping), and
+the ratio printed, so the Python path building's cost is visible apart from the database's.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from connector.reports import (
     opportunity_report,
     source_report,
 )
+from connector.reports.paths import conversion_paths
 from connector.reports.timeline import revenue_over_time
 from connector.runtime import Runtime
 
@@ -214,6 +217,23 @@ FROM bench_param p, generate_series(0, 179) day, generate_series(0, 19) c;
 """
 
 
+#: The rows the paths report reads, fetched bare: the same-run reference for its timing.
+PATHS_DEAL_SQL = """
+SELECT a.deal_id, t.channel, t.occurred_at, a.linear_weight, d.close_time, d.amount
+FROM attributions a JOIN touchpoints t ON t.id = a.touchpoint_id
+JOIN deals d ON d.id = a.deal_id
+WHERE d.is_won AND d.close_time >= %s AND d.close_time < %s
+ORDER BY a.deal_id, t.occurred_at, t.id
+"""
+PATHS_LEAD_SQL = """
+SELECT l.id, l.occurred_at, t.channel, t.occurred_at
+FROM leads l JOIN touchpoints t
+  ON t.visitor_id = l.visitor_id AND t.occurred_at <= l.occurred_at AND t.is_new_session
+WHERE l.occurred_at >= %s AND l.occurred_at < %s
+ORDER BY l.id, t.occurred_at, t.id
+"""
+
+
 def seed(url: str, touchpoints: int, deals: int, start: date) -> dict[str, int]:
     """Run the seeding SQL; return row counts per table."""
     engine = create_engine(url)
@@ -324,6 +344,27 @@ def main() -> int:
                 lambda: source_report(s, rng, model="last_click", lifecycle_mapped=True, **money),
                 results,
             )
+            for target in ("deal", "lead"):
+                for channel in (None, "Email"):
+                    timed(
+                        f"conversion paths target={target} channel={channel}",
+                        lambda target=target, channel=channel: conversion_paths(
+                            s, rng, target=target, model="linear", channel=channel, **money
+                        ),
+                        results,
+                    )
+            bare = {"deal": PATHS_DEAL_SQL, "lead": PATHS_LEAD_SQL}
+            for target, sql in bare.items():
+                label = f"conversion paths target={target} channel=None"
+                report_time = next(t for name, t in results if name == label)
+                began = time.perf_counter()
+                s.connection().exec_driver_sql(sql, (rng.since, rng.until)).fetchall()
+                fetch = time.perf_counter() - began
+                print(
+                    f"  paths {target}: bare row fetch {fetch:.3f} s (reference), "
+                    f"report {report_time:.3f} s, ratio {report_time / fetch:.2f}",
+                    flush=True,
+                )
             last30 = ReportRange(END - timedelta(days=29), END)
             timed(
                 "source report, last 30 days",

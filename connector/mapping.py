@@ -37,6 +37,8 @@ class DealFields(_Strict):
     is_closed: str | None = None
     modified: str
     created: str
+    #: Optional: the property holding the deal's monthly recurring amount (reports' new MRR).
+    recurring_amount: str | None = None
 
 
 class ContactFields(_Strict):

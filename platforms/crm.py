@@ -46,6 +46,7 @@ class CrmDeal:
     is_closed: bool | None = None
     contacts: tuple[CrmContact, ...] = ()
     properties: dict[str, str | None] = field(default_factory=dict)
+    recurring_amount: str | None = None
 
 
 @dataclass(frozen=True)

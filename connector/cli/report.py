@@ -27,7 +27,16 @@ from connector.reports import (
     source_report_options,
 )
 from connector.reports.data_driven import learning_options
-from connector.reports.kpis import KPIS, display
+from connector.reports.kpis import KPIS, display, visible_kpis
+from connector.reports.paths import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    PATH_MODELS,
+    TARGETS,
+    conversion_paths,
+    path_options,
+)
+from connector.reports.period import COMPARISONS, with_previous
 from connector.storage.models import utcnow
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -62,26 +71,34 @@ def _common(func):
 
 @click.group()
 def report() -> None:
-    """Reports: sources, opportunities, delivery, models."""
+    """Reports: sources, opportunities, delivery, models, paths."""
 
 
 @report.command("sources")
 @_common
 @click.option("--by", type=click.Choice(DIMENSIONS), default="channel", show_default=True)
 @click.option("--model", type=click.Choice(MODELS), help="Default: attribution.model.")
+@click.option(
+    "--compare",
+    type=click.Choice(COMPARISONS),
+    help="Also show the previous range of the same length and the change.",
+)
 @pass_obj
-def sources(obj: Obj, start, end, fmt, by, model) -> None:
+def sources(obj: Obj, start, end, fmt, by, model, compare) -> None:
     """What each channel, source/medium, campaign or keyword earned."""
     rng = _range(start, end)
     settings = obj.settings()
+    options = source_report_options(settings)
     with _session(obj) as session:
-        data = source_report(
-            session,
-            rng,
-            by=by,
-            model=model or settings.attribution.model,
-            **source_report_options(settings),
-        )
+
+        def run(period: ReportRange) -> dict[str, Any]:
+            return source_report(
+                session, period, by=by, model=model or settings.attribution.model, **options
+            )
+
+        data = run(rng)
+        if compare:
+            data = with_previous(data, run, rng)
     columns = [
         ("group", by),
         ("visits", "visits"),
@@ -91,8 +108,10 @@ def sources(obj: Obj, start, end, fmt, by, model) -> None:
         ("won_deals", "won"),
         ("revenue", f"revenue {data['currency']}"),
         ("spend", "spend"),
+        ("impressions", "impr."),
+        *([("ga4_sessions", "GA4 sessions")] if data["sessions_note"] else []),
     ]
-    kpi_cols = [(k.key, k.short) for k in KPIS if data["lifecycle_mapped"] or k.key != "mql_to_sql"]
+    kpi_cols = [(k.key, k.short) for k in visible_kpis(data)]
     kinds = {k.key: k.kind for k in KPIS}
     table = []
     for row in [*data["rows"], data["totals"]]:
@@ -105,11 +124,100 @@ def sources(obj: Obj, start, end, fmt, by, model) -> None:
             line[label] = display(row["kpis"][key], kinds[key])
         table.append(line)
     _emit(fmt, data, table, sheets.sources_sheet(data))
+    if compare and fmt == "table":
+        prev = data["compare"]["range"]
+        click.echo(f"\ntotals against {prev['from']} to {prev['to']}:")
+        click.echo(render_table(_totals_change(data["totals"], columns[1:], kpi_cols, kinds)))
+    if data["sessions_note"] and fmt == "table":
+        click.echo(f"note: {data['sessions_note']}", err=True)
     if data["unconverted_currencies"] and fmt == "table":
         click.echo(
             f"note: no rate for {', '.join(data['unconverted_currencies'])} in reports.fx_rates;"
             " those deals are left out of revenue",
             err=True,
+        )
+
+
+def _totals_change(
+    totals: dict[str, Any],
+    columns: list[tuple[str, str]],
+    kpi_cols: list[tuple[str, str]],
+    kinds: dict[str, str],
+) -> list[dict[str, str]]:
+    """One line per figure of the totals: now, before, change and change in percent."""
+    lines = []
+    figures = [(key, label, totals["previous"][key], "number") for key, label in columns]
+    figures += [
+        (key, label, totals["previous"]["kpis"][key], kinds[key]) for key, label in kpi_cols
+    ]
+    for key, label, cmp, kind in figures:
+        now = totals["kpis"][key] if key in totals["kpis"] else totals[key]
+        kind = "money" if key in ("revenue", "spend") else kind
+        lines.append(
+            {
+                "figure": label,
+                "now": display(now, kind),
+                "previous": display(cmp["previous"], kind),
+                "change": display(cmp["change"], kind),
+                "change %": display(cmp["change_pct"], "percent"),
+            }
+        )
+    return lines
+
+
+@report.command("paths")
+@_common
+@click.option("--target", type=click.Choice(TARGETS), default="deal", show_default=True)
+@click.option("--model", type=click.Choice(PATH_MODELS), help="Default: attribution.model.")
+@click.option("--channel", help="Only paths whose credit under --model goes to this channel.")
+@click.option(
+    "--limit", type=click.IntRange(1, MAX_LIMIT), default=DEFAULT_LIMIT, show_default=True
+)
+@pass_obj
+def paths(obj: Obj, start, end, fmt, target, model, channel, limit) -> None:
+    """Top conversion paths (channel sequences, repeats merged) to won deals or leads."""
+    rng = _range(start, end)
+    settings = obj.settings()
+    default = settings.attribution.model
+    with _session(obj) as session:
+        data = conversion_paths(
+            session,
+            rng,
+            target=target,
+            model=model or (default if default in PATH_MODELS else "last_click"),
+            channel=channel,
+            limit=limit,
+            **path_options(settings),
+        )
+    money = target == "deal"
+    credited = money and channel is not None
+    table, sheet = [], []
+    for row in data["paths"]:
+        line = {
+            "path": row["label"],
+            "conversions": display(row["conversions"]),
+            "share": display(row["share"], "percent"),
+            **({"revenue": display(row["revenue"], "money")} if money else {}),
+            **({"credited": display(row["credited_revenue"], "money")} if credited else {}),
+            "median days": display(row["median_days"]),
+        }
+        table.append(line)
+        sheet.append(
+            {
+                "path": row["label"],
+                "steps": row["steps"],
+                "conversions": row["conversions"],
+                "share": row["share"],
+                **({"revenue": row["revenue"], "currency": data["currency"]} if money else {}),
+                **({"credited_revenue": row["credited_revenue"]} if credited else {}),
+                "median_days": row["median_days"],
+            }
+        )
+    _emit(fmt, data, table, sheet)
+    if fmt == "table":
+        click.echo(
+            f"{data['conversions']} conversions on {data['distinct_paths']} paths; "
+            f"{data['without_journey']} without a journey"
         )
 
 

@@ -6,7 +6,6 @@ pass, so a table, its CSV and ``closedloop report ... --format csv`` hold the sa
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,7 +15,7 @@ from connector.dashboard.view import View
 from connector.reports import delivery_report, opportunity_report, sheets, source_report_options
 from connector.reports.data_driven import learning_options
 from connector.reports.drill import drilled_model_comparison, drilled_source_report
-from connector.reports.kpis import ratio
+from connector.reports.period import with_previous
 from connector.reports.sources import ReportRange
 from connector.reports.timeline import revenue_over_time
 
@@ -36,12 +35,21 @@ def _money() -> dict[str, Any]:
     return {"currency": settings.currency, "fx_rates": settings.reports.fx_rates}
 
 
-def sources(db: Session, view: View, rng: ReportRange | None = None) -> dict[str, Any]:
-    """The source report at the view's level and drill filter."""
+def sources(db: Session, view: View) -> dict[str, Any]:
+    """The source report at the view's level and drill filter (and the previous period).
+
+    With the comparison, each row and the totals carry the previous period's figures
+    (``period.with_previous``), as the API's and the CLI's ``compare=previous`` do.
+    """
     options = source_report_options(runtime().settings, runtime().profile)
-    return drilled_source_report(
-        db, rng or view.rng, by=view.by, where=view.where, model=view.model, **options
-    )
+
+    def run(rng: ReportRange) -> dict[str, Any]:
+        return drilled_source_report(
+            db, rng, by=view.by, where=view.where, model=view.model, **options
+        )
+
+    report = run(view.rng)
+    return with_previous(report, run, view.rng) if view.compare else report
 
 
 def opportunities(db: Session, view: View) -> dict[str, Any]:
@@ -75,25 +83,19 @@ def timeline(db: Session, view: View) -> dict[str, Any]:
     return data
 
 
-def summary(current: dict[str, Any], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Headline totals with the previous period's and the relative change (None: undefined)."""
+def summary(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Headline totals with the previous period's value and the change in percent."""
+    totals = report["totals"]
+    previous = totals["previous"]
     cards = []
     for key, label, kind in SUMMARY:
-        now = _total(current, key)
-        before = _total(previous, key) if previous is not None else None
-        change = None
-        if before is not None and now is not None:
-            change = ratio(Decimal(str(now)) - Decimal(str(before)), abs(Decimal(str(before))))
+        now = totals[key] if key in totals else totals["kpis"][key]
+        before = previous[key] if key in previous else previous["kpis"][key]
         cards.append(
-            {"key": key, "label": label, "kind": kind, "value": now, "previous": before}
-            | {"change": None if change is None else change.quantize(Decimal("0.0001"))}
+            {"key": key, "label": label, "kind": kind, "value": now}
+            | {"previous": before["previous"], "change": before["change_pct"]}
         )
     return cards
-
-
-def _total(report: dict[str, Any], key: str) -> Any:
-    totals = report["totals"]
-    return totals[key] if key in totals else totals["kpis"][key]
 
 
 #: CSV exports: name -> (report builder, sheet builder); the names in the export URLs.

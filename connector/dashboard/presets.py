@@ -10,6 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from connector.reports import ReportRange
+from connector.reports.period import previous_range
+
+__all__ = ["PRESETS", "matching_preset", "preset_range", "previous_range"]
 
 #: Preset keys, as the ``preset`` query parameter takes them, and their labels.
 PRESETS: dict[str, str] = {
@@ -30,12 +33,6 @@ def preset_range(preset: str, today: date) -> ReportRange | None:
         first_month = 3 * ((today.month - 1) // 3) + 1
         return ReportRange(date(today.year, first_month, 1), today)
     return None
-
-
-def previous_range(rng: ReportRange) -> ReportRange:
-    """The range of the same number of days that ends the day before ``rng`` starts."""
-    days = (rng.end - rng.start).days + 1
-    return ReportRange(rng.start - timedelta(days=days), rng.start - timedelta(days=1))
 
 
 def matching_preset(rng: ReportRange, today: date) -> str:

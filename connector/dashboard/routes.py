@@ -28,7 +28,7 @@ from connector.dashboard.view import FILTER_PREFIX, LEVEL_LABELS, View, read_vie
 from connector.errors import LeaseHeld
 from connector.outbox.admin import requeue
 from connector.reports import DIMENSIONS, MODELS, jsonable
-from connector.reports.kpis import KPIS, display
+from connector.reports.kpis import display, visible_kpis
 from connector.runs import latest_runs, run_as_dict
 from connector.storage.models import Conversion, utcnow
 
@@ -63,7 +63,6 @@ def index():
     view = _view()
     with runtime().sessions() as db:
         sources = panels.sources(db, view)
-        previous = panels.sources(db, view, view.previous) if view.compare else None
         opportunities = panels.opportunities(db, view)
         delivery = panels.delivery(db, view)
         models = panels.models(db, view)
@@ -107,7 +106,7 @@ def index():
         "dashboard.html",
         view=view,
         sources=sources,
-        summary=panels.summary(sources, previous) if view.compare else None,
+        summary=panels.summary(sources) if view.compare else None,
         opportunities=opportunities,
         delivery=delivery,
         models=models,
@@ -116,7 +115,7 @@ def index():
         recent=recent,
         failing=failing,
         dead=dead,
-        kpis=[k for k in KPIS if sources["lifecycle_mapped"] or k.key != "mql_to_sql"],
+        kpis=visible_kpis(sources),
         display=display,
         money=lambda value: money(value, currency),
         dimensions=DIMENSIONS,

@@ -22,6 +22,15 @@ from connector.reports import (
 from connector.reports.auth import require_reader
 from connector.reports.data_driven import learning_options
 from connector.reports.drill import DrillError, drilled_source_report
+from connector.reports.paths import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    PATH_MODELS,
+    TARGETS,
+    conversion_paths,
+    path_options,
+)
+from connector.reports.period import COMPARISONS, with_previous
 from connector.storage.models import utcnow
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/reports")
@@ -53,15 +62,68 @@ def sources():
     rng = _range()
     by = _choice("by", DIMENSIONS, "channel")
     model = _choice("model", MODELS, runtime().settings.attribution.model)
+    compare = _optional_choice("compare", COMPARISONS)
     # Drill-down: ?channel=Paid Search&by=source_medium is that channel's rows.
     where = {d: request.args[d] for d in DIMENSIONS if d in request.args}
     options = source_report_options(runtime().settings, runtime().profile)
     with runtime().sessions() as session:
+
+        def run(period: ReportRange) -> dict:
+            return drilled_source_report(
+                session, period, by=by, model=model, where=where, **options
+            )
+
         try:
-            report = drilled_source_report(session, rng, by=by, model=model, where=where, **options)
+            report = run(rng)
         except DrillError as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
+        if compare:
+            report = with_previous(report, run, rng)
     return jsonify(jsonable(report))
+
+
+def _optional_choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name)
+    if value is not None and value not in allowed:
+        raise ApiError(400, "invalid_request", f"{name}: must be one of {', '.join(allowed)}")
+    return value
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(400, "invalid_request", f"limit: must be a whole number 1-{MAX_LIMIT}")
+    return int(raw)
+
+
+@blueprint.get("/paths")
+def paths():
+    """Top conversion paths (channel sequences) to won deals or leads."""
+    require_reader()
+    rng = _range()
+    target = _choice("target", TARGETS, "deal")
+    model = _choice("model", PATH_MODELS, _path_model())
+    channel = request.args.get("channel") or None
+    if channel is not None and len(channel) > 64:
+        raise ApiError(400, "invalid_request", "channel: at most 64 characters")
+    limit = _limit()
+    settings = runtime().settings
+    with runtime().sessions() as session:
+        report = conversion_paths(
+            session,
+            rng,
+            target=target,
+            model=model,
+            channel=channel,
+            limit=limit,
+            **path_options(settings),
+        )
+    return jsonify(jsonable(report))
+
+
+def _path_model() -> str:
+    model = runtime().settings.attribution.model
+    return model if model in PATH_MODELS else "last_click"
 
 
 @blueprint.get("/opportunities")
@@ -133,6 +195,7 @@ def init_app(app: Flask) -> None:
                 _params(
                     _enum("by", DIMENSIONS),
                     _enum("model", MODELS),
+                    _enum("compare", COMPARISONS),
                     *({"name": d, "in": "query", "schema": {"type": "string"}} for d in DIMENSIONS),
                 ),
             ),
@@ -142,5 +205,18 @@ def init_app(app: Flask) -> None:
             ),
             "/api/reports/delivery": _op("Delivery report", _params()),
             "/api/reports/models": _op("Model comparison", _params(_enum("by", DIMENSIONS))),
+            "/api/reports/paths": _op(
+                "Conversion paths",
+                _params(
+                    _enum("target", TARGETS),
+                    _enum("model", PATH_MODELS),
+                    {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                    },
+                ),
+            ),
         }
     )

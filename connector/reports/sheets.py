@@ -9,32 +9,61 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.reports.kpis import KPIS
+from connector.reports.kpis import visible_kpis
 
 
 def source_columns(data: dict[str, Any]) -> list[str]:
-    """The count and money columns of the source report (MQL/SQL when they are mapped)."""
+    """The figure columns of the source report (MQL/SQL when mapped, GA4 sessions if pulled)."""
     lifecycle = ["mqls", "sqls"] if data["lifecycle_mapped"] else []
-    return ["visits", "leads", *lifecycle, "opportunities", "won_deals", "revenue", "spend"]
+    sessions = ["ga4_sessions"] if data.get("sessions_note") else []
+    return [
+        "visits",
+        "leads",
+        *lifecycle,
+        "opportunities",
+        "won_deals",
+        "revenue",
+        "spend",
+        "impressions",
+        *sessions,
+    ]
 
 
 def source_kpis(data: dict[str, Any]) -> list[str]:
-    """The KPI keys shown (MQL→SQL only when MQL/SQL stages are mapped)."""
-    return [k.key for k in KPIS if data["lifecycle_mapped"] or k.key != "mql_to_sql"]
+    """The KPI keys shown (``visible_kpis``: MRR and MQL→SQL only when they are mapped)."""
+    return [k.key for k in visible_kpis(data)]
 
 
 def sources_sheet(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per group and the totals row: counts, money, currency, KPIs."""
+    """One row per group and the totals row: figures, currency, KPIs (and comparisons).
+
+    With ``compare=previous``, each figure's previous value and change in percent follow.
+    """
     by, columns, kpis = data["by"], source_columns(data), source_kpis(data)
+    compare = "compare" in data
     return [
         {
             by: row["group"],
             **{key: row[key] for key in columns},
             "currency": data["currency"],
             **{key: row["kpis"][key] for key in kpis},
+            **(_previous_cells(row, columns, kpis) if compare else {}),
         }
         for row in [*data["rows"], data["totals"]]
     ]
+
+
+def _previous_cells(row: dict[str, Any], columns: list[str], kpis: list[str]) -> dict[str, Any]:
+    """CSV cells of the comparison: each figure's previous value and change in percent."""
+    prev = row["previous"]
+    cells: dict[str, Any] = {}
+    for key in columns:
+        cells[f"{key}_previous"] = prev[key]["previous"]
+        cells[f"{key}_change_pct"] = prev[key]["change_pct"]
+    for key in kpis:
+        cells[f"{key}_previous"] = prev["kpis"][key]["previous"]
+        cells[f"{key}_change_pct"] = prev["kpis"][key]["change_pct"]
+    return cells
 
 
 def opportunities_sheet(data: dict[str, Any], by: str) -> list[dict[str, Any]]:

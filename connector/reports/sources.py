@@ -59,6 +59,8 @@ from sqlalchemy.orm import Session
 
 from connector.attribution.direct import DIRECT_CHANNEL as DIRECT
 from connector.config import Settings
+from connector.reports.customers import lifetime_revenue
+from connector.reports.engagement import SESSIONS_NOTE, ga4_sessions, page_counts
 from connector.reports.kpis import compute
 from connector.storage.models import (
     Attribution,
@@ -206,6 +208,7 @@ def source_report(
     fx_rates: dict[str, Decimal] | None = None,
     ignore_direct: bool = True,
     lifecycle_mapped: bool = False,
+    recurring_mapped: bool = False,
 ) -> dict[str, Any]:
     """The source report as plain data: one row per group plus a totals row.
 
@@ -216,6 +219,8 @@ def source_report(
     their visitor has no other touch (the sync applies the same rule to deals' journeys).
     ``lifecycle_mapped``: the mapping profile names MQL/SQL stages, so MQLs and SQLs are
     counted (0 is then a count); otherwise they stay ``None`` ("—").
+    ``recurring_mapped``: the profile names ``deal.recurring_amount``, so new MRR is summed;
+    otherwise it stays ``None``.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
@@ -238,6 +243,9 @@ def source_report(
     )
     for key, count in session.execute(visits.group_by(dim)):
         rows[key]["visits"] += count
+    for key, views, bounced in page_counts(session, rng, dim):
+        rows[key]["page_views"] += views
+        rows[key]["bounces"] += bounced
 
     for key, kind, count in session.execute(_leads_query(by, model, rng, ignore_direct)):
         group = rows[key if key is not None else NO_JOURNEY]
@@ -248,6 +256,8 @@ def source_report(
     won_in_range = won_between(rng)
     created_in_range = and_(Deal.created_time >= rng.since, Deal.created_time < rng.until)
     repeat = is_repeat_deal(session, rng)
+    repeat_within = is_repeat_deal(session, rng, within=True)
+    recurring = Deal.recurring_amount * fx
     # One pass over the model's attribution rows: revenue, won deals, opportunities, and the
     # share of won deals that came from existing customers (not new customers); plus, with a
     # NULL group, won deals without a journey under this model.
@@ -259,6 +269,8 @@ def source_report(
             func.sum(case((won_in_range, weight))),
             func.sum(case((created_in_range, weight))),
             func.sum(case((and_(won_in_range, repeat), weight))),
+            func.sum(case((and_(won_in_range, repeat_within), weight))),
+            func.sum(case((won_in_range, weight * recurring))),
         )
         .join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
         .join(Deal, Deal.id == Attribution.deal_id)
@@ -276,8 +288,10 @@ def source_report(
         func.sum(case((won_in_range, 1), else_=0)),
         func.sum(case((created_unmatched, 1), else_=0)),
         func.sum(case((and_(won_in_range, repeat), 1), else_=0)),
+        func.sum(case((and_(won_in_range, repeat_within), 1), else_=0)),
+        func.sum(case((won_in_range, recurring))),
     ).where(or_(won_in_range, created_unmatched), ~has_journey())
-    for key, money, won, opportunities, repeat_weight in session.execute(
+    for key, money, won, opportunities, repeat_weight, within, mrr in session.execute(
         union_all(credited, orphans)
     ):
         if key is None and not won and not opportunities:
@@ -287,17 +301,35 @@ def source_report(
         row["won_deals"] += Decimal(won or 0)
         row["opportunities"] += Decimal(opportunities or 0)
         row["repeat_weight"] += Decimal(repeat_weight or 0)
+        row["repeat_within"] += Decimal(within or 0)
+        if recurring_mapped:
+            row["mrr"] = (row["mrr"] or Decimal(0)) + Decimal(mrr or 0)
+    for key, life in lifetime_revenue(session, rng, dim, model, fx, has_journey()):
+        if life is not None:
+            rows[NO_JOURNEY if key is None else key]["lifetime_revenue"] += Decimal(life)
 
     spend_dim = spend_dimension(by)
     spend_fx = fx_factor(SpendDaily.currency, currency, rates)
     spend = (
-        select(spend_dim, func.sum(SpendDaily.cost * spend_fx), func.sum(SpendDaily.clicks))
+        select(
+            spend_dim,
+            func.sum(SpendDaily.cost * spend_fx),
+            func.sum(SpendDaily.clicks),
+            func.sum(SpendDaily.impressions),
+        )
         .where(SpendDaily.day >= rng.start.isoformat(), SpendDaily.day <= rng.end.isoformat())
         .group_by(spend_dim)
     )
-    for key, cost, clicks in session.execute(spend):
+    for key, cost, clicks, impressions in session.execute(spend):
         rows[key]["spend"] += Decimal(cost or 0)
         rows[key]["clicks"] += int(clicks or 0)
+        rows[key]["impressions"] += int(impressions or 0)
+    ga4 = ga4_sessions(session, rng, by)
+    if ga4 is not None:
+        for key, count in ga4.items():
+            rows[key]["ga4_sessions"] = (rows[key]["ga4_sessions"] or 0) + count
+        for row in rows.values():  # pulled: a group GA4 saw no session of has 0, not "—"
+            row["ga4_sessions"] = row["ga4_sessions"] or 0
 
     if milestones is not None:
         from connector.reports.lifecycle import add_to_rows
@@ -317,6 +349,8 @@ def source_report(
         "unconverted_currencies": _unconverted(session, rng, currency, rates),
         "ignore_direct": ignore_direct,
         "lifecycle_mapped": lifecycle_mapped,
+        "recurring_mapped": recurring_mapped,
+        "sessions_note": SESSIONS_NOTE if ga4 is not None else None,
         "rows": finished,
         "totals": totals,
     }
@@ -335,6 +369,7 @@ def source_report_options(settings: Settings, profile: Any = None) -> dict[str, 
         "fx_rates": settings.reports.fx_rates,
         "ignore_direct": settings.attribution.ignore_direct,
         "lifecycle_mapped": profile.lifecycle.is_mapped(),
+        "recurring_mapped": profile.deal.recurring_amount is not None,
     }
 
 
@@ -382,27 +417,36 @@ def credited_group(touch_before: Select[Any], ignore_direct: bool) -> ColumnElem
     return func.coalesce(non_direct, credited)
 
 
-def is_repeat_deal(session: Session, rng: ReportRange) -> ColumnElement[bool]:
+def is_repeat_deal(
+    session: Session, rng: ReportRange, *, within: bool = False
+) -> ColumnElement[bool]:
     """A condition on ``Deal.id``: the deal is a repeat customer's (see below).
+
+    ``within``: only earlier won deals inside the range count, so each customer who bought
+    in the range is counted once (the "all customers" of revenue per customer, all customers).
 
     On PostgreSQL the ids are fetched first and sent as one array: the planner misjudges the
     JSON unnesting by orders of magnitude and would otherwise pick plans that spill to disk;
     an ``= ANY(array)`` test is hashed. SQLite runs ``IN (subquery)`` once, as a lookup table.
     """
-    ids = repeat_customer_deals(session, rng)
+    ids = repeat_customer_deals(session, rng, within=within)
     if session.get_bind().dialect.name != "postgresql":
         return Deal.id.in_(ids)
     values = list(session.scalars(ids))
     if not values:
         return false()
-    return Deal.id == any_(bindparam("repeat_deal_ids", values, type_=ARRAY(String())))
+    name = "repeat_within_ids" if within else "repeat_deal_ids"
+    return Deal.id == any_(bindparam(name, values, type_=ARRAY(String())))
 
 
-def repeat_customer_deals(session: Session, rng: ReportRange) -> Select[tuple[str]]:
+def repeat_customer_deals(
+    session: Session, rng: ReportRange, *, within: bool = False
+) -> Select[tuple[str]]:
     """Ids of deals won in the range whose contacts already had an earlier won deal.
 
     A deal is a repeat when, for one of its contacts, it is not that contact's first won deal
     (ordered by close time, then id); such deals add revenue but not new customers.
+    ``within``: only earlier deals won in the range count.
     """
     if session.get_bind().dialect.name == "postgresql":
         contacts = func.json_array_elements_text(Deal.contact_ids).table_valued("value")
@@ -419,6 +463,7 @@ def repeat_customer_deals(session: Session, rng: ReportRange) -> Select[tuple[st
         .select_from(Deal)
         .join(contacts, true())
         .where(Deal.is_won.is_(True), Deal.close_time < rng.until)
+        .where(Deal.close_time >= rng.since if within else true())
         .subquery("contact_deals")
     )
     return select(nth.c.deal_id).where(nth.c.nth > 1, nth.c.close_time >= rng.since).distinct()
@@ -438,6 +483,10 @@ def _empty_row() -> dict[str, Any]:
     return {
         "visits": 0,
         "clicks": 0,
+        "impressions": 0,
+        "page_views": 0,
+        "bounces": 0,
+        "ga4_sessions": None,
         "leads": 0,
         "leads_form": 0,
         "leads_call": 0,
@@ -446,6 +495,9 @@ def _empty_row() -> dict[str, Any]:
         "opportunities": Decimal(0),
         "won_deals": Decimal(0),
         "repeat_weight": Decimal(0),
+        "repeat_within": Decimal(0),
+        "lifetime_revenue": Decimal(0),
+        "mrr": None,
         "revenue": Decimal(0),
         "spend": Decimal(0),
     }
@@ -467,13 +519,18 @@ def _finish(key: str, row: dict[str, Any]) -> dict[str, Any]:
     Fractional deals (time decay weights) rounded first would skew CAC and revenue per
     customer: 100 ÷ 0.43 is not 100 ÷ 0.4263.
     """
-    out = {k: v for k, v in row.items() if k != "repeat_weight"}
+    out = {k: v for k, v in row.items() if k not in ("repeat_weight", "repeat_within")}
     out["group"] = key
     out["customers"] = row["won_deals"] - row["repeat_weight"]
+    out["customers_all"] = row["won_deals"] - row["repeat_within"]
+    out["repeat_deals"] = row["repeat_weight"]
+    out["lifetime_revenue"] = row["lifetime_revenue"].quantize(Decimal("0.01"))
+    if row["mrr"] is not None:
+        out["mrr"] = row["mrr"].quantize(Decimal("0.01"))
     out["revenue"] = row["revenue"].quantize(Decimal("0.01"))
     out["spend"] = row["spend"].quantize(Decimal("0.01"))
     out["kpis"] = compute(out)
-    for key_ in ("opportunities", "won_deals", "customers"):
+    for key_ in ("opportunities", "won_deals", "customers", "customers_all", "repeat_deals"):
         out[key_] = _tidy(out[key_])
     return out
 

@@ -287,6 +287,9 @@ class Deal(Base):
     sent_currency: Mapped[str | None] = mapped_column(String(3))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: The deal's recurring (monthly) amount, in ``currency``, from the profile's optional
+    #: ``deal.recurring_amount`` property; NULL when unmapped or not a number (reports: MRR).
+    recurring_amount: Mapped[Decimal | None] = mapped_column(Money)
 
 
 class DealStageEvent(Base):

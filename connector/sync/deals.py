@@ -73,6 +73,16 @@ def parse_amount(raw: str | None) -> tuple[Decimal | None, Problem | None]:
     return value, None
 
 
+def recurring_amount(raw: str | None) -> Decimal | None:
+    """The deal's recurring amount, or None: never a reason to hold a deal back.
+
+    It only feeds the reports' MRR, so a blank, malformed or negative value is left out
+    rather than blocking the deal's conversions.
+    """
+    value, problem = parse_amount(raw)
+    return None if problem else value
+
+
 def parse_currency(raw: str | None, default: str) -> tuple[str | None, Problem | None]:
     """An ISO 4217 code; a blank value means the account's default currency.
 

@@ -39,6 +39,7 @@ from connector.sync.deals import (
     PriorState,
     check_deal,
     parse_time,
+    recurring_amount,
     won_change,
 )
 from connector.sync.match import NEVER_TRACKED, OUTSIDE_WINDOW, DealToMatch, Journey, Matcher
@@ -630,6 +631,7 @@ DEAL_COLUMNS = (
     "sent_currency",
     "first_seen_at",
     "updated_at",
+    "recurring_amount",
 )
 EVENT_COLUMNS = ("deal_id", "pipeline", "stage", "entered_at")
 NOT_PLANNED_COLUMNS = ("deal_id", "destination", "what", "reason", "event_time", "updated_at")
@@ -708,4 +710,5 @@ def _deal_row(
         sent[1],
         prior[10] if prior else now,
         now,
+        recurring_amount(raw.recurring_amount),
     )

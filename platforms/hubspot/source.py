@@ -226,6 +226,9 @@ class HubSpotSource:
             is_closed=_flag(props.get(fields.is_closed)) if fields.is_closed else None,
             contacts=contacts,
             properties=props,
+            recurring_amount=(
+                props.get(fields.recurring_amount) if fields.recurring_amount else None
+            ),
         )
 
     # -- pipelines -----------------------------------------------------------------------------

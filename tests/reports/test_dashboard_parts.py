@@ -139,12 +139,16 @@ def test_empty_states_say_why_and_what_to_do():
 
 def test_comparison_cards():
     """Revenue 1,500 vs 1,000 is +50 %; leads 3 vs 0 has no defined change."""
-    now = {"totals": {"revenue": Decimal(1500), "spend": Decimal(150), "leads": 3, "won_deals": 2}}
-    now["totals"]["kpis"] = {"roi": Decimal(9), "cost_per_lead": Decimal(50)}
-    before = {"totals": {"revenue": Decimal(1000), "spend": Decimal(200), "leads": 0}}
-    before["totals"] |= {"won_deals": 1, "kpis": {"roi": Decimal(4), "cost_per_lead": None}}
-    cards = {c["key"]: c for c in summary(now, before)}
+    from connector.reports.period import compare_row
+
+    now = {"revenue": Decimal(1500), "spend": Decimal(150), "leads": 3, "won_deals": 2}
+    now["kpis"] = {"roi": Decimal(9), "cost_per_lead": Decimal(50)}
+    before = {"revenue": Decimal(1000), "spend": Decimal(200), "leads": 0, "won_deals": 1}
+    before["kpis"] = {"roi": Decimal(4), "cost_per_lead": None}
+    report = {"totals": {**now, "previous": compare_row(now, before)}}
+    cards = {c["key"]: c for c in summary(report)}
     assert cards["revenue"]["change"] == Decimal("0.5000")
+    assert cards["revenue"]["previous"] == Decimal(1000)
     assert cards["spend"]["change"] == Decimal("-0.2500")
     assert cards["roi"]["change"] == Decimal("1.2500")  # (9 - 4) / 4
     assert cards["leads"]["change"] is None and cards["cost_per_lead"]["change"] is None
