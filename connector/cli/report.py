@@ -191,7 +191,7 @@ def paths(obj: Obj, start, end, fmt, target, model, channel, limit) -> None:
         )
     money = target == "deal"
     credited = money and channel is not None
-    table, sheet = [], []
+    table = []
     for row in data["paths"]:
         line = {
             "path": row["label"],
@@ -202,18 +202,7 @@ def paths(obj: Obj, start, end, fmt, target, model, channel, limit) -> None:
             "median days": display(row["median_days"]),
         }
         table.append(line)
-        sheet.append(
-            {
-                "path": row["label"],
-                "steps": row["steps"],
-                "conversions": row["conversions"],
-                "share": row["share"],
-                **({"revenue": row["revenue"], "currency": data["currency"]} if money else {}),
-                **({"credited_revenue": row["credited_revenue"]} if credited else {}),
-                "median_days": row["median_days"],
-            }
-        )
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.paths_sheet(data))
     if fmt == "table":
         click.echo(
             f"{data['conversions']} conversions on {data['distinct_paths']} paths; "

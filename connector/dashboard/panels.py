@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.app.context import runtime
+from connector.dashboard import lifecycle
 from connector.dashboard.view import View
 from connector.reports import delivery_report, opportunity_report, sheets, source_report_options
 from connector.reports.data_driven import learning_options
@@ -104,4 +105,5 @@ EXPORTS = {
     "opportunities": (opportunities, lambda data: sheets.opportunities_sheet(data, "channel")),
     "delivery": (delivery, sheets.delivery_sheet),
     "models": (models, sheets.models_sheet),
+    "paths": (lifecycle.paths, sheets.paths_sheet),
 }

@@ -19,7 +19,7 @@ from connector import health
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
 from connector.cli.output import write_csv
-from connector.dashboard import empty, headers, panels, sessions, throttle
+from connector.dashboard import empty, headers, lifecycle, panels, sessions, throttle
 from connector.dashboard.auth import check_login, csrf_ok, csrf_token, login_configured
 from connector.dashboard.colours import colours
 from connector.dashboard.money import money
@@ -67,6 +67,7 @@ def index():
         delivery = panels.delivery(db, view)
         models = panels.models(db, view)
         timeline = panels.timeline(db, view)
+        paths = lifecycle.paths(db, view)
         failing = health.failing(db)
         dead = db.execute(
             select(Conversion.destination, Conversion.reason_code, func.count())
@@ -92,7 +93,14 @@ def index():
             for r in sources["rows"]
         ],
         "timeline": timeline,
-        "colours": colours([*groups, *timeline["series"]]),
+        "paths": [
+            {"label": p["label"], "conversions": p["conversions"], "last": p["path"][-1]}
+            for p in paths["paths"][:10]
+            if p["path"]
+        ],
+        "colours": colours(
+            [*groups, *timeline["series"], *(step for p in paths["paths"] for step in p["path"])]
+        ),
     }
     empties = {
         "sources": empty.sources(sources),
@@ -101,6 +109,7 @@ def index():
         "models": empty.models(models),
         "delivery": empty.delivery(delivery),
         "timeline": empty.timeline(timeline["series"], sources),
+        "paths": empty.paths(paths),
     }
     return render_template(
         "dashboard.html",
@@ -110,6 +119,7 @@ def index():
         opportunities=opportunities,
         delivery=delivery,
         models=models,
+        paths=paths,
         charts=jsonable(charts),
         empties=empties,
         recent=recent,

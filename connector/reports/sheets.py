@@ -102,3 +102,21 @@ def models_sheet(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {by: row["group"], **row["revenue"], "currency": data["currency"]} for row in data["rows"]
     ]
+
+
+def paths_sheet(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per path: label, steps, conversions, share, revenue (to deals), median days."""
+    money = data["target"] == "deal"
+    credited = money and data["channel"] is not None
+    return [
+        {
+            "path": row["label"],
+            "steps": row["steps"],
+            "conversions": row["conversions"],
+            "share": row["share"],
+            **({"revenue": row["revenue"], "currency": data["currency"]} if money else {}),
+            **({"credited_revenue": row["credited_revenue"]} if credited else {}),
+            "median_days": row["median_days"],
+        }
+        for row in data["paths"]
+    ]

@@ -51,6 +51,13 @@ def cli_csv(config: str, *args: str) -> str:
         ("opportunities", "touch=last", ["opportunities", "--touch", "last"]),
         ("delivery", "", ["delivery"]),
         ("models", "by=keyword", ["models", "--by", "keyword"]),
+        ("sources", "compare=previous", ["sources", "--compare", "previous"]),
+        ("paths", "", ["paths"]),
+        (
+            "paths",
+            "target=lead&by=source_medium&channel=Paid+Search",
+            ["paths", "--target", "lead", "--channel", "Paid Search"],
+        ),
     ],
 )
 def test_dashboard_csv_is_the_cli_csv(browser, config, name, query, args):

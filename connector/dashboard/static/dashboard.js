@@ -67,6 +67,17 @@
     }) },
     options: base
   });
+  var pathsCanvas = document.getElementById("chart-paths");
+  if (pathsCanvas && data.paths) {
+    new Chart(pathsCanvas, {
+      type: "bar",
+      data: { labels: data.paths.map(function (p) { return p.label; }), datasets: [
+        { label: "Conversions", data: data.paths.map(function (p) { return p.conversions; }),
+          backgroundColor: data.paths.map(function (p) { return colourOf(p.last); }) }
+      ] },
+      options: Object.assign({}, base, { indexAxis: "y", plugins: { legend: { display: false } } })
+    });
+  }
   var series = Object.keys(data.timeline.series).map(function (name) {
     return { label: name, data: data.timeline.series[name], backgroundColor: colourOf(name) };
   });
