@@ -4,7 +4,8 @@ Seeds a dedicated schema with SQL set operations (generate_series; seconds, no P
 visitors with three touches each over six months, leads, 100k deals (45 % won, 10 % without a
 journey, some repeat customers) with stage history and attribution rows (every model's share),
 outbox rows for three platforms, and daily spend per campaign and keyword. Then times every
-report over the whole six months and drops the schema.
+report over the whole six months and drops the schema. The funnel (both modes) and velocity
+reports also print their ratio to the same run's source report with MQLs/SQLs.
 
     .venv/bin/python bench/reports.py
     .venv/bin/python bench/reports.py --touchpoints 100000 --deals 10000   # quick
@@ -40,8 +41,10 @@ from connector.reports import (
     opportunity_report,
     source_report,
 )
+from connector.reports.funnel import funnel_report
 from connector.reports.paths import conversion_paths
 from connector.reports.timeline import revenue_over_time
+from connector.reports.velocity import velocity_report
 from connector.runtime import Runtime
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -344,6 +347,27 @@ def main() -> int:
                 lambda: source_report(s, rng, model="last_click", lifecycle_mapped=True, **money),
                 results,
             )
+            # Funnel and velocity, against the same run's source report with MQLs/SQLs (the
+            # period funnel is that report plus a distinct-visitor count).
+            reference = results[-1][1]
+            lifecycle_runs: list[tuple[str, float]] = []
+            for by in ("channel", "keyword"):
+                for mode in ("period", "cohort"):
+                    timed(
+                        f"funnel by={by} mode={mode}",
+                        lambda by=by, mode=mode: funnel_report(
+                            s, rng, by=by, model="last_click", mode=mode, **money
+                        ),
+                        lifecycle_runs,
+                    )
+                timed(
+                    f"velocity by={by}",
+                    lambda by=by: velocity_report(s, rng, by=by, model="last_click"),
+                    lifecycle_runs,
+                )
+            for label, elapsed in lifecycle_runs:
+                print(f"  {label:<44} {elapsed / reference:6.2f} x source report with MQLs/SQLs")
+            results.extend(lifecycle_runs)
             for target in ("deal", "lead"):
                 for channel in (None, "Email"):
                     timed(

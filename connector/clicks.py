@@ -179,6 +179,14 @@ def refresh_names(session: Session, platform: str, rows: list[Any]) -> None:
                 )
                 .values(campaign=name)
             )
+    ads = {r.ad_id: r.ad for r in rows if getattr(r, "ad_id", "") and getattr(r, "ad", None)}
+    for ad_id, name in ads.items():
+        for table in (ClickResolution, SpendDaily):
+            session.execute(
+                update(table)
+                .where(table.platform == platform, table.ad_id == ad_id, table.ad != name)
+                .values(ad=name)
+            )
     for (ad_group_id, keyword_id), name in keywords.items():
         for table in (ClickResolution, SpendDaily):
             session.execute(

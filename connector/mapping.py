@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 import platforms
 from connector.config import Settings
 from connector.errors import ConfigError
+from connector.leadvalue.settings import LEAD_STAGES, LeadValueSettings
 
 
 class _Strict(BaseModel):
@@ -39,6 +40,14 @@ class DealFields(_Strict):
     created: str
     #: Optional: the property holding the deal's monthly recurring amount (reports' new MRR).
     recurring_amount: str | None = None
+    #: The property holding when a deal entered a stage, with ``{stage}`` for the stage ID
+    #: (HubSpot: ``hs_v2_date_entered_{stage}``): stage events carry the CRM's own time, not
+    #: the time a sync saw the change. Unset: the deal's modified time is used.
+    stage_entered: str | None = None
+
+    def stage_entered_property(self, stage: str) -> str | None:
+        """The date-entered property of ``stage``, or None when the profile names none."""
+        return self.stage_entered.format(stage=stage) if self.stage_entered else None
 
 
 class ContactFields(_Strict):
@@ -89,13 +98,26 @@ class EventRule(_Strict):
 
     name: str
     when: dict[str, Any]
-    value: Literal["deal_amount"] | Decimal = "deal_amount"
+    value: Literal["deal_amount", "lead_value"] | Decimal = "deal_amount"
     currency: str | None = None
     platforms: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("when")
+    @classmethod
+    def _known_lead_stage(cls, when: dict[str, Any]) -> dict[str, Any]:
+        stage = when.get("lead_stage")
+        if stage is not None and stage not in LEAD_STAGES:
+            raise ValueError(f"lead_stage {stage!r} is not one of {', '.join(LEAD_STAGES)}")
+        return when
 
     def is_deal_won(self) -> bool:
         """The rule fires on closed-won (valued at the deal amount by default)."""
         return self.when.get("deal_won") is True
+
+    def lead_stage(self) -> str | None:
+        """The lead stage the rule fires on (``when: {lead_stage: mql}``), if it is one."""
+        stage = self.when.get("lead_stage")
+        return str(stage) if stage is not None else None
 
 
 class Writeback(_Strict):
@@ -146,10 +168,11 @@ class MappingProfile(_Strict):
     events: list[EventRule] = Field(default_factory=list)
     writeback: Writeback = Field(default_factory=Writeback)
     lifecycle: LifecycleMapping = Field(default_factory=LifecycleMapping)
+    lead_values: LeadValueSettings = Field(default_factory=LeadValueSettings)
 
     def deal_properties(self) -> list[str]:
-        """Every deal property the sync must request."""
-        fields = self.deal.model_dump().values()
+        """Every deal property the sync must request (stage-entered ones: see the source)."""
+        fields = self.deal.model_dump(exclude={"stage_entered"}).values()
         return sorted({f for f in fields if f})
 
     def contact_properties(self) -> list[str]:
@@ -163,6 +186,12 @@ class MappingProfile(_Strict):
         for milestone in MILESTONES:
             names.update(self.lifecycle.stages(milestone).values())
         return sorted(n for n in names if n)
+
+    def lead_events(self) -> list[EventRule]:
+        """The lead-stage rules, when the ``lead_values`` block turns them on."""
+        if not self.lead_values.enabled:
+            return []
+        return [e for e in self.events if e.lead_stage() is not None]
 
     def won_event(self) -> EventRule | None:
         """The closed-won rule, if the profile sends one."""

@@ -1,4 +1,4 @@
-"""The steps of a run in order: IP retention, pull + plan, lifecycle, revenue, deliver, spend.
+"""The steps of a run in order: retention, pull + plan, lifecycle, lead values, deliver, spend.
 
 Imports are local so that a process that never syncs (a tracking-only web replica) never loads
 the platform SDKs.
@@ -25,6 +25,10 @@ def default_steps(settings: Settings) -> list[Step]:
 
         steps.append(SyncStep())
         steps.append(LifecycleStep())
+        if destinations and _lead_values_on(settings):
+            from connector.leadvalue.step import LeadValueStep
+
+            steps.append(LeadValueStep())
     if destinations:
         from connector.outbox.step import DeliverStep
         from connector.revenue.step import RevenueStep
@@ -35,3 +39,14 @@ def default_steps(settings: Settings) -> list[Step]:
         steps.append(DeliverStep())
         steps.append(SpendStep())
     return steps
+
+
+def _lead_values_on(settings: Settings) -> bool:
+    """The mapping profile's ``lead_values`` block turns the lead-value step on."""
+    from connector.errors import ConfigError
+    from connector.mapping import load_profile
+
+    try:
+        return load_profile(settings).lead_values.enabled
+    except ConfigError:
+        return False  # the runtime reports a bad profile with its key path

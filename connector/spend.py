@@ -4,7 +4,9 @@ Each run re-pulls the last ``reports.spend_lookback_days`` days, because platfor
 recent days. A pull replaces that platform's rows for the pulled days in one transaction, so
 re-pulls are idempotent and a failed pull leaves the previous figures in place. A source that
 declares ``click_kinds`` also resolves the stored clicks of those kinds to campaign/keyword
-(``connector/clicks.py``), so revenue and spend meet on the same report row.
+(``connector/clicks.py``), and one that declares ``url_id_params`` resolves the touches whose
+landing URL carries its ad IDs (``connector/ad_ids.py``), so revenue and spend meet on the same
+report row.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete
 
 import platforms
+from connector.ad_ids import resolve_url_ids
 from connector.clicks import refresh_names, resolve_clicks
 from connector.runs import RunContext
 from connector.runtime import Runtime
@@ -46,6 +49,8 @@ def pull_spend(runtime: Runtime, start: date, end: date) -> dict[str, Any]:
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         results[name] = {"rows": _store(runtime, source, rows, start, end)}
+        if getattr(source, "url_id_params", ()):
+            results[name]["url_ids"] = resolve_url_ids(runtime, source, start, end)
         if getattr(source, "click_kinds", ()):
             try:
                 results[name]["clicks"] = resolve_clicks(runtime, puller)
@@ -79,7 +84,7 @@ def _store(runtime: Runtime, source: type[SpendSource], rows: list, start: date,
                 )
             )
             session.add_all(_spend_row(r, traffic) for r in rows if isinstance(r, SpendRow))
-            if getattr(source, "click_kinds", ()):
+            if getattr(source, "click_kinds", ()) or getattr(source, "url_id_params", ()):
                 refresh_names(session, source.name, rows)
     return len(rows)
 
@@ -95,6 +100,8 @@ def _spend_row(row: SpendRow, traffic: tuple[str, str, str]) -> SpendDaily:
         ad_group=row.ad_group,
         keyword_id=row.keyword_id or "",
         keyword=row.keyword,
+        ad_id=row.ad_id or "",
+        ad=row.ad,
         source=source,
         medium=medium,
         channel=row.channel or channel,

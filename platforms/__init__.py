@@ -89,6 +89,7 @@ PLATFORMS: dict[str, Platform] = {
         settings="platforms.linkedin_ads.settings:LinkedInAdsSettings",
         destination="platforms.linkedin_ads.adapter:LinkedInAdsDestination",
         sandbox="platforms.linkedin_ads.sandbox:LinkedInAdsSandbox",
+        spend="platforms.linkedin_ads.spend:LinkedInSpend",
     ),
 }
 

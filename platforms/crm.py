@@ -47,6 +47,8 @@ class CrmDeal:
     contacts: tuple[CrmContact, ...] = ()
     properties: dict[str, str | None] = field(default_factory=dict)
     recurring_amount: str | None = None
+    #: Stage ID -> when the deal entered it, as the CRM recorded it (empty if it keeps none).
+    stage_entered: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ class SpendRow:
     ad_group: str | None = None
     keyword_id: str = ""
     keyword: str | None = None
+    #: The ad, for platforms whose finest level is the ad, not a keyword (Meta).
+    ad_id: str = ""
+    ad: str | None = None
     #: The GA4 channel of this row's traffic when the platform knows it better than its
     #: ``traffic`` default (a Google Ads Display campaign is "Display", not "Paid Search").
     channel: str | None = None
@@ -50,6 +53,8 @@ class ClickResolution:
     keyword_id: str = ""
     keyword: str | None = None
     match_type: str | None = None
+    ad_id: str = ""
+    ad: str | None = None
 
 
 class ClickResolver(Protocol):
@@ -66,6 +71,18 @@ class ClickResolver(Protocol):
     def resolve_clicks(self, clicks: list[tuple[str, str, datetime]]) -> Iterator[ClickResolution]:
         """Resolutions for those of ``clicks`` (kind, value, first seen) the platform knows."""
         ...
+
+
+class UrlIdSource(Protocol):
+    """A spend source whose ads put their own IDs into the landing URL (Meta's URL macros).
+
+    ``url_id_params`` names the query parameters that may carry a campaign, ad set or ad ID
+    (the platform's documented template); a touch is this platform's when one of those values
+    is the ID of a campaign, ad set or ad in its spend rows, so a parameter reused by another
+    tool (GA4 also reads ``utm_id``) resolves nothing by mistake.
+    """
+
+    url_id_params: ClassVar[tuple[str, ...]]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,14 @@ import click
     is_flag=True,
     help="Google clicks carry only their gclid (auto-tagging); campaigns come from click_view.",
 )
-def demo(visitors: int, seed: int, keep_running: bool, no_google_utms: bool) -> None:
+@click.option(
+    "--meta-url-ids",
+    is_flag=True,
+    help="Meta clicks carry their campaign/ad set/ad IDs (the recommended URL parameters).",
+)
+def demo(
+    visitors: int, seed: int, keep_running: bool, no_google_utms: bool, meta_url_ids: bool
+) -> None:
     """Run the whole loop against local emulators of HubSpot, Google Ads, GA4 and Meta."""
     import logging
 
@@ -40,6 +47,7 @@ def demo(visitors: int, seed: int, keep_running: bool, no_google_utms: bool) -> 
         echo=click.echo,
         keep_running=keep_running,
         google_utms=not no_google_utms,
+        meta_url_ids=meta_url_ids,
     )
     failed = [r for r in result.runs if r["status"] not in ("succeeded", "partial")]
     click.echo("")

@@ -27,6 +27,7 @@ from connector.reports import (
     source_report_options,
 )
 from connector.reports.data_driven import learning_options
+from connector.reports.funnel import COSTS, MODES, RATES, STAGES, funnel_report
 from connector.reports.kpis import KPIS, display, visible_kpis
 from connector.reports.paths import (
     DEFAULT_LIMIT,
@@ -37,6 +38,7 @@ from connector.reports.paths import (
     path_options,
 )
 from connector.reports.period import COMPARISONS, with_previous
+from connector.reports.velocity import MEASURES, velocity_report
 from connector.storage.models import utcnow
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -71,7 +73,7 @@ def _common(func):
 
 @click.group()
 def report() -> None:
-    """Reports: sources, opportunities, delivery, models, paths."""
+    """Reports: sources, opportunities, delivery, models, paths, funnel, velocity, lead-values."""
 
 
 @report.command("sources")
@@ -262,6 +264,16 @@ def delivery(obj: Obj, start, end, fmt) -> None:
             f"won revenue {display(data['won_revenue'], 'money')} {data['currency']}; "
             f"matched to a journey: {display(data['journey_match_rate'], 'percent')}"
         )
+        for platform, join in data.get("spend_join", {}).items():
+            missed = ", ".join(
+                f"{why} {display(v, 'money')}" for why, v in join["not_joined"].items() if v
+            )
+            click.echo(
+                f"  {platform} revenue next to its spend: {display(join['joined'], 'money')} "
+                f"of {display(join['revenue'], 'money')} "
+                f"({display(join['join_rate'], 'percent')})"
+                + (f"; not: {missed}" if missed else "")
+            )
         for platform, info in data["platforms"].items():
             for reason in info["reasons"][:5]:
                 click.echo(
@@ -301,6 +313,113 @@ def models(obj: Obj, start, end, fmt, by) -> None:
         for row in data["rows"]
     ]
     _emit(fmt, data, table, sheets.models_sheet(data))
+
+
+@report.command("funnel")
+@_common
+@click.option("--by", type=click.Choice(DIMENSIONS), default="channel", show_default=True)
+@click.option("--model", type=click.Choice(MODELS), help="Default: attribution.model.")
+@click.option("--mode", type=click.Choice(MODES), default="period", show_default=True)
+@pass_obj
+def funnel(obj: Obj, start, end, fmt, by, model, mode) -> None:
+    """Visitors → leads → MQL → SQL → opportunity → customer, with rates and costs per stage."""
+    rng = _range(start, end)
+    settings = obj.settings()
+    with _session(obj) as session:
+        data = funnel_report(
+            session,
+            rng,
+            by=by,
+            model=model or settings.attribution.model,
+            mode=mode,
+            **source_report_options(settings),
+        )
+    table, sheet = [], []
+    for row in [*data["rows"], data["totals"]]:
+        line = {by: row["group"]}
+        line.update({label: display(row[key]) for key, label in STAGES})
+        line.update({name: display(row["rates"][name], "percent") for name in RATES})
+        line.update({name: display(row["costs"][name], "money") for name in COSTS})
+        line["spend"] = display(row["spend"], "money")
+        table.append(line)
+        sheet.append(
+            {
+                by: row["group"],
+                **{key: row[key] for key, _ in STAGES},
+                **row["rates"],
+                "spend": row["spend"],
+                **row["costs"],
+                "currency": data["currency"],
+            }
+        )
+    _emit(fmt, data, table, sheet)
+
+
+@report.command("velocity")
+@_common
+@click.option("--by", type=click.Choice(DIMENSIONS), default="channel", show_default=True)
+@click.option("--model", type=click.Choice(MODELS), help="Default: attribution.model.")
+@pass_obj
+def velocity(obj: Obj, start, end, fmt, by, model) -> None:
+    """Median and p75 days lead→MQL→SQL→won and the sales cycle, per group."""
+    rng = _range(start, end)
+    settings = obj.settings()
+    with _session(obj) as session:
+        data = velocity_report(
+            session,
+            rng,
+            by=by,
+            model=model or settings.attribution.model,
+            ignore_direct=settings.attribution.ignore_direct,
+        )
+    table, sheet = [], []
+    for row in [*data["rows"], data["totals"]]:
+        line = {by: row["group"]}
+        cells: dict[str, Any] = {by: row["group"]}
+        for measure in MEASURES:
+            cell = row[measure]
+            line[measure] = (
+                f"{display(cell['median_days'])} / {display(cell['p75_days'])} (n={cell['count']})"
+            )
+            cells[f"{measure}_count"] = cell["count"]
+            cells[f"{measure}_median_days"] = cell["median_days"]
+            cells[f"{measure}_p75_days"] = cell["p75_days"]
+        table.append(line)
+        sheet.append(cells)
+    _emit(fmt, data, table, sheet)
+    if fmt == "table":
+        click.echo("days: median / p75 (n = durations); linear interpolation (percentile_cont)")
+
+
+@report.command("lead-values")
+@_common
+@click.option(
+    "--by", type=click.Choice(["channel", "campaign"]), default="channel", show_default=True
+)
+@pass_obj
+def lead_values(obj: Obj, start, end, fmt, by) -> None:
+    """Per lead stage, source and month: value sent at lead time vs revenue won since."""
+    from connector.reports.lead_values import default_start, lead_value_report
+
+    rng = _range(start or default_start(utcnow().date()).isoformat(), end)
+    settings = obj.settings()
+    currency = obj.runtime().profile.lead_values.currency or settings.currency
+    with _session(obj) as session:
+        data = lead_value_report(session, rng, currency=currency, by=by, now=utcnow())
+    sheet = [{**row, "currency": data["currency"]} for row in data["rows"]]
+    table = [
+        {
+            "stage": row["stage"],
+            by: row["source"],
+            "month": row["month"],
+            "leads": str(row["leads"]),
+            f"predicted {data['currency']}": display(row["predicted"], "money"),
+            f"realised {data['currency']}": display(row["realised"], "money"),
+            "realised/predicted": display(row["calibration"], "number"),
+        }
+        for row in data["rows"]
+    ]
+    _emit(fmt, data, table, sheet)
 
 
 def _emit(

@@ -37,6 +37,9 @@ META_CAMPAIGNS = {
     "23850000201": ("Retargeting - demo viewers", ["ad set: site visitors 30d"]),
     "23850000202": ("Lookalike - customers", ["ad set: lookalike 1%"]),
 }
+#: What Meta put in ``{{campaign.name}}`` when a campaign's ads were published: a snapshot,
+#: so a campaign renamed since keeps its old name in the URL (its IDs stay the same).
+META_PUBLISHED_NAMES = {"23850000202": "Lookalike - customers (v1)"}
 MICROSOFT_CAMPAIGNS = {
     "410000101": ("Bing brand search", ["acme analytics"]),
 }
@@ -61,6 +64,11 @@ USER_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0 Safari/537.36"
 )
+
+
+def meta_ids(campaign_id: str) -> tuple[str, str]:
+    """The ad set and ad IDs of the demo's one ad set and ad per Meta campaign (numeric)."""
+    return f"{campaign_id}01", f"{campaign_id}02"
 
 
 @dataclass(frozen=True)
@@ -162,22 +170,33 @@ def generate(
     now: datetime | None = None,
     *,
     google_utms: bool = True,
+    meta_url_ids: bool = False,
 ) -> World:
     """Build a world of ``visitors`` browsers around ``now`` (default: the current time).
 
     ``google_utms=False`` lands Google Ads clicks with only their click ID, as auto-tagging
-    does in most accounts; the world is otherwise the same (same seed, same random draws).
+    does in most accounts; ``meta_url_ids=True`` lands Meta clicks with the URL parameters
+    closedloop recommends (``platforms/meta/url_parameters.py``): campaign, ad set and ad IDs,
+    and the campaign name as Meta snapshotted it. The world is otherwise the same (same seed,
+    same random draws).
     """
     from connector.storage.models import utcnow
 
-    return _Builder(random.Random(seed), now or utcnow(), google_utms).build(visitors)
+    return _Builder(random.Random(seed), now or utcnow(), google_utms, meta_url_ids).build(visitors)
 
 
 class _Builder:
-    def __init__(self, rng: random.Random, now: datetime, google_utms: bool = True) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        now: datetime,
+        google_utms: bool = True,
+        meta_url_ids: bool = False,
+    ) -> None:
         self.rng = rng
         self.now = now.replace(microsecond=0)
         self.google_utms = google_utms
+        self.meta_url_ids = meta_url_ids
         self.clicks: list[Click] = []
 
     # -- identifiers --------------------------------------------------------------------------
@@ -283,6 +302,14 @@ class _Builder:
             "utm_medium": "paid_social",
             "utm_campaign": META_CAMPAIGNS[campaign_id][0],
         }
+        if self.meta_url_ids:
+            adset_id, ad_id = meta_ids(campaign_id)
+            params |= {
+                "utm_campaign": META_PUBLISHED_NAMES.get(campaign_id, params["utm_campaign"]),
+                "utm_id": campaign_id,
+                "utm_term": adset_id,
+                "utm_content": ad_id,
+            }
         return params, "https://l.facebook.com/", f"fb.1.{self._ms(ts)}.{fbclid}"
 
     def _from_microsoft_ads(

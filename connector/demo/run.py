@@ -102,6 +102,7 @@ def run_demo(
     on_finish: Callable[[dict[str, Any], Runtime, World], None] | None = None,
     reverse_replay: bool = False,
     google_utms: bool = True,
+    meta_url_ids: bool = False,
 ) -> DemoResult:
     """Run the full loop and print its results.
 
@@ -110,9 +111,10 @@ def run_demo(
     the reverse of the generated order: the same seed must still print the same figures,
     because what closedloop concludes may not depend on the order requests arrive in.
     ``google_utms=False``: Google clicks land with only their click ID (auto-tagging), so
-    campaigns and keywords come from Google's click_view.
+    campaigns and keywords come from Google's click_view. ``meta_url_ids=True``: Meta clicks
+    carry their campaign/ad set/ad IDs, so they join Meta's spend by ID.
     """
-    world = generate(visitors, seed, google_utms=google_utms)
+    world = generate(visitors, seed, google_utms=google_utms, meta_url_ids=meta_url_ids)
     workdir = Path(tempfile.mkdtemp(prefix="closedloop-demo-"))
     port = _free_port()
     with sandboxes() as boxes:

@@ -5,7 +5,8 @@
 revenue the platform holds), and ``not_planned`` lists what was never sent, with the reason.
 
 Also the match rate: the share of won revenue matched to a journey, and to a click or
-identifier each platform could use.
+identifier each platform could use; and ``spend_join``, per ad platform, the share of won
+revenue that lands next to its spend, and why the rest does not (``spend_join.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from connector.reports.adjustments import adjustment_rows, net_accepted, not_planned
 from connector.reports.kpis import ratio
 from connector.reports.sources import ReportRange, fx_factor, plan_for_reports
+from connector.reports.spend_join import spend_join
 from connector.storage.models import Conversion, Deal
 
 STATUSES = ("accepted", "pending", "skipped", "rejected", "dead")
@@ -139,6 +141,7 @@ def delivery_report(
         "won_revenue": total_rev.quantize(Decimal("0.01")),
         "journey_match_rate": _rate(ratio(matched_rev, total_rev)),
         "platforms": out_platforms,
+        "spend_join": spend_join(session, rng, currency=currency, fx_rates=fx_rates),
     }
 
 

@@ -157,6 +157,14 @@ def lifecycle_totals(counts: dict[str, dict[str, int]]) -> dict[str, int]:
     }
 
 
+def credited_query(rng: ReportRange, *, by: str, model: str, ignore_direct: bool) -> Select[Any]:
+    """Milestones in the range as a query: contact_id, person_id, stage, entered_at, grp.
+
+    For reports that build on the same crediting (``velocity``); ``grp`` NULL: no journey.
+    """
+    return _credited(by, model, rng, ignore_direct)
+
+
 def _credited(by: str, model: str, rng: ReportRange, ignore_direct: bool) -> Select[Any]:
     """Milestones in the range with person and credited group (NULL: no journey)."""
     if model not in MODELS:

@@ -22,6 +22,7 @@ from connector.reports import (
 from connector.reports.auth import require_reader
 from connector.reports.data_driven import learning_options
 from connector.reports.drill import DrillError, drilled_source_report
+from connector.reports.funnel import MODES, funnel_report
 from connector.reports.paths import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -31,6 +32,7 @@ from connector.reports.paths import (
     path_options,
 )
 from connector.reports.period import COMPARISONS, with_previous
+from connector.reports.velocity import velocity_report
 from connector.storage.models import utcnow
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/reports")
@@ -161,6 +163,58 @@ def models():
     return jsonify(jsonable(report))
 
 
+@blueprint.get("/funnel")
+def funnel():
+    """Visitors → leads → MQL → SQL → opportunity → customer per group, rates and costs."""
+    require_reader()
+    rng = _range()
+    by = _choice("by", DIMENSIONS, "channel")
+    model = _choice("model", MODELS, runtime().settings.attribution.model)
+    mode = _choice("mode", MODES, "period")
+    with runtime().sessions() as session:
+        report = funnel_report(
+            session,
+            rng,
+            by=by,
+            model=model,
+            mode=mode,
+            **source_report_options(runtime().settings, runtime().profile),
+        )
+    return jsonify(jsonable(report))
+
+
+@blueprint.get("/velocity")
+def velocity():
+    """Median and p75 days lead→MQL→SQL→won and sales cycle per group."""
+    require_reader()
+    rng = _range()
+    by = _choice("by", DIMENSIONS, "channel")
+    model = _choice("model", MODELS, runtime().settings.attribution.model)
+    ignore_direct = runtime().settings.attribution.ignore_direct
+    with runtime().sessions() as session:
+        report = velocity_report(session, rng, by=by, model=model, ignore_direct=ignore_direct)
+    return jsonify(jsonable(report))
+
+
+@blueprint.get("/lead-values")
+def lead_values():
+    """Per lead stage, source and month: the value sent at lead time against the revenue won."""
+    from connector.reports.lead_values import GROUPINGS, default_start, lead_value_report
+
+    require_reader()
+    today = utcnow().date()
+    try:
+        start = request.args.get("from") or default_start(today).isoformat()
+        rng = parse_range(start, request.args.get("to"), today=today)
+    except RangeError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    by = _choice("by", GROUPINGS, "channel")
+    currency = runtime().profile.lead_values.currency or runtime().settings.currency
+    with runtime().sessions() as session:
+        report = lead_value_report(session, rng, currency=currency, by=by, now=utcnow())
+    return jsonify(jsonable(report))
+
+
 def _params(*extra: dict) -> list[dict]:
     date_param = {"type": "string", "format": "date"}
     base = [
@@ -217,6 +271,18 @@ def init_app(app: Flask) -> None:
                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                     },
                 ),
+            ),
+            "/api/reports/funnel": _op(
+                "Funnel: stages, stage-to-stage rates and costs per stage (period or cohort)",
+                _params(_enum("by", DIMENSIONS), _enum("model", MODELS), _enum("mode", MODES)),
+            ),
+            "/api/reports/velocity": _op(
+                "Velocity: median and p75 days between lifecycle stages, and sales cycle",
+                _params(_enum("by", DIMENSIONS), _enum("model", MODELS)),
+            ),
+            "/api/reports/lead-values": _op(
+                "Lead values: predicted at lead time against realised revenue",
+                _params(_enum("by", ("channel", "campaign"))),
             ),
         }
     )

@@ -22,7 +22,12 @@ the README:
 - campaign and keyword of a touch whose ad click its platform resolved (``click_resolutions``,
   e.g. Google Ads click_view) are the platform's names for the click's campaign/keyword IDs,
   not the touch's UTMs, so its revenue is on the same row as that campaign's spend (a resolved
-  click without a keyword, as on Display, is "(not set)" like its spend).
+  click without a keyword, as on Display, is "(not set)" like its spend);
+- a touch whose landing URL carried a platform's campaign/ad set/ad IDs (Meta's URL macros,
+  ``connector/ad_ids.py``) is resolved the same way, by ID; Meta has no keywords, so its
+  revenue and its spend are both on the keyword report's "(not set)" row, and its ads are
+  the ``ad`` grouping (the touch's ``utm_content`` when its URL carried no known ad ID;
+  platforms that report spend by keyword have their spend on the ad grouping's "(not set)").
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ from connector.storage.models import (
     model_weight,
 )
 
-DIMENSIONS = ("channel", "source_medium", "campaign", "keyword")
+DIMENSIONS = ("channel", "source_medium", "campaign", "keyword", "ad")
 MODELS = ("first_click", "last_click", "linear", "time_decay", "position_based")
 NO_JOURNEY = "(no journey)"
 MATCHED = "matched"  # Deal.match_status when the sync found a journey
@@ -114,6 +119,8 @@ def touch_dimension(by: str) -> ColumnElement[str]:
         return func.coalesce(resolved, Touchpoint.campaign, literal("(not set)"))
     if by == "keyword":
         return func.coalesce(_resolved(ClickResolution.keyword), Touchpoint.term, NOT_SET)
+    if by == "ad":
+        return func.coalesce(_resolved(ClickResolution.ad), Touchpoint.content, NOT_SET)
     raise ValueError(f"unknown grouping {by!r}; use one of {', '.join(DIMENSIONS)}")
 
 
@@ -160,6 +167,8 @@ def spend_dimension(by: str) -> ColumnElement[str]:
         )
     if by == "campaign":
         return func.coalesce(SpendDaily.campaign, literal("(not set)"))
+    if by == "ad":
+        return func.coalesce(SpendDaily.ad, literal("(not set)"))
     return func.coalesce(SpendDaily.keyword, literal("(not set)"))
 
 

@@ -6,7 +6,7 @@ makes has an index, named so migrations stay readable.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -217,7 +218,9 @@ class ClickResolution(Base):
     __table_args__ = (UniqueConstraint("click_id", name="uq_click_resolutions_click_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    click_id: Mapped[int] = mapped_column(ForeignKey("click_ids.id", ondelete="CASCADE"))
+    #: NULL for a resolution read from the landing URL's ad IDs (``url_ids``): one row per
+    #: platform campaign/ad set/ad, shared by every touch that carried those IDs.
+    click_id: Mapped[int | None] = mapped_column(ForeignKey("click_ids.id", ondelete="CASCADE"))
     touchpoint_id: Mapped[int | None] = mapped_column(
         ForeignKey("touchpoints.id", ondelete="SET NULL")
     )
@@ -234,6 +237,8 @@ class ClickResolution(Base):
     keyword_id: Mapped[str] = mapped_column(String(64), default="")
     keyword: Mapped[str | None] = mapped_column(String(255))
     match_type: Mapped[str | None] = mapped_column(String(16))
+    ad_id: Mapped[str] = mapped_column(String(64), default="")
+    ad: Mapped[str | None] = mapped_column(String(255))
 
 
 class Lead(Base):
@@ -527,6 +532,7 @@ class SpendDaily(Base):
             "campaign_id",
             "ad_group_id",
             "keyword_id",
+            "ad_id",
             name="uq_spend_daily_key",
         ),
         Index("ix_spend_daily_day", "day"),
@@ -541,6 +547,9 @@ class SpendDaily(Base):
     ad_group: Mapped[str | None] = mapped_column(String(255))
     keyword_id: Mapped[str] = mapped_column(String(64), default="")
     keyword: Mapped[str | None] = mapped_column(String(255))
+    #: The ad (Meta's finest level); "" for platforms that report spend by keyword.
+    ad_id: Mapped[str] = mapped_column(String(64), default="")
+    ad: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str | None] = mapped_column(String(255))
     medium: Mapped[str | None] = mapped_column(String(255))
     channel: Mapped[str | None] = mapped_column(String(64))
@@ -662,3 +671,66 @@ class RevenueSale(Base):
     visitor_id: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadValue(Base):
+    """A learned expected revenue of a lead at one stage, for one source, on one day.
+
+    ``channel``/``campaign`` are empty for the levels above them: ('', '') is the stage's
+    overall value, (channel, '') a channel's, (channel, campaign) a campaign's. The inputs are
+    kept beside the value (``n`` leads, the ``revenue`` they were won, the ``prior_weight`` and
+    the ``overall`` value shrunk toward), so every value sent can be recomputed by hand
+    (see :mod:`connector.leadvalue.shrink`).
+    """
+
+    __tablename__ = "lead_values"
+    __table_args__ = (
+        UniqueConstraint(
+            "learned_on", "stage", "channel", "campaign", name="uq_lead_values_day_group"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    learned_on: Mapped[date] = mapped_column(Date)
+    stage: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    campaign: Mapped[str] = mapped_column(String(255), default="")
+    n: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[Decimal] = mapped_column(Money)
+    prior_weight: Mapped[Decimal] = mapped_column(Money)
+    overall: Mapped[Decimal] = mapped_column(Money)
+    value: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    window_days: Mapped[int] = mapped_column(Integer)
+    learned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadPrediction(Base):
+    """The value predicted for one person's entry into one lead stage, planned once.
+
+    One row per (``lead_key``, ``stage``): written in the transaction that plans the stage's
+    outbox rows, so it is also the marker that the entry was planned (a re-run finds it and
+    plans nothing). The report sets ``value`` against the revenue the lead later produced.
+    """
+
+    __tablename__ = "lead_predictions"
+    __table_args__ = (
+        UniqueConstraint("lead_key", "stage", name="uq_lead_predictions_key_stage"),
+        Index("ix_lead_predictions_entered", "entered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: ``c<CRM contact ID>`` for lifecycle stages, ``p<person ID>`` for a lead on the site.
+    lead_key: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(64))
+    campaign: Mapped[str] = mapped_column(String(255))
+    value: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    lead_value_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: Outbox rows planned for it (0: no destination could take it; see ``not_planned``).
+    rows_planned: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -380,7 +380,8 @@ class SyncStep:
         for d in page:
             if not d.stage:
                 continue
-            event = (d.id, d.pipeline, d.stage, d.modified_time)
+            # The CRM's own time of entering the stage when it keeps one, else the change's.
+            event = (d.id, d.pipeline, d.stage, d.stage_entered.get(d.stage, d.modified_time))
             if d.id not in prior:
                 new_events.setdefault((d.id, d.stage), event)  # the first sighting wins
             elif prior[d.id][2] != d.stage:  # same stage as stored: its event is stored too

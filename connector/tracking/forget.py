@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 import platforms
 from connector.identity import email_key, legacy_email_key
+from connector.leadvalue import privacy as lead_privacy
 from connector.revenue import privacy as revenue_privacy
 from connector.runtime import Runtime
 from connector.storage.models import (
@@ -129,6 +130,7 @@ def _erase_locally(
     deal_ids = _deals(session, contact_ids, visitor_ids)
     sales = revenue_privacy.buyer_sales(session, email_keys, visitor_ids)
     deal_ids |= sales  # sales posted to /revenue are deals too
+    deal_ids |= lead_privacy.lead_deals(person_ids, contact_ids)  # lead-stage rows
     outbox = scrub(session, deal_ids, tokens, BROWSER_COLUMNS)
     browser_ids = _browser_ids(session, visitor_ids)
     for name, values in outbox.browser_ids.items():
@@ -139,6 +141,7 @@ def _erase_locally(
     )
     removed = _delete_all(session, person_ids, visitor_ids, email_keys, contact_ids)
     removed["revenue_sales"] = revenue_privacy.strip_buyer(session, sales)
+    removed["lead_predictions"] = lead_privacy.forget(session, person_ids, contact_ids)
     queued = erasures.enqueue(session, runtime, contact_ids, subject)
     return removed, {"scrubbed": outbox.scrubbed, "withdrawn": outbox.withdrawn}, queued
 

@@ -67,6 +67,9 @@ class HubSpotSource:
             settings, timeout=timeout, clock=clock, sleep=sleep, max_attempts=max_attempts
         )
         self._ensured: set[str] = set()
+        #: Stage IDs of every pipeline, learnt from ``pipelines()`` (the sync reads them first),
+        #: so each deal read also asks for the stages' date-entered properties.
+        self._stage_ids: tuple[str, ...] = ()
 
     @property
     def requests_made(self) -> int:
@@ -105,7 +108,7 @@ class HubSpotSource:
                 self.client.deals_batch.read,
                 DealBatchRead(
                     inputs=sdk_inputs(DealId, self.client.deals_batch, chunk),
-                    properties=self.profile.deal_properties(),
+                    properties=self._deal_properties(),
                     properties_with_history=[],
                 ),
             )
@@ -123,13 +126,29 @@ class HubSpotSource:
             sorts=[
                 {"propertyName": sort_by or self.profile.deal.modified, "direction": "ASCENDING"}
             ],
-            properties=self.profile.deal_properties(),
+            properties=self._deal_properties(),
             limit=PAGE_SIZE,
             after=after,
         )
         return self.client.call_json(
             "deal_search", self.client.deals_search.do_search, public_object_search_request=request
         )
+
+    def _deal_properties(self) -> list[str]:
+        """The profile's deal properties plus each known stage's date-entered property."""
+        names = self.profile.deal_properties()
+        entered = [self.profile.deal.stage_entered_property(s) for s in self._stage_ids]
+        return names + sorted({p for p in entered if p and p not in names})
+
+    def _stage_times(self, props: dict[str, str | None]) -> dict[str, datetime]:
+        """Stage ID -> HubSpot's date-entered time, for the stages the deal has one for."""
+        times = {}
+        for stage in self._stage_ids:
+            prop = self.profile.deal.stage_entered_property(stage)
+            entered = _parse_time(props.get(prop)) if prop else None
+            if entered is not None:
+                times[stage] = entered
+        return times
 
     # -- contacts of deals ---------------------------------------------------------------------
     def _with_contacts(self, records: Sequence[Record]) -> list[CrmDeal]:
@@ -229,6 +248,7 @@ class HubSpotSource:
             recurring_amount=(
                 props.get(fields.recurring_amount) if fields.recurring_amount else None
             ),
+            stage_entered=self._stage_times(props),
         )
 
     # -- pipelines -----------------------------------------------------------------------------
@@ -264,6 +284,7 @@ class HubSpotSource:
             pipelines.append(
                 CrmPipeline(id=pipeline.id, label=pipeline.label, stages=tuple(stages))
             )
+        self._stage_ids = tuple(dict.fromkeys(s.id for p in pipelines for s in p.stages))
         return pipelines
 
     # -- write-back ----------------------------------------------------------------------------

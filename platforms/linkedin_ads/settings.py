@@ -38,6 +38,10 @@ class LinkedInAdsSettings(PlatformSettings):
     #: The default conversion rule (its ID or URN); a mapping event may name its own with
     #: ``conversion_id``.
     conversion_id: str | None = None
+    #: The ad account whose campaign spend the reports show (its numeric ID, or the
+    #: ``urn:li:sponsoredAccount:`` URN); the token then also needs ``r_ads`` and
+    #: ``r_ads_reporting``. Without it, conversions still flow.
+    ad_account_id: str | None = None
     api_version: str = "202603"
     api_url: HttpUrl = "https://api.linkedin.com/rest"
     oauth_url: HttpUrl = "https://www.linkedin.com/oauth/v2"

@@ -64,6 +64,10 @@ MAX_AGE_PHYSICAL_STORE = timedelta(days=62)
 #: days old on the way, failing its whole request, so prepare stops a little early.
 SEND_MARGIN = timedelta(minutes=15)
 FUTURE_TOLERANCE = timedelta(seconds=60)
+#: Lead-stage rows (``options.lead_stage``, planned by ``connector.leadvalue``) are CRM events:
+#: Meta's Conversion Leads payload spec asks for ``system_generated`` with
+#: ``custom_data.event_source: crm`` and ``lead_event_source`` (the CRM's name).
+LEAD_ACTION_SOURCE = "system_generated"
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 META_LEAD_ID = re.compile(r"^\d{15,16}$")
@@ -192,7 +196,9 @@ class MetaDestination(Destination[Event]):
                 f"Meta's Conversions API cannot adjust or retract events ({conversion.kind}); "
                 "the original event stands",
             )
-        source = self.settings.action_source
+        crm_lead = bool(conversion.options.get("lead_stage"))
+        # A CRM lead stage is a Conversion Leads event: Meta wants it system_generated.
+        source = LEAD_ACTION_SOURCE if crm_lead else self.settings.action_source
         max_age = MAX_AGE_PHYSICAL_STORE if source == "physical_store" else MAX_AGE
         age = now - conversion.event_time
         if age > max_age - SEND_MARGIN:
@@ -240,7 +246,7 @@ class MetaDestination(Destination[Event]):
                 "no hashed email or phone, external_id, fbc, fbp or lead_id to match on",
             )
         custom_properties: dict[str, Any] = {}
-        if lead_id:
+        if lead_id or crm_lead:
             custom_properties = {
                 "event_source": "crm",
                 "lead_event_source": str(conversion.options.get("lead_event_source", "HubSpot")),

@@ -5,7 +5,11 @@ the shared ``SpendRow`` the way Google's hierarchy reads:
 
 * campaign -> ``campaign_id`` / ``campaign``
 * ad set   -> ``ad_group_id`` / ``ad_group`` (both are the targeting-and-budget level)
-* ad       -> ``keyword_id`` / ``keyword`` (the finest unit Meta reports; it has no keywords)
+* ad       -> ``ad_id`` / ``ad`` (the finest unit Meta reports; it has no keywords, so
+  the keyword report files Meta spend under "(not set)", like its revenue)
+
+``url_id_params`` lets the spend pull put a touch whose landing URL carries these IDs
+(``url_parameters.RECOMMENDED``) on the same campaign and ad rows.
 
 Paging follows the SDK's ``Cursor`` (``paging.cursors.after`` while ``paging.next`` exists).
 """
@@ -30,6 +34,7 @@ from platforms.meta.client import (
     classify_error,
 )
 from platforms.meta.settings import MetaSettings
+from platforms.meta.url_parameters import ID_PARAMS
 from platforms.reporting import SpendRow
 
 FIELDS = [
@@ -54,6 +59,7 @@ class MetaSpend:
     name = "meta"
     rows: ClassVar[Literal["spend", "sessions"]] = "spend"
     traffic: ClassVar[tuple[str, str, str] | None] = ("facebook", "paid_social", "Paid Social")
+    url_id_params: ClassVar[tuple[str, ...]] = ID_PARAMS
 
     @classmethod
     def unready(cls, settings: MetaSettings) -> str | None:
@@ -118,6 +124,6 @@ def _spend_row(row: AdsInsights) -> SpendRow:
         currency=row.get("account_currency"),
         ad_group_id=str(row.get("adset_id", "")),
         ad_group=row.get("adset_name"),
-        keyword_id=str(row.get("ad_id", "")),
-        keyword=row.get("ad_name"),
+        ad_id=str(row.get("ad_id", "")),
+        ad=row.get("ad_name"),
     )

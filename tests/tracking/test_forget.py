@@ -89,6 +89,7 @@ def test_forget_by_email_removes_everything(client, runtime, page_view, row_coun
         "lifecycle_events": 2,
         "persons": 1,
         "revenue_sales": 0,
+        "lead_predictions": 0,
     }
     assert row_counts(runtime) == {
         "visitors": 1,

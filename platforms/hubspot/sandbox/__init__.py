@@ -84,6 +84,10 @@ PROPERTY_TYPES = {"string", "number", "date", "datetime", "enumeration", "bool"}
 FIELD_TYPES = {"textarea", "text", "date", "file", "number", "select", "radio", "checkbox"}
 FIELD_TYPES |= {"booleancheckbox", "calculation_equation", "html", "phonenumber"}
 
+#: The deal property HubSpot sets when a deal enters a stage (one per stage ID, custom ones
+#: too); earlier stages keep theirs, re-entering a stage stamps it again.
+STAGE_ENTERED = "hs_v2_date_entered_{stage}"
+
 #: HubSpot's default deal pipeline: (stage id, label, probability, is_closed).
 DEFAULT_STAGES: tuple[tuple[str, str, float, bool], ...] = (
     ("appointmentscheduled", "Appointment Scheduled", 0.2, False),
@@ -495,6 +499,7 @@ class HubSpotSandbox(HttpEmulator):
             values.setdefault("createdate", stamp)
             values["hs_lastmodifieddate"] = stamp
             values["hs_object_id"] = deal_id
+            values.setdefault(STAGE_ENTERED.format(stage=values["dealstage"]), stamp)
             self._derive_closed(values)
             self._deals.records[deal_id] = values
             self._deals.created[deal_id] = values["createdate"] or stamp
@@ -507,8 +512,12 @@ class HubSpotSandbox(HttpEmulator):
         """Change a deal as a HubSpot user would; bumps ``hs_lastmodifieddate``."""
         with self._lock:
             values = self._deals.records[deal_id]
+            before = values.get("dealstage")
             values.update({k: _str(v) for k, v in properties.items()})
             stamp = iso(self.now())
+            entered = STAGE_ENTERED.format(stage=values.get("dealstage"))
+            if values.get("dealstage") != before and entered not in properties:
+                values[entered] = stamp  # HubSpot stamps the stage's date-entered property
             values["hs_lastmodifieddate"] = stamp
             self._derive_closed(values)
             self._deals.updated[deal_id] = stamp

@@ -135,6 +135,10 @@ class LinkedInAdsSandbox(HttpEmulator):
         self._seen: set[tuple[str, str]] = set()
         self._fail: dict[str, bool] = {}
         self._lock = threading.Lock()
+        from platforms.linkedin_ads.sandbox.reporting import Reporting
+
+        #: ``adAnalytics``, ad accounts and their campaigns (spend).
+        self.reporting = Reporting(RestliError)
         self.reset()
 
     def reset(self) -> None:
@@ -147,7 +151,8 @@ class LinkedInAdsSandbox(HttpEmulator):
             self.event_requests = 0
             self.requests = 0
             self._conversions = {self.conversion_id}
-            self._tokens = {self.access_token: frozenset({SCOPE, "r_ads"})}
+            self._tokens = {self.access_token: frozenset({SCOPE, "r_ads", "r_ads_reporting"})}
+            self.reporting.reset()
             self._seen.clear()
             self._fail.clear()
         self.issuer = TokenIssuer(token_seconds=3600)
@@ -166,6 +171,30 @@ class LinkedInAdsSandbox(HttpEmulator):
     ) -> None:
         """Register an app's refresh token; tokens it mints carry ``scopes``."""
         self.issuer.add_refresh_token(refresh_token, client_id, client_secret, scopes)
+
+    def add_ad_account(self, account_id: str, currency: str = "USD") -> None:
+        """Create an ad account (its numeric ID) reporting in ``currency``."""
+        self.reporting.accounts[str(account_id)] = currency
+
+    def add_delivery(
+        self,
+        account_id: str,
+        day: Any,
+        campaign_id: str,
+        campaign: str,
+        cost: Decimal | str,
+        clicks: int = 0,
+        impressions: int = 0,
+    ) -> None:
+        """Seed one campaign-day of delivery (and the campaign, by ID and name)."""
+        from platforms.linkedin_ads.sandbox.reporting import Delivery
+
+        self.reporting.campaigns[str(campaign_id)] = (str(account_id), campaign)
+        self.reporting.delivery.append(
+            Delivery(
+                str(account_id), day, str(campaign_id), Decimal(str(cost)), clicks, impressions
+            )
+        )
 
     def revoke(self, token: str) -> None:
         """Make a token invalid, as when it expires or the member revokes the app."""
@@ -213,6 +242,12 @@ class LinkedInAdsSandbox(HttpEmulator):
                 response = self._token_endpoint(request)
             elif request.path == API_PATH:
                 response = self._conversion_events(request)
+            elif self.reporting.handles(request.path):
+                self._check_token(
+                    request.headers.get("Authorization"), self.reporting.scope(request.path)
+                )
+                self._check_headers(request, method=None)
+                response = _json(self.reporting.answer(request))
             else:
                 raise RestliError(404, f"No virtual resource found for {request.path}")
         except RestliError as error:
@@ -241,7 +276,7 @@ class LinkedInAdsSandbox(HttpEmulator):
             statuses = [self._element(element, now) for element in elements]
         return _json({"elements": statuses})
 
-    def _check_token(self, header: str | None) -> None:
+    def _check_token(self, header: str | None, scope: str = SCOPE) -> None:
         if not header or not header.startswith("Bearer "):
             raise RestliError(
                 401, "Empty oauth2 access token", code="EMPTY_ACCESS_TOKEN", service=65600
@@ -254,15 +289,17 @@ class LinkedInAdsSandbox(HttpEmulator):
             raise RestliError(
                 401, "Invalid access token", code="INVALID_ACCESS_TOKEN", service=65600
             )
-        if SCOPE not in scopes:
+        if scope not in scopes:
             raise RestliError(
                 403,
-                "Not enough permissions to access: conversionEvents.BATCH_CREATE.NO_VERSION",
+                "Not enough permissions to access: conversionEvents.BATCH_CREATE.NO_VERSION"
+                if scope == SCOPE
+                else f"Not enough permissions to access this resource (needs scope {scope})",
                 code="ACCESS_DENIED",
                 service=100,
             )
 
-    def _check_headers(self, request: Request) -> None:
+    def _check_headers(self, request: Request, method: str | None = "BATCH_CREATE") -> None:
         version = request.headers.get("LinkedIn-Version")
         if not version:
             raise RestliError(
@@ -284,6 +321,8 @@ class LinkedInAdsSandbox(HttpEmulator):
                 f"X-Restli-Protocol-Version must be 2.0.0 (got {protocol!r})",
                 code="INVALID_PROTOCOL_VERSION",
             )
+        if method is None:
+            return
         method = request.headers.get("X-RestLi-Method")
         if method != "BATCH_CREATE":
             raise RestliError(

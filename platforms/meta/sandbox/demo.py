@@ -9,8 +9,11 @@ NAME = "meta"
 
 def seed(box: Any, world: Any) -> None:
     """Report the world's Meta spend as per-ad-set insights."""
+    from connector.demo.generator import meta_ids
+
     for row in world.spend:
         if row.platform == NAME:
+            adset_id, ad_id = meta_ids(row.campaign_id)
             box.add_insight(
                 row.day,
                 row.campaign_id,
@@ -18,6 +21,7 @@ def seed(box: Any, world: Any) -> None:
                 row.cost,
                 row.clicks,
                 row.impressions,
-                adset_id=f"{row.campaign_id}-1",
+                adset_id=adset_id,
                 adset_name=row.group,
+                ad_id=ad_id,
             )

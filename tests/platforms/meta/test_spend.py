@@ -48,12 +48,12 @@ def test_paging_returns_exactly_the_seeded_rows(sandbox, meta_settings):
     """Every ad-day in range comes back once, across pages, and nothing outside the range."""
     expected = seed(sandbox)
     rows = list(MetaSpend(meta_settings, page_size=5).pull(START, START + timedelta(days=5)))
-    assert sorted((r.day, r.campaign_id, r.keyword_id, r.cost) for r in rows) == sorted(expected)
+    assert sorted((r.day, r.campaign_id, r.ad_id, r.cost) for r in rows) == sorted(expected)
     assert sandbox.requests == math.ceil(len(expected) / 5)
 
 
 def test_row_mapping(sandbox, meta_settings):
-    """Campaign -> campaign, ad set -> ad group, ad -> keyword; Decimal cost; account currency."""
+    """Campaign -> campaign, ad set -> ad group, ad -> ad (no keyword); Decimal cost; currency."""
     sandbox.add_ad_account(sandbox.ad_account_id, sandbox.access_token, "EUR")
     sandbox.add_insight(
         START,
@@ -80,8 +80,8 @@ def test_row_mapping(sandbox, meta_settings):
             currency="EUR",
             ad_group_id="s9",
             ad_group="Set 9",
-            keyword_id="ad9",
-            keyword="Video 9",
+            ad_id="ad9",
+            ad="Video 9",
         )
     ]
 
