@@ -493,12 +493,13 @@ def test_fits_without_horizontal_scroll(served, chromium, width):
 CHART_COLOURS = """() => {
   const revenue = Chart.getChart('chart-revenue'), funnel = Chart.getChart('chart-funnel');
   const timeline = Chart.getChart('chart-timeline');
+  const velocity = Chart.getChart('chart-velocity');
   const at = revenue.data.labels.indexOf('Paid Search');
-  return {
-    revenue: revenue.data.datasets[0].backgroundColor[at],
-    funnel: funnel.data.datasets.find((d) => d.label === 'Paid Search').backgroundColor,
-    timeline: timeline.data.datasets.find((d) => d.label === 'Paid Search').backgroundColor,
-  };
+  const of = (chart) => chart.data.datasets.find((d) => d.label === 'Paid Search').backgroundColor;
+  const out = {revenue: revenue.data.datasets[0].backgroundColor[at], funnel: of(funnel),
+    timeline: of(timeline)};
+  if (velocity) { out.velocity = of(velocity); }
+  return out;
 }"""
 INTL_MONEY = """(codes) => codes.map((c) => new Intl.NumberFormat('en', {style: 'currency',
   currency: c}).format(-1234.5).replace(/\\u00a0/g, ' '))"""
@@ -515,6 +516,9 @@ def test_one_colour_per_channel_and_cldr_money(served, chromium):
     page.wait_for_function("() => typeof Chart !== 'undefined' && Chart.getChart('chart-timeline')")
     colours = page.evaluate(CHART_COLOURS)
     assert set(colours.values()) == {colour("Paid Search")}
+    assert "velocity" in colours  # the time-in-stage chart is drawn too
+    for chart in ("chart-funnel", "chart-velocity"):
+        assert page.evaluate(CANVAS_INK, chart)["ink"] > 500, chart
     codes = [*SYMBOLS, "CHF", "SEK"]
     assert page.evaluate(INTL_MONEY, codes) == [money(Decimal("-1234.5"), c) for c in codes]
     column = page.locator("#sources thead th").all_inner_texts().index("Revenue") + 1

@@ -59,14 +59,27 @@
       tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + money(c.parsed.y); } } } } })
   });
   // Funnel: the stages along the axis, one bar per group in the group's colour.
-  var stages = [["leads", "Leads"], ["opportunities", "Opportunities"], ["won", "Won"]];
+  var stages = data.stages ? data.stages.map(function (s) { return [s.key, s.label]; })
+    : [["leads", "Leads"], ["opportunities", "Opportunities"], ["won", "Won"]];
+  var funnelRows = data.funnel_rows || data.funnel;
   new Chart(document.getElementById("chart-funnel"), {
     type: "bar",
-    data: { labels: stages.map(function (s) { return s[1]; }), datasets: data.funnel.slice(0, 10).map(function (r) {
+    data: { labels: stages.map(function (s) { return s[1]; }), datasets: funnelRows.slice(0, 10).map(function (r) {
       return { label: r.group, data: stages.map(function (s) { return r[s[0]]; }), backgroundColor: colourOf(r.group) };
     }) },
     options: base
   });
+  var velocityCanvas = document.getElementById("chart-velocity");
+  if (velocityCanvas && data.velocity) {
+    new Chart(velocityCanvas, {
+      type: "bar",
+      data: { labels: data.velocity.measures.map(function (m) { return m.replace(/_/g, " "); }),
+        datasets: data.velocity.rows.slice(0, 10).map(function (r) {
+          return { label: r.group, data: data.velocity.measures.map(function (m) { return r[m]; }), backgroundColor: colourOf(r.group) };
+        }) },
+      options: base
+    });
+  }
   var pathsCanvas = document.getElementById("chart-paths");
   if (pathsCanvas && data.paths) {
     new Chart(pathsCanvas, {
