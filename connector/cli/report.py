@@ -334,7 +334,7 @@ def funnel(obj: Obj, start, end, fmt, by, model, mode) -> None:
             mode=mode,
             **source_report_options(settings),
         )
-    table, sheet = [], []
+    table = []
     for row in [*data["rows"], data["totals"]]:
         line = {by: row["group"]}
         line.update({label: display(row[key]) for key, label in STAGES})
@@ -342,17 +342,7 @@ def funnel(obj: Obj, start, end, fmt, by, model, mode) -> None:
         line.update({name: display(row["costs"][name], "money") for name in COSTS})
         line["spend"] = display(row["spend"], "money")
         table.append(line)
-        sheet.append(
-            {
-                by: row["group"],
-                **{key: row[key] for key, _ in STAGES},
-                **row["rates"],
-                "spend": row["spend"],
-                **row["costs"],
-                "currency": data["currency"],
-            }
-        )
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.funnel_sheet(data))
 
 
 @report.command("velocity")
@@ -372,21 +362,16 @@ def velocity(obj: Obj, start, end, fmt, by, model) -> None:
             model=model or settings.attribution.model,
             ignore_direct=settings.attribution.ignore_direct,
         )
-    table, sheet = [], []
+    table = []
     for row in [*data["rows"], data["totals"]]:
         line = {by: row["group"]}
-        cells: dict[str, Any] = {by: row["group"]}
         for measure in MEASURES:
             cell = row[measure]
             line[measure] = (
                 f"{display(cell['median_days'])} / {display(cell['p75_days'])} (n={cell['count']})"
             )
-            cells[f"{measure}_count"] = cell["count"]
-            cells[f"{measure}_median_days"] = cell["median_days"]
-            cells[f"{measure}_p75_days"] = cell["p75_days"]
         table.append(line)
-        sheet.append(cells)
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.velocity_sheet(data))
     if fmt == "table":
         click.echo("days: median / p75 (n = durations); linear interpolation (percentile_cont)")
 

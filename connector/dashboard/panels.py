@@ -106,4 +106,6 @@ EXPORTS = {
     "delivery": (delivery, sheets.delivery_sheet),
     "models": (models, sheets.models_sheet),
     "paths": (lifecycle.paths, sheets.paths_sheet),
+    "funnel": (lifecycle.funnel, sheets.funnel_sheet),
+    "velocity": (lifecycle.velocity, sheets.velocity_sheet),
 }

@@ -28,6 +28,9 @@ from connector.dashboard.view import FILTER_PREFIX, LEVEL_LABELS, View, read_vie
 from connector.errors import LeaseHeld
 from connector.outbox.admin import requeue
 from connector.reports import DIMENSIONS, MODELS, jsonable
+from connector.reports.funnel import COSTS as FUNNEL_COSTS
+from connector.reports.funnel import RATES as FUNNEL_RATES
+from connector.reports.funnel import STAGES as FUNNEL_STAGES
 from connector.reports.kpis import display, visible_kpis
 from connector.runs import latest_runs, run_as_dict
 from connector.storage.models import Conversion, utcnow
@@ -68,6 +71,8 @@ def index():
         models = panels.models(db, view)
         timeline = panels.timeline(db, view)
         paths = lifecycle.paths(db, view)
+        funnel = lifecycle.funnel(db, view)
+        velocity = lifecycle.velocity(db, view)
         failing = health.failing(db)
         dead = db.execute(
             select(Conversion.destination, Conversion.reason_code, func.count())
@@ -93,13 +98,29 @@ def index():
             for r in sources["rows"]
         ],
         "timeline": timeline,
+        "stages": [{"key": k, "label": label} for k, label in FUNNEL_STAGES],
+        "funnel_rows": [
+            {"group": r["group"], **{k: r[k] for k, _ in FUNNEL_STAGES}} for r in funnel["rows"]
+        ],
+        "velocity": {
+            "measures": velocity["measures"],
+            "rows": [
+                {"group": r["group"], **{m: r[m]["median_days"] for m in velocity["measures"]}}
+                for r in velocity["rows"]
+            ],
+        },
         "paths": [
             {"label": p["label"], "conversions": p["conversions"], "last": p["path"][-1]}
             for p in paths["paths"][:10]
             if p["path"]
         ],
         "colours": colours(
-            [*groups, *timeline["series"], *(step for p in paths["paths"] for step in p["path"])]
+            [
+                *groups,
+                *timeline["series"],
+                *(r["group"] for r in funnel["rows"]),
+                *(step for p in paths["paths"] for step in p["path"]),
+            ]
         ),
     }
     empties = {
@@ -110,6 +131,8 @@ def index():
         "delivery": empty.delivery(delivery),
         "timeline": empty.timeline(timeline["series"], sources),
         "paths": empty.paths(paths),
+        "funnel": empty.funnel(funnel),
+        "velocity": empty.velocity(velocity),
     }
     return render_template(
         "dashboard.html",
@@ -120,6 +143,11 @@ def index():
         delivery=delivery,
         models=models,
         paths=paths,
+        funnel=funnel,
+        funnel_stages=FUNNEL_STAGES,
+        funnel_rates=list(FUNNEL_RATES),
+        funnel_costs=list(FUNNEL_COSTS),
+        velocity=velocity,
         charts=jsonable(charts),
         empties=empties,
         recent=recent,

@@ -31,6 +31,7 @@ LEVEL_LABELS = {
     "source_medium": "Source / medium",
     "campaign": "Campaign",
     "keyword": "Keyword",
+    "ad": "Ad",
 }
 
 

@@ -28,7 +28,9 @@ from connector.reports.sources import (
 )
 
 #: The drill-down order: each level's rows lead to the next level, filtered by that row.
-LEVELS = DIMENSIONS
+#: ``ad`` (Meta's ad sets and ads) is the keyword's sibling, not its child: a grouping and a
+#: filter, not a level.
+LEVELS = ("channel", "source_medium", "campaign", "keyword")
 
 
 class DrillError(ValueError):
@@ -116,5 +118,7 @@ def drilled_model_comparison(
 
 def next_level(by: str) -> str | None:
     """The level a row of ``by`` drills into, or None at the deepest one."""
+    if by not in LEVELS:
+        return None
     index = LEVELS.index(by)
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None

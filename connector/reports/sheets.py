@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.reports.funnel import STAGES
 from connector.reports.kpis import visible_kpis
 
 
@@ -120,3 +121,35 @@ def paths_sheet(data: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for row in data["paths"]
     ]
+
+
+def funnel_sheet(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per group and the totals: stages, rates, spend, costs per stage, currency."""
+    by = data["by"]
+    rows = [*data["rows"], *([data["totals"]] if data.get("totals") else [])]
+    return [
+        {
+            by: row["group"],
+            **{key: row[key] for key, _ in STAGES},
+            **row["rates"],
+            "spend": row["spend"],
+            **row["costs"],
+            "currency": data["currency"],
+        }
+        for row in rows
+    ]
+
+
+def velocity_sheet(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per group and the totals: each measure's count, median and p75 days."""
+    by = data["by"]
+    sheet = []
+    for row in [*data["rows"], *([data["totals"]] if data.get("totals") else [])]:
+        cells: dict[str, Any] = {by: row["group"]}
+        for measure in data["measures"]:
+            cell = row[measure]
+            cells[f"{measure}_count"] = cell["count"]
+            cells[f"{measure}_median_days"] = cell["median_days"]
+            cells[f"{measure}_p75_days"] = cell["p75_days"]
+        sheet.append(cells)
+    return sheet

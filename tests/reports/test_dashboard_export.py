@@ -53,6 +53,9 @@ def cli_csv(config: str, *args: str) -> str:
         ("models", "by=keyword", ["models", "--by", "keyword"]),
         ("sources", "compare=previous", ["sources", "--compare", "previous"]),
         ("paths", "", ["paths"]),
+        ("funnel", "by=campaign", ["funnel", "--by", "campaign"]),
+        ("funnel", "funnel=cohort", ["funnel", "--mode", "cohort"]),
+        ("velocity", "by=source_medium", ["velocity", "--by", "source_medium"]),
         (
             "paths",
             "target=lead&by=source_medium&channel=Paid+Search",
