@@ -22,6 +22,7 @@ from connector.reports import (
     model_comparison,
     opportunity_report,
     parse_range,
+    sheets,
     source_report,
     source_report_options,
 )
@@ -114,7 +115,7 @@ def sources(obj: Obj, start, end, fmt, by, model, compare) -> None:
     ]
     kpi_cols = [(k.key, k.short) for k in visible_kpis(data)]
     kinds = {k.key: k.kind for k in KPIS}
-    table, sheet = [], []
+    table = []
     for row in [*data["rows"], data["totals"]]:
         line = {
             label: display(row[key], "money" if key in ("revenue", "spend") else "number")
@@ -124,16 +125,7 @@ def sources(obj: Obj, start, end, fmt, by, model, compare) -> None:
         for key, label in kpi_cols:
             line[label] = display(row["kpis"][key], kinds[key])
         table.append(line)
-        sheet.append(
-            {
-                by: row["group"],
-                **{key: row[key] for key, _ in columns[1:]},
-                "currency": data["currency"],
-                **{key: row["kpis"][key] for key, _ in kpi_cols},
-                **(_previous_cells(row, columns[1:], kpi_cols) if compare else {}),
-            }
-        )
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.sources_sheet(data))
     if compare and fmt == "table":
         prev = data["compare"]["range"]
         click.echo(f"\ntotals against {prev['from']} to {prev['to']}:")
@@ -146,21 +138,6 @@ def sources(obj: Obj, start, end, fmt, by, model, compare) -> None:
             " those deals are left out of revenue",
             err=True,
         )
-
-
-def _previous_cells(
-    row: dict[str, Any], columns: list[tuple[str, str]], kpi_cols: list[tuple[str, str]]
-) -> dict[str, Any]:
-    """CSV cells of the comparison: each figure's previous value and change in percent."""
-    prev = row["previous"]
-    cells: dict[str, Any] = {}
-    for key, _ in columns:
-        cells[f"{key}_previous"] = prev[key]["previous"]
-        cells[f"{key}_change_pct"] = prev[key]["change_pct"]
-    for key, _ in kpi_cols:
-        cells[f"{key}_previous"] = prev["kpis"][key]["previous"]
-        cells[f"{key}_change_pct"] = prev["kpis"][key]["change_pct"]
-    return cells
 
 
 def _totals_change(
@@ -216,7 +193,7 @@ def paths(obj: Obj, start, end, fmt, target, model, channel, limit) -> None:
         )
     money = target == "deal"
     credited = money and channel is not None
-    table, sheet = [], []
+    table = []
     for row in data["paths"]:
         line = {
             "path": row["label"],
@@ -227,18 +204,7 @@ def paths(obj: Obj, start, end, fmt, target, model, channel, limit) -> None:
             "median days": display(row["median_days"]),
         }
         table.append(line)
-        sheet.append(
-            {
-                "path": row["label"],
-                "steps": row["steps"],
-                "conversions": row["conversions"],
-                "share": row["share"],
-                **({"revenue": row["revenue"], "currency": data["currency"]} if money else {}),
-                **({"credited_revenue": row["credited_revenue"]} if credited else {}),
-                "median_days": row["median_days"],
-            }
-        )
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.paths_sheet(data))
     if fmt == "table":
         click.echo(
             f"{data['conversions']} conversions on {data['distinct_paths']} paths; "
@@ -258,18 +224,14 @@ def opportunities(obj: Obj, start, end, fmt, touch, by) -> None:
     rng = _range(start, end)
     with _session(obj) as session:
         data = opportunity_report(session, rng, touch=touch, by=by)
-    table, sheet = [], []
+    table = []
     for row in data["rows"]:
         line = {by: row["group"], "deals": str(row["total"])}
-        cells: dict[str, Any] = {by: row["group"], "deals": row["total"]}
         for stage in row["stages"]:
             conv = display(stage["conversion_from_previous"], "percent")
             line[stage["label"]] = f"{stage['current']} ({conv})"
-            cells[stage["label"]] = stage["current"]
-            cells[f"{stage['label']} conversion"] = stage["conversion_from_previous"]
         table.append(line)
-        sheet.append(cells)
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.opportunities_sheet(data, by))
 
 
 @report.command("delivery")
@@ -286,27 +248,17 @@ def delivery(obj: Obj, start, end, fmt) -> None:
             currency=settings.currency,
             fx_rates=settings.reports.fx_rates,
         )
-    table, sheet = [], []
+    table = []
     for platform, info in data["platforms"].items():
         line = {"platform": platform}
-        cells: dict[str, Any] = {"platform": platform}
         line["net"] = f"{info['net']['conversions']} / {display(info['net']['value'], 'money')}"
-        cells["net_conversions"] = info["net"]["conversions"]
-        cells["net_value"] = info["net"]["value"]
         for status, slot in info["by_status"].items():
             line[status] = f"{slot['conversions']} / {display(slot['value'], 'money')}"
-            cells[f"{status}_conversions"] = slot["conversions"]
-            cells[f"{status}_value"] = slot["value"]
         held = info["retracted"]
         line["retracted"] = f"{held['conversions']} / {display(held['value'], 'money')}"
-        cells["retracted_conversions"] = held["conversions"]
-        cells["retracted_value"] = held["value"]
         line["match rate"] = display(info["match_rate"], "percent")
-        cells["currency"] = data["currency"]
-        cells["match_rate"] = info["match_rate"]
         table.append(line)
-        sheet.append(cells)
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.delivery_sheet(data))
     if fmt == "table":
         click.echo(
             f"won revenue {display(data['won_revenue'], 'money')} {data['currency']}; "
@@ -360,10 +312,7 @@ def models(obj: Obj, start, end, fmt, by) -> None:
         {by: row["group"], **{m: display(v, "money") for m, v in row["revenue"].items()}}
         for row in data["rows"]
     ]
-    sheet = [
-        {by: row["group"], **row["revenue"], "currency": data["currency"]} for row in data["rows"]
-    ]
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.models_sheet(data))
 
 
 @report.command("funnel")
@@ -385,7 +334,7 @@ def funnel(obj: Obj, start, end, fmt, by, model, mode) -> None:
             mode=mode,
             **source_report_options(settings),
         )
-    table, sheet = [], []
+    table = []
     for row in [*data["rows"], data["totals"]]:
         line = {by: row["group"]}
         line.update({label: display(row[key]) for key, label in STAGES})
@@ -393,17 +342,7 @@ def funnel(obj: Obj, start, end, fmt, by, model, mode) -> None:
         line.update({name: display(row["costs"][name], "money") for name in COSTS})
         line["spend"] = display(row["spend"], "money")
         table.append(line)
-        sheet.append(
-            {
-                by: row["group"],
-                **{key: row[key] for key, _ in STAGES},
-                **row["rates"],
-                "spend": row["spend"],
-                **row["costs"],
-                "currency": data["currency"],
-            }
-        )
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.funnel_sheet(data))
 
 
 @report.command("velocity")
@@ -423,21 +362,16 @@ def velocity(obj: Obj, start, end, fmt, by, model) -> None:
             model=model or settings.attribution.model,
             ignore_direct=settings.attribution.ignore_direct,
         )
-    table, sheet = [], []
+    table = []
     for row in [*data["rows"], data["totals"]]:
         line = {by: row["group"]}
-        cells: dict[str, Any] = {by: row["group"]}
         for measure in MEASURES:
             cell = row[measure]
             line[measure] = (
                 f"{display(cell['median_days'])} / {display(cell['p75_days'])} (n={cell['count']})"
             )
-            cells[f"{measure}_count"] = cell["count"]
-            cells[f"{measure}_median_days"] = cell["median_days"]
-            cells[f"{measure}_p75_days"] = cell["p75_days"]
         table.append(line)
-        sheet.append(cells)
-    _emit(fmt, data, table, sheet)
+    _emit(fmt, data, table, sheets.velocity_sheet(data))
     if fmt == "table":
         click.echo("days: median / p75 (n = durations); linear interpolation (percentile_cont)")
 

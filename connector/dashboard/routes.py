@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Flask,
+    Response,
     flash,
     get_flashed_messages,
     redirect,
@@ -17,27 +18,28 @@ from sqlalchemy import func, select
 from connector import health
 from connector.app.context import runs, runtime
 from connector.app.errors import ApiError
-from connector.dashboard import headers, revenue_upload, sessions, throttle
+from connector.cli.output import write_csv
+from connector.dashboard import (
+    empty,
+    headers,
+    lifecycle,
+    panels,
+    revenue_upload,
+    sessions,
+    throttle,
+)
 from connector.dashboard.auth import check_login, csrf_ok, csrf_token, login_configured
+from connector.dashboard.colours import colours
+from connector.dashboard.money import money
+from connector.dashboard.presets import PRESETS
+from connector.dashboard.view import FILTER_PREFIX, LEVEL_LABELS, View, read_view
 from connector.errors import LeaseHeld
 from connector.outbox.admin import requeue
-from connector.reports import (
-    DIMENSIONS,
-    MODELS,
-    RangeError,
-    ReportRange,
-    default_range,
-    delivery_report,
-    jsonable,
-    model_comparison,
-    opportunity_report,
-    parse_range,
-    source_report,
-    source_report_options,
-)
-from connector.reports.data_driven import learning_options
-from connector.reports.kpis import KPIS, display
-from connector.reports.timeline import revenue_over_time
+from connector.reports import DIMENSIONS, MODELS, jsonable
+from connector.reports.funnel import COSTS as FUNNEL_COSTS
+from connector.reports.funnel import RATES as FUNNEL_RATES
+from connector.reports.funnel import STAGES as FUNNEL_STAGES
+from connector.reports.kpis import display, visible_kpis
 from connector.runs import latest_runs, run_as_dict
 from connector.storage.models import Conversion, utcnow
 
@@ -50,21 +52,15 @@ blueprint = Blueprint(
 )
 
 
-def _range() -> tuple[ReportRange, str | None]:
-    """The range asked for, or the default one and a notice saying what was wrong."""
-    today = utcnow().date()
-    try:
-        rng = parse_range(
-            request.args.get("from") or None, request.args.get("to") or None, today=today
-        )
-    except RangeError as exc:
-        return default_range(today), f"{exc}; showing the last 30 days instead."
-    return rng, None
-
-
 def _login_page(error: str | None, status: int = 200, headers: dict | None = None):
     page = render_template("login.html", error=error, csrf=csrf_token())
     return page, status, headers or {}
+
+
+def _view() -> View:
+    """The view the URL asks for (the configured model by default)."""
+    model = runtime().settings.attribution.model
+    return read_view(request.args, utcnow().date(), model=model)
 
 
 @blueprint.get("/")
@@ -75,24 +71,16 @@ def index():
         return render_template("dashboard_closed.html"), 403
     if not sessions.current_user():
         return _login_page(None)
-    rng, range_notice = _range()
-    by = request.args.get("by") if request.args.get("by") in DIMENSIONS else "channel"
-    model = request.args.get("model")
-    model = model if model in MODELS else settings.attribution.model
-    touch = "last" if request.args.get("touch") == "last" else "first"
-    money = {"currency": settings.currency, "fx_rates": settings.reports.fx_rates}
+    view = _view()
     with runtime().sessions() as db:
-        sources = source_report(
-            db,
-            rng,
-            by=by,
-            model=model,
-            **source_report_options(settings, runtime().profile),
-        )
-        opportunities = opportunity_report(db, rng, touch=touch)
-        delivery = delivery_report(db, rng, **money)
-        models = model_comparison(db, rng, by=by, **money, **learning_options(settings))
-        timeline = revenue_over_time(db, rng, model=model, **money)
+        sources = panels.sources(db, view)
+        opportunities = panels.opportunities(db, view)
+        delivery = panels.delivery(db, view)
+        models = panels.models(db, view)
+        timeline = panels.timeline(db, view)
+        paths = lifecycle.paths(db, view)
+        funnel = lifecycle.funnel(db, view)
+        velocity = lifecycle.velocity(db, view)
         failing = health.failing(db)
         dead = db.execute(
             select(Conversion.destination, Conversion.reason_code, func.count())
@@ -100,7 +88,10 @@ def index():
             .group_by(Conversion.destination, Conversion.reason_code)
         ).all()
     recent = [run_as_dict(r) for r in latest_runs(runtime(), 10)]
+    currency = sources["currency"]
+    groups = [r["group"] for r in sources["rows"]]
     charts = {
+        "currency": currency,
         "by_group": [
             {"group": r["group"], "revenue": r["revenue"], "spend": r["spend"]}
             for r in sources["rows"]
@@ -115,29 +106,98 @@ def index():
             for r in sources["rows"]
         ],
         "timeline": timeline,
+        "stages": [{"key": k, "label": label} for k, label in FUNNEL_STAGES],
+        "funnel_rows": [
+            {"group": r["group"], **{k: r[k] for k, _ in FUNNEL_STAGES}} for r in funnel["rows"]
+        ],
+        "velocity": {
+            "measures": velocity["measures"],
+            "rows": [
+                {"group": r["group"], **{m: r[m]["median_days"] for m in velocity["measures"]}}
+                for r in velocity["rows"]
+            ],
+        },
+        "paths": [
+            {"label": p["label"], "conversions": p["conversions"], "last": p["path"][-1]}
+            for p in paths["paths"][:10]
+            if p["path"]
+        ],
+        "colours": colours(
+            [
+                *groups,
+                *timeline["series"],
+                *(r["group"] for r in funnel["rows"]),
+                *(step for p in paths["paths"] for step in p["path"]),
+            ]
+        ),
+    }
+    empties = {
+        "sources": empty.sources(sources),
+        "spend": empty.spend(sources),
+        "opportunities": empty.opportunities(opportunities),
+        "models": empty.models(models),
+        "delivery": empty.delivery(delivery),
+        "timeline": empty.timeline(timeline["series"], sources),
+        "paths": empty.paths(paths),
+        "funnel": empty.funnel(funnel),
+        "velocity": empty.velocity(velocity),
     }
     return render_template(
         "dashboard.html",
+        view=view,
         sources=sources,
+        summary=panels.summary(sources) if view.compare else None,
         opportunities=opportunities,
         delivery=delivery,
         models=models,
+        paths=paths,
+        funnel=funnel,
+        funnel_stages=FUNNEL_STAGES,
+        funnel_rates=list(FUNNEL_RATES),
+        funnel_costs=list(FUNNEL_COSTS),
+        velocity=velocity,
         charts=jsonable(charts),
+        empties=empties,
         recent=recent,
         failing=failing,
         dead=dead,
-        kpis=[k for k in KPIS if sources["lifecycle_mapped"] or k.key != "mql_to_sql"],
+        kpis=visible_kpis(sources),
         display=display,
+        money=lambda value: money(value, currency),
         dimensions=DIMENSIONS,
+        levels=LEVEL_LABELS,
+        presets=PRESETS,
+        filter_prefix=FILTER_PREFIX,
         all_models=MODELS,
-        by=by,
-        model=model,
-        touch=touch,
-        rng=rng,
+        by=view.by,
+        model=view.model,
+        touch=view.touch,
+        rng=view.rng,
         csrf=csrf_token(),
         # Only the server's own flash messages: text from the URL would be a spoofed notice.
         notices=get_flashed_messages(),
-        range_notice=range_notice,
+        range_notice=view.notice,
+    )
+
+
+@blueprint.get("/export/<name>.csv")
+def export(name: str):
+    """A table of the dashboard as CSV: the CLI's ``--format csv`` file for the same view."""
+    if not sessions.current_user():
+        raise ApiError(401, "unauthorized", "log in at /dashboard")
+    if name not in panels.EXPORTS:
+        raise ApiError(
+            404, "not_found", f"name: no table {name!r}; use one of {', '.join(panels.EXPORTS)}"
+        )
+    view = _view()
+    build, sheet = panels.EXPORTS[name]
+    with runtime().sessions() as db:
+        data = build(db, view)
+    filename = f"closedloop-{name}-{view.rng.start.isoformat()}-{view.rng.end.isoformat()}.csv"
+    return Response(
+        write_csv(sheet(data)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -257,6 +317,23 @@ def init_app(app: Flask) -> None:
             "/dashboard/trigger": {"post": {"summary": "Dashboard: sync now", "responses": html}},
             "/dashboard/retry": {
                 "post": {"summary": "Dashboard: retry dead letters", "responses": html}
+            },
+            "/dashboard/export/{name}.csv": {
+                "get": {
+                    "summary": "A dashboard table as CSV (the CLI's --format csv for the view)",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": list(panels.EXPORTS)},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "text/csv"},
+                        **error_responses(401, 404),
+                    },
+                }
             },
             "/dashboard/static/{filename}": {
                 "get": {

@@ -105,7 +105,7 @@ def funnel_report(
     fx_rates: dict[str, Decimal] | None = None,
     ignore_direct: bool = True,
     lifecycle_mapped: bool = True,
-    recurring_mapped: bool = False,  # a source-report option; the funnel shows no MRR
+    recurring_mapped: bool = False,
 ) -> dict[str, Any]:
     """The funnel as plain data: ``rows`` (one per group, with ``group``) and ``totals``.
 
@@ -128,6 +128,7 @@ def funnel_report(
             fx_rates=rates,
             ignore_direct=ignore_direct,
             lifecycle_mapped=lifecycle_mapped,
+            recurring_mapped=recurring_mapped,
         )
         rows = {r["group"]: _stages_of(r, lifecycle_mapped) for r in source["rows"]}
         totals = _stages_of(source["totals"], lifecycle_mapped)

@@ -17,11 +17,11 @@ from connector.reports import (
     model_comparison,
     opportunity_report,
     parse_range,
-    source_report,
     source_report_options,
 )
 from connector.reports.auth import require_reader
 from connector.reports.data_driven import learning_options
+from connector.reports.drill import DrillError, drilled_source_report
 from connector.reports.funnel import MODES, funnel_report
 from connector.reports.paths import (
     DEFAULT_LIMIT,
@@ -65,13 +65,20 @@ def sources():
     by = _choice("by", DIMENSIONS, "channel")
     model = _choice("model", MODELS, runtime().settings.attribution.model)
     compare = _optional_choice("compare", COMPARISONS)
+    # Drill-down: ?channel=Paid Search&by=source_medium is that channel's rows.
+    where = {d: request.args[d] for d in DIMENSIONS if d in request.args}
     options = source_report_options(runtime().settings, runtime().profile)
     with runtime().sessions() as session:
 
         def run(period: ReportRange) -> dict:
-            return source_report(session, period, by=by, model=model, **options)
+            return drilled_source_report(
+                session, period, by=by, model=model, where=where, **options
+            )
 
-        report = run(rng)
+        try:
+            report = run(rng)
+        except DrillError as exc:
+            raise ApiError(400, "invalid_request", str(exc)) from None
         if compare:
             report = with_previous(report, run, rng)
     return jsonify(jsonable(report))
@@ -238,9 +245,12 @@ def init_app(app: Flask) -> None:
     register(
         {
             "/api/reports/sources": _op(
-                "Source report",
+                "Source report (a dimension parameter, e.g. channel=Paid Search, drills down)",
                 _params(
-                    _enum("by", DIMENSIONS), _enum("model", MODELS), _enum("compare", COMPARISONS)
+                    _enum("by", DIMENSIONS),
+                    _enum("model", MODELS),
+                    _enum("compare", COMPARISONS),
+                    *({"name": d, "in": "query", "schema": {"type": "string"}} for d in DIMENSIONS),
                 ),
             ),
             "/api/reports/opportunities": _op(

@@ -33,6 +33,7 @@ the README:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -56,6 +57,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -102,7 +104,9 @@ class ReportRange:
 
 
 def touch_dimension(by: str) -> ColumnElement[str]:
-    """The touchpoint column (or expression) a report groups by."""
+    """The touchpoint column (or expression) a report groups by (``a␟b``: both, joined)."""
+    if PATH_SEP in by:
+        return joined([touch_dimension(part) for part in by.split(PATH_SEP)])
     if by == "channel":
         return func.coalesce(Touchpoint.channel, literal(DIRECT))
     if by == "source_medium":
@@ -122,6 +126,17 @@ def touch_dimension(by: str) -> ColumnElement[str]:
 
 
 NOT_SET = literal("(not set)")
+#: Joins dimensions into one group key (``connector.reports.drill``): a control character
+#: no channel, UTM or platform name holds.
+PATH_SEP = "\x1f"
+
+
+def joined(parts: list[ColumnElement[str]]) -> ColumnElement[str]:
+    """The parts' values joined by :data:`PATH_SEP`, as one text group key."""
+    key = type_coerce(parts[0], String())
+    for part in parts[1:]:
+        key = key.concat(literal(PATH_SEP)).concat(part)
+    return key
 
 
 def _resolved(column: Any) -> ColumnElement[Any]:
@@ -141,6 +156,8 @@ def _resolved(column: Any) -> ColumnElement[Any]:
 
 def spend_dimension(by: str) -> ColumnElement[str]:
     """The spend column matching :func:`touch_dimension`."""
+    if PATH_SEP in by:
+        return joined([spend_dimension(part) for part in by.split(PATH_SEP)])
     if by == "channel":
         return func.coalesce(SpendDaily.channel, literal("Paid Other"))
     if by == "source_medium":
@@ -195,6 +212,7 @@ def source_report(
     rng: ReportRange,
     *,
     by: str = "channel",
+    regroup: Callable[[str], str | None] | None = None,
     model: str = "last_click",
     currency: str = "USD",
     fx_rates: dict[str, Decimal] | None = None,
@@ -203,6 +221,9 @@ def source_report(
     recurring_mapped: bool = False,
 ) -> dict[str, Any]:
     """The source report as plain data: one row per group plus a totals row.
+
+    ``regroup`` renames each group key, or drops it for ``None``, before rows and totals are
+    finished (``connector.reports.drill`` keeps one parent's children this way).
 
     ``ignore_direct`` is ``attribution.ignore_direct``: leads go to a Direct touch only when
     their visitor has no other touch (the sync applies the same rule to deals' journeys).
@@ -325,6 +346,8 @@ def source_report(
 
         add_to_rows(rows, milestones())
 
+    if regroup is not None:
+        rows = {new: row for key, row in rows.items() if (new := regroup(key)) is not None}
     finished = [_finish(key, row) for key, row in rows.items()]
     finished.sort(key=lambda r: (r["revenue"], r["leads"], r["visits"]), reverse=True)
     totals = _finish("Total", _sum_rows(rows.values()))

@@ -185,3 +185,90 @@ def seed_small_world(sessions, campaign: str = "Brand") -> None:
                     reason="Service unavailable" if status == "dead" else None,
                 )
             )
+
+
+#: visitor, channel, source, medium, campaign, term, deal amount (None: a lead, no deal)
+JOURNEYS = [
+    ("v1", "Paid Search", "google", "cpc", "Brand", "acme", "1000"),
+    ("v2", "Paid Search", "google", "cpc", "Generic", "shoes", "500"),
+    ("v3", "Paid Social", "facebook", "paid_social", "Retarget", None, None),
+    ("v4", "Direct", None, None, None, None, None),
+]
+#: platform, channel, source, medium, campaign, keyword, cost
+SPEND = [
+    ("google_ads", "Paid Search", "google", "cpc", "Brand", "acme", "100"),
+    ("google_ads", "Paid Search", "google", "cpc", "Generic", "shoes", "50"),
+    ("meta", "Paid Social", "facebook", "paid_social", "Retarget", None, "30"),
+]
+
+
+def seed_drill_world(sessions) -> None:
+    """Three leads on two paid channels, two won deals, spend on the same campaigns."""
+    with sessions.begin() as s:
+        for i, (vid, channel, source, medium, campaign, term, amount) in enumerate(JOURNEYS, 1):
+            s.add(Person(id=i, email_sha256=f"{i:064d}"))
+            s.add(Visitor(id=vid, person_id=i))
+            s.flush()
+            tp = Touchpoint(
+                id=i,
+                visitor_id=vid,
+                occurred_at=nov(2, i),
+                url="https://shop.example/",
+                channel=channel,
+                source=source,
+                medium=medium,
+                campaign=campaign,
+                term=term,
+                is_new_session=True,
+            )
+            s.add(tp)
+            if channel == "Direct":
+                continue
+            s.add(Lead(person_id=i, visitor_id=vid, kind="form", occurred_at=nov(2, i + 1)))
+            if amount is None:
+                continue
+            s.add(
+                Deal(
+                    id=f"D{i}",
+                    amount=Decimal(amount),
+                    currency="USD",
+                    created_time=nov(3),
+                    close_time=nov(10),
+                    is_won=True,
+                    is_closed=True,
+                    contact_ids=[f"c{i}"],
+                    pipeline="default",
+                    stage="closedwon",
+                    match_status="matched",
+                )
+            )
+            s.flush()
+            add_attributions(s, f"D{i}", amount, "USD", nov(10), [tp])
+        for platform, channel, source, medium, campaign, keyword, cost in SPEND:
+            s.add(
+                SpendDaily(
+                    platform=platform,
+                    day="2026-11-02",
+                    campaign_id=campaign,
+                    campaign=campaign,
+                    keyword_id=keyword or "",
+                    keyword=keyword,
+                    source=source,
+                    medium=medium,
+                    channel=channel,
+                    currency="USD",
+                    cost=Decimal(cost),
+                    clicks=10,
+                )
+            )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so a fixture can tell that the test failed.
+
+    The browser tests' ``chromium`` fixture saves screenshots under ``artifacts/`` then.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -122,4 +122,5 @@ def test_reports_are_in_the_openapi_document(api):
     for endpoint in ENDPOINTS:
         assert f"/api/reports/{endpoint}" in paths
     names = [p["name"] for p in paths["/api/reports/sources"]["get"]["parameters"]]
-    assert names == ["from", "to", "by", "model", "compare"]
+    dims = ["channel", "source_medium", "campaign", "keyword", "ad"]
+    assert names == ["from", "to", "by", "model", "compare", *dims]

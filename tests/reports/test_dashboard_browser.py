@@ -222,6 +222,51 @@ def served(make_settings, make_app, dashboard_config) -> Iterator[tuple[str, obj
         app.extensions["closedloop.runs"].wait_idle(30)
 
 
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture
+def chromium(request):
+    """``new_page(**options)`` in headless Chromium; every page is screenshotted on failure.
+
+    The screenshots go to ``tests/reports/artifacts/<test>-<n>.png`` (git-ignored), so a red
+    run in CI shows what the browser showed.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        pages = []
+
+        def new_page(**options):
+            page = browser.new_page(**options)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            pages.append(page)
+            return page
+
+        errors: list[str] = []
+        new_page.errors = errors
+        try:
+            yield new_page
+        finally:
+            report = getattr(request.node, "rep_call", None)
+            if report is None or report.failed:
+                ARTIFACTS.mkdir(exist_ok=True)
+                for i, page in enumerate(pages):
+                    shot = ARTIFACTS / f"{request.node.name}-{i}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+            browser.close()
+
+
+def log_in(page, base: str) -> None:
+    """Log in through the form and wait for the sources table."""
+    page.goto(f"{base}/dashboard/")
+    page.fill("input[name=username]", USERNAME)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#sources")
+
+
 def distinct_png_bytes(path: Path) -> int:
     """How many different byte values the PNG's decompressed scanlines hold (blank ≈ 2)."""
     data = path.read_bytes()
@@ -308,3 +353,175 @@ def test_seeded_world_is_realistic(served):
         assert won > 10
         assert s.scalar(select(func.count()).select_from(SpendDaily)) > 100
         assert s.scalar(select(func.min(Deal.close_time))) > utcnow() - timedelta(days=31)
+
+
+ROW_CELLS = """(n) => Array.from(document.querySelectorAll('#sources tbody tr'))
+  .map((r) => [r.cells[0].textContent.trim(), parseFloat(r.cells[n].getAttribute('data-v'))])"""
+FOOT_CELL = "(n) => document.querySelector('#sources tfoot tr').cells[n].textContent.trim()"
+NO_HSCROLL = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+
+
+def test_drill_down_with_breadcrumbs(served, chromium):
+    """Rows drill channel to keyword; a level's revenue totals its parent's; crumbs go back."""
+    base, _ = served
+    page = chromium(viewport={"width": 1400, "height": 900})
+    log_in(page, base)
+    headers = page.locator("#sources thead th").all_inner_texts()
+    revenue_col = headers.index("Revenue")
+    parent = dict(page.evaluate(ROW_CELLS, revenue_col))["Paid Search"]
+    page.click("#sources a.drill:text-is('Paid Search')")
+    page.wait_for_url("**by=source_medium**")
+    assert page.locator("#breadcrumbs").inner_text().startswith("All channels \u203a Paid Search")
+    rows = dict(page.evaluate(ROW_CELLS, revenue_col))
+    assert "google / cpc" in rows and sum(rows.values()) == pytest.approx(parent, abs=0.02)
+    assert page.evaluate(FOOT_CELL, revenue_col) == f"${parent:,.2f}"
+    source_mediums = len(rows)
+
+    page.click("#sources a.drill:text-is('google / cpc')")
+    page.wait_for_url("**by=campaign**")
+    campaigns = dict(page.evaluate(ROW_CELLS, revenue_col))
+    assert campaigns and sum(campaigns.values()) == pytest.approx(parent, abs=0.02)
+    first = page.locator("#sources a.drill").first
+    campaign = first.inner_text()
+    first.click()
+    page.wait_for_url("**by=keyword**")
+    crumbs = page.locator("#breadcrumbs").inner_text()
+    assert crumbs.startswith(
+        f"All channels \u203a Paid Search \u203a google / cpc \u203a {campaign}"
+    )
+    assert page.locator("#sources a.drill").count() == 0  # keyword is the last level
+    assert page.locator("#sources tbody tr").count() >= 1
+
+    page.click("#breadcrumbs a:text-is('Paid Search')")
+    page.wait_for_url("**by=source_medium**")
+    assert page.locator("#sources tbody tr").count() == source_mediums
+    page.click("#breadcrumbs a:text-is('All channels')")
+    page.wait_for_url("**by=channel**")
+    groups = page.locator("#sources tbody td:first-child").all_inner_texts()
+    assert {"Paid Search", "Paid Social", "Organic Search"} <= set(groups)
+    assert chromium.errors == []
+
+
+def test_presets_and_comparison(served, chromium):
+    """A preset sets the dates at once; editing a date makes it custom; compare adds cards."""
+    base, _ = served
+    page = chromium(viewport={"width": 1280, "height": 900})
+    log_in(page, base)
+    today = utcnow().date()
+    page.select_option("#preset", "7d")
+    page.wait_for_url("**preset=7d**")
+    start = page.input_value("input[name=from]")
+    assert (start, page.input_value("input[name=to]")) == (
+        (today - timedelta(days=6)).isoformat(),
+        today.isoformat(),
+    )
+    page.select_option("#preset", "qtd")
+    page.wait_for_url("**preset=qtd**")
+    quarter = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
+    assert page.input_value("input[name=from]") == quarter.isoformat()
+
+    page.select_option("#preset", "30d")
+    page.wait_for_url("**preset=30d**")
+    page.check("#compare")
+    page.click("#filters button[type=submit]")
+    page.wait_for_selector("#summary .card")
+    assert page.locator("#summary .card").count() == 6
+    previous_end = (today - timedelta(days=30)).isoformat()
+    assert f"to {previous_end}." in page.locator("#summary").inner_text()
+
+    page.fill("input[name=from]", (today - timedelta(days=9)).isoformat())
+    assert page.input_value("#preset") == "custom"
+    page.click("#filters button[type=submit]")
+    page.wait_for_url("**preset=custom**")
+    assert page.input_value("input[name=from]") == (today - timedelta(days=9)).isoformat()
+    assert chromium.errors == []
+
+
+def test_csv_download_is_the_cli_file(served, chromium, tmp_path, db_url):
+    """The Sources CSV link downloads the file ``report sources --format csv`` prints."""
+    import yaml
+    from click.testing import CliRunner
+
+    from connector.cli import cli
+
+    base, _ = served
+    page = chromium(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    log_in(page, base)
+    page.select_option("#preset", "90d")
+    page.wait_for_url("**preset=90d**")
+    with page.expect_download() as download:
+        page.click("#csv-sources")
+    saved = tmp_path / "sources.csv"
+    download.value.save_as(saved)
+    config = tmp_path / "closedloop.yaml"
+    rates = {"GBP": "1.27", "EUR": "1.08"}
+    config.write_text(yaml.safe_dump({"database": {"url": db_url}, "reports": {"fx_rates": rates}}))
+    today = utcnow().date()
+    span = ["--from", (today - timedelta(days=89)).isoformat(), "--to", today.isoformat()]
+    result = CliRunner().invoke(
+        cli, ["-c", str(config), "report", "sources", *span, "--format", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    assert saved.read_bytes() == result.stdout_bytes
+    assert download.value.suggested_filename.startswith("closedloop-sources-")
+
+
+@pytest.mark.parametrize("width", [1280, 1440, 390])
+def test_fits_without_horizontal_scroll(served, chromium, width):
+    """At 1280, 1440 and a 390-px phone: no sideways scroll, charts and picker on screen."""
+    base, _ = served
+    phone = width == 390
+    options = {"viewport": {"width": width, "height": 844 if phone else 900}}
+    if phone:
+        options |= {"device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+    page = chromium(**options)
+    log_in(page, base)
+    page.wait_for_function("() => typeof Chart !== 'undefined' && Chart.getChart('chart-timeline')")
+    scroll, client = page.evaluate(NO_HSCROLL)
+    assert scroll <= client, (width, scroll, client)
+    for chart in ("chart-revenue", "chart-funnel", "chart-timeline"):
+        box = page.locator(f"#{chart}").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (chart, box)
+        assert box["width"] > (300 if phone else 400), (chart, box)
+    picker = page.locator("#preset").bounding_box()
+    assert picker["x"] >= 0 and picker["x"] + picker["width"] <= width
+    wrap = page.locator("#sources").locator("xpath=..")
+    assert wrap.evaluate("(e) => e.clientWidth") <= width
+    assert chromium.errors == []
+
+
+CHART_COLOURS = """() => {
+  const revenue = Chart.getChart('chart-revenue'), funnel = Chart.getChart('chart-funnel');
+  const timeline = Chart.getChart('chart-timeline');
+  const velocity = Chart.getChart('chart-velocity');
+  const at = revenue.data.labels.indexOf('Paid Search');
+  const of = (chart) => chart.data.datasets.find((d) => d.label === 'Paid Search').backgroundColor;
+  const out = {revenue: revenue.data.datasets[0].backgroundColor[at], funnel: of(funnel),
+    timeline: of(timeline)};
+  if (velocity) { out.velocity = of(velocity); }
+  return out;
+}"""
+INTL_MONEY = """(codes) => codes.map((c) => new Intl.NumberFormat('en', {style: 'currency',
+  currency: c}).format(-1234.5).replace(/\\u00a0/g, ' '))"""
+
+
+def test_one_colour_per_channel_and_cldr_money(served, chromium):
+    """Paid Search has one colour in all charts; money matches the browser's CLDR (Intl)."""
+    from connector.dashboard.colours import colour
+    from connector.dashboard.money import SYMBOLS, money
+
+    base, _ = served
+    page = chromium(viewport={"width": 1440, "height": 900})
+    log_in(page, base)
+    page.wait_for_function("() => typeof Chart !== 'undefined' && Chart.getChart('chart-timeline')")
+    colours = page.evaluate(CHART_COLOURS)
+    assert set(colours.values()) == {colour("Paid Search")}
+    assert "velocity" in colours  # the time-in-stage chart is drawn too
+    for chart in ("chart-funnel", "chart-velocity"):
+        assert page.evaluate(CANVAS_INK, chart)["ink"] > 500, chart
+    codes = [*SYMBOLS, "CHF", "SEK"]
+    assert page.evaluate(INTL_MONEY, codes) == [money(Decimal("-1234.5"), c) for c in codes]
+    column = page.locator("#sources thead th").all_inner_texts().index("Revenue") + 1
+    cells = page.locator(f"#sources tbody tr td:nth-child({column})").all_inner_texts()
+    assert cells and all(c.startswith("$") for c in cells)
+    assert chromium.errors == []
