@@ -410,6 +410,12 @@ def main() -> None:
         default=3,
         help="pull with closedloop and with the bare SDK this many times each (default 3)",
     )
+    parser.add_argument(
+        "--live-only",
+        action="store_true",
+        help="seed, then only the whole live sync: its CPU per deal and the memory it adds "
+        "(no recorded pull, no pull comparison; for 100k-1M deals on a small machine)",
+    )
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where it is
     n = args.deals
@@ -458,6 +464,15 @@ def main() -> None:
         reset_peak_rss()
         fake = FakeClock()
         sandbox = Sandbox(parent)
+        if args.live_only:
+            live_only(runtime, settings, sandbox, n, seeded, rss_seeding)
+            parent.send("stop")
+            parent.recv()
+            proc.join(timeout=30)
+            runtime.close()
+            if drop:
+                drop()
+            return
         before = sandbox.served()
         recording, pulled, pulled_cpu, made = record_pull(settings, runtime, fake)
         served = sandbox.served() - before
@@ -536,6 +551,42 @@ def main() -> None:
         runtime.close()
         if drop:
             drop()
+
+
+def live_only(
+    runtime: Runtime, settings: Any, sandbox: Sandbox, n: int, seeded: float, rss_seeding: float
+) -> None:
+    """One whole live sync from an empty sync state: CPU per deal, requests, memory it adds.
+
+    The memory is the peak RSS during the run over the RSS just before it (this process: the
+    sandbox is another), the figure that must stay flat as the number of deals grows.
+    """
+    from connector.runs import get_run
+
+    sandbox_before = sandbox.served()
+    gc.collect()
+    rss_before = rss_mb_now()
+    reset_peak_rss()
+    live_wall, live_cpu, live_made, live_run = live_sync(runtime, settings)
+    rss_peak = rss_mb()
+    live_served = sandbox.served() - sandbox_before
+    live = get_run(runtime, live_run)
+    counts = live.counts if live else {}
+    print(f"database: {runtime.engine.dialect.name}   deals: {n}   status: {live and live.status}")
+    print(f"store seeded in {seeded:.1f}s (peak RSS while seeding {rss_seeding:.0f} MB)")
+    print(
+        f"whole sync, live (sync step with the real HubSpot source + lifecycle step, "
+        f"whole process CPU): {live_wall:.2f}s = {n / live_wall:,.0f} deals/s wall; "
+        f"{live_cpu:.2f}s CPU = {n / live_cpu:,.0f} deals per CPU-second (target >= 2,500; "
+        f"planned {counts.get('conversions_planned')} conversions, "
+        f"{counts.get('contacts_pulled')} contacts pulled for lifecycle)"
+    )
+    print_requests("whole sync, live", live_made, live_served, live_minimum(n, minimum_requests(n)))
+    print(
+        f"memory the live sync added: {max(rss_peak - rss_before, 0):.0f} MB at its peak "
+        f"(RSS {rss_before:.0f} MB before it, peak {rss_peak:.0f} MB; flat in n means the "
+        "same figure at 100k and 1M deals)"
+    )
 
 
 def live_minimum(n: int, pull: dict[str, int]) -> dict[str, int]:
