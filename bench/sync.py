@@ -70,6 +70,8 @@ from platforms.hubspot.source import HubSpotSource
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 PAGE, BATCH, ASSOC = 200, 100, 1000
+#: Deals the ``--live-only`` reference (the bare SDK's pull) reads.
+REFERENCE_DEALS = 10_000
 
 
 def deals_plan(n: int, seed: int = 7) -> Iterator[tuple[int, int]]:
@@ -572,6 +574,21 @@ def live_only(
     live_served = sandbox.served() - sandbox_before
     live = get_run(runtime, live_run)
     counts = live.counts if live else {}
+    # The same run's reference for the machine's speed now: the bare SDK pulling the first
+    # deals and their contacts (no matching, planning or writing at all).
+    hubspot = settings.platforms.hubspot
+    profile = runtime.profile
+    gc.collect()
+    cpu = time.process_time()
+    bare_deals, _people = bare_pull(
+        hubspot.base_url,
+        hubspot.access_token.get_secret_value(),
+        profile.deal.modified,
+        profile.deal_properties(),
+        profile.contact_properties(),
+        stop_after=min(n, REFERENCE_DEALS),
+    )
+    bare_cpu = time.process_time() - cpu
     print(f"database: {runtime.engine.dialect.name}   deals: {n}   status: {live and live.status}")
     print(f"store seeded in {seeded:.1f}s (peak RSS while seeding {rss_seeding:.0f} MB)")
     print(
@@ -580,6 +597,13 @@ def live_only(
         f"{live_cpu:.2f}s CPU = {n / live_cpu:,.0f} deals per CPU-second (target >= 2,500; "
         f"planned {counts.get('conversions_planned')} conversions, "
         f"{counts.get('contacts_pulled')} contacts pulled for lifecycle)"
+    )
+    print(
+        f"  same-run reference: the bare SDK's pull alone of the first {bare_deals:,} deals "
+        f"(bench/bare_hubspot.py): {bare_deals / bare_cpu:,.0f} deals per CPU-second "
+        f"({bare_cpu:.2f}s); the whole sync / that pull: {live_cpu / n * bare_deals / bare_cpu:.2f}"
+        "x the CPU per deal (below 1: the whole sync costs less than reading the deals with "
+        "the bare SDK)"
     )
     print_requests("whole sync, live", live_made, live_served, live_minimum(n, minimum_requests(n)))
     print(
