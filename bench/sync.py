@@ -28,6 +28,14 @@ on a live store.
 
     python bench/sync.py --deals 10000 [--db postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
+At 100k-1M deals the recorded pages and the bare-SDK comparison are too big for a small
+machine; ``--live-only`` runs just measurement 3, with the memory it adds, beside a same-run
+reference (the bare SDK pulling the first 10,000 deals: CPU time on a shared VM moves with
+the other jobs' load, and the reference moves with it)::
+
+    python bench/sync.py --deals 100000 --live-only [--db URL]
+    python bench/sync.py --deals 300000 --live-only
+
 Profile with (commit the command, not the output)::
 
     python -m cProfile -o /tmp/p.out bench/sync.py --deals 5000 --repeat 1
