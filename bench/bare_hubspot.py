@@ -31,8 +31,12 @@ def bare_pull(
     modified: str,
     deal_properties: list[str],
     contact_properties: list[str],
+    stop_after: int | None = None,
 ) -> tuple[int, int]:
-    """Every deal and its contacts, read with the SDK alone; (deals, contacts) read."""
+    """Every deal and its contacts, read with the SDK alone; (deals, contacts) read.
+
+    ``stop_after``: stop after the page that reaches this many deals (a shorter reference).
+    """
     crm = hubspot.HubSpot(access_token=token, host=base_url.rstrip("/")).crm
     search, associations, contacts = (
         crm.deals.search_api,
@@ -72,6 +76,8 @@ def bare_pull(
             )
             people += len(answer.results)
         if page.paging is None or page.paging.next is None:
+            return deals, people
+        if stop_after is not None and deals >= stop_after:
             return deals, people
         last = str(_epoch_ms(page.results[-1].properties.get(modified)))
 

@@ -9,7 +9,9 @@ every accepted event), with zero and with 50 ms latency per request. Prints conv
 the API requests the sandbox received (its ``requests``: token refreshes not counted) beside
 the minimum for the platform's batch size (the sum over request groups of
 ⌈items / ``max_batch``⌉; a platform that groups requests by ``group_key``, GA4 by client, needs
-one per group), what the platform kept, and the worker's peak RSS.
+one per group), plus the look-ups a batch needs to learn its outcome
+(``Destination.follow_up_requests``: Data Manager's ``RetrieveRequestStatus``, one per ingest),
+what the platform kept, and the worker's peak RSS.
 
     .venv/bin/python bench/deliver.py                      # 10,000 per destination, 0 and 50 ms
     .venv/bin/python bench/deliver.py --n 100000 --platform ga4 --latency 0.05
@@ -49,8 +51,12 @@ def plan(world: Any, n: int) -> None:
         done += count
 
 
-def minimum_requests(world: Any) -> int:
-    """Σ over request groups of ⌈items / max_batch⌉, from the destination's own grouping."""
+def minimum_requests(world: Any) -> tuple[int, int]:
+    """(sends, look-ups): the fewest requests for the destination's own grouping.
+
+    Sends are Σ over request groups of ⌈items / max_batch⌉; look-ups, those each such batch
+    needs to learn its outcome (``Destination.follow_up_requests``).
+    """
     from sqlalchemy import select
 
     from connector.outbox.rows import planned_from_row
@@ -64,7 +70,9 @@ def minimum_requests(world: Any) -> int:
             prepared = destination.prepare(planned_from_row(row), utcnow())
             if isinstance(prepared, Prepared):
                 groups[destination.group_key(prepared)] += 1
-    return sum(math.ceil(size / world.cls.max_batch) for size in groups.values())
+    sends = {key: math.ceil(size / world.cls.max_batch) for key, size in groups.items()}
+    follow_ups = sum(n * destination.follow_up_requests(key) for key, n in sends.items())
+    return sum(sends.values()), follow_ups
 
 
 def worker(tree: dict[str, Any], platform: str) -> dict[str, Any]:
@@ -126,7 +134,7 @@ def run_case(name: str, n: int, latency: float, concurrency: int | None) -> dict
                 name, platforms.load(platforms.DESTINATIONS[name]), sandbox, settings, runtime
             )
             plan(world, n)
-            minimum = minimum_requests(world)
+            sends, follow_ups = minimum_requests(world)
             before = sandbox.requests
             child = subprocess.run(
                 [sys.executable, __file__, "--worker", json.dumps(tree), name],
@@ -141,13 +149,22 @@ def run_case(name: str, n: int, latency: float, concurrency: int | None) -> dict
                 n=n,
                 latency_ms=latency * 1000,
                 requests=sandbox.requests - before,
-                minimum=minimum,
+                minimum=sends + follow_ups,
+                minimum_sends=sends,
+                minimum_follow_ups=follow_ups,
                 kept=len(set(world.kept())),
             )
             runtime.close()
         return result
     finally:
         sandbox.stop()
+
+
+def breakdown(result: dict[str, Any]) -> str:
+    """The minimum as sends + outcome look-ups, where the platform needs look-ups."""
+    if not result["minimum_follow_ups"]:
+        return "sends"
+    return f"{result['minimum_sends']}+{result['minimum_follow_ups']} look-ups"
 
 
 def main() -> None:
@@ -168,7 +185,7 @@ def main() -> None:
         return
     header = (
         f"{'platform':<14} {'n':>7} {'latency':>8} {'conv/s':>9} {'seconds':>8} "
-        f"{'requests':>8} {'minimum':>8} {'req/s':>7} {'kept':>7} {'peak RSS':>9}"
+        f"{'requests':>8} {'minimum':>8} {'of which':>15} {'req/s':>7} {'kept':>7} {'peak RSS':>9}"
     )
     print(header)
     for latency in args.latency or [0.0, 0.05]:
@@ -178,7 +195,8 @@ def main() -> None:
                 print(
                     f"{platform:<14} {n:>7} {r['latency_ms']:>6.0f}ms "
                     f"{n / r['seconds']:>9.0f} {r['seconds']:>8.1f} {r['requests']:>8} "
-                    f"{r['minimum']:>8} {r['requests'] / r['seconds']:>7.0f} {r['kept']:>7} "
+                    f"{r['minimum']:>8} {breakdown(r):>15} "
+                    f"{r['requests'] / r['seconds']:>7.0f} {r['kept']:>7} "
                     f"{r['peak_rss_mb']:>7.0f}MB",
                     flush=True,
                 )

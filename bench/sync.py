@@ -28,6 +28,14 @@ on a live store.
 
     python bench/sync.py --deals 10000 [--db postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
+At 100k-1M deals the recorded pages and the bare-SDK comparison are too big for a small
+machine; ``--live-only`` runs just measurement 3, with the memory it adds, beside a same-run
+reference (the bare SDK pulling the first 10,000 deals: CPU time on a shared VM moves with
+the other jobs' load, and the reference moves with it)::
+
+    python bench/sync.py --deals 100000 --live-only [--db URL]
+    python bench/sync.py --deals 300000 --live-only
+
 Profile with (commit the command, not the output)::
 
     python -m cProfile -o /tmp/p.out bench/sync.py --deals 5000 --repeat 1
@@ -70,6 +78,8 @@ from platforms.hubspot.source import HubSpotSource
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 PAGE, BATCH, ASSOC = 200, 100, 1000
+#: Deals the ``--live-only`` reference (the bare SDK's pull) reads.
+REFERENCE_DEALS = 10_000
 
 
 def deals_plan(n: int, seed: int = 7) -> Iterator[tuple[int, int]]:
@@ -410,6 +420,12 @@ def main() -> None:
         default=3,
         help="pull with closedloop and with the bare SDK this many times each (default 3)",
     )
+    parser.add_argument(
+        "--live-only",
+        action="store_true",
+        help="seed, then only the whole live sync: its CPU per deal and the memory it adds "
+        "(no recorded pull, no pull comparison; for 100k-1M deals on a small machine)",
+    )
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where it is
     n = args.deals
@@ -458,6 +474,15 @@ def main() -> None:
         reset_peak_rss()
         fake = FakeClock()
         sandbox = Sandbox(parent)
+        if args.live_only:
+            live_only(runtime, settings, sandbox, n, seeded, rss_seeding)
+            parent.send("stop")
+            parent.recv()
+            proc.join(timeout=30)
+            runtime.close()
+            if drop:
+                drop()
+            return
         before = sandbox.served()
         recording, pulled, pulled_cpu, made = record_pull(settings, runtime, fake)
         served = sandbox.served() - before
@@ -536,6 +561,64 @@ def main() -> None:
         runtime.close()
         if drop:
             drop()
+
+
+def live_only(
+    runtime: Runtime, settings: Any, sandbox: Sandbox, n: int, seeded: float, rss_seeding: float
+) -> None:
+    """One whole live sync from an empty sync state: CPU per deal, requests, memory it adds.
+
+    The memory is the peak RSS during the run over the RSS just before it (this process: the
+    sandbox is another), the figure that must stay flat as the number of deals grows.
+    """
+    from connector.runs import get_run
+
+    sandbox_before = sandbox.served()
+    gc.collect()
+    rss_before = rss_mb_now()
+    reset_peak_rss()
+    live_wall, live_cpu, live_made, live_run = live_sync(runtime, settings)
+    rss_peak = rss_mb()
+    live_served = sandbox.served() - sandbox_before
+    live = get_run(runtime, live_run)
+    counts = live.counts if live else {}
+    # The same run's reference for the machine's speed now: the bare SDK pulling the first
+    # deals and their contacts (no matching, planning or writing at all).
+    hubspot = settings.platforms.hubspot
+    profile = runtime.profile
+    gc.collect()
+    cpu = time.process_time()
+    bare_deals, _people = bare_pull(
+        hubspot.base_url,
+        hubspot.access_token.get_secret_value(),
+        profile.deal.modified,
+        profile.deal_properties(),
+        profile.contact_properties(),
+        stop_after=min(n, REFERENCE_DEALS),
+    )
+    bare_cpu = time.process_time() - cpu
+    print(f"database: {runtime.engine.dialect.name}   deals: {n}   status: {live and live.status}")
+    print(f"store seeded in {seeded:.1f}s (peak RSS while seeding {rss_seeding:.0f} MB)")
+    print(
+        f"whole sync, live (sync step with the real HubSpot source + lifecycle step, "
+        f"whole process CPU): {live_wall:.2f}s = {n / live_wall:,.0f} deals/s wall; "
+        f"{live_cpu:.2f}s CPU = {n / live_cpu:,.0f} deals per CPU-second (target >= 2,500; "
+        f"planned {counts.get('conversions_planned')} conversions, "
+        f"{counts.get('contacts_pulled')} contacts pulled for lifecycle)"
+    )
+    print(
+        f"  same-run reference: the bare SDK's pull alone of the first {bare_deals:,} deals "
+        f"(bench/bare_hubspot.py): {bare_deals / bare_cpu:,.0f} deals per CPU-second "
+        f"({bare_cpu:.2f}s); the whole sync / that pull: {live_cpu / n * bare_deals / bare_cpu:.2f}"
+        "x the CPU per deal (below 1: the whole sync costs less than reading the deals with "
+        "the bare SDK)"
+    )
+    print_requests("whole sync, live", live_made, live_served, live_minimum(n, minimum_requests(n)))
+    print(
+        f"memory the live sync added: {max(rss_peak - rss_before, 0):.0f} MB at its peak "
+        f"(RSS {rss_before:.0f} MB before it, peak {rss_peak:.0f} MB; flat in n means the "
+        "same figure at 100k and 1M deals)"
+    )
 
 
 def live_minimum(n: int, pull: dict[str, int]) -> dict[str, int]:

@@ -386,6 +386,15 @@ class Destination(ABC, Generic[Payload]):
         """Items with different keys never share a request (see ``groups_requests``)."""
         return ""
 
+    def follow_up_requests(self, group_key: str) -> int:
+        """Calls one batch of this request group needs after its send to learn the outcome.
+
+        0 where the send's answer carries every item's outcome. Benchmarks add it to the
+        minimum number of requests; a platform whose API reports processing failures only in
+        a later look-up (one per request) declares that look-up here.
+        """
+        return 0
+
     @abstractmethod
     def prepare(
         self, conversion: PlannedConversion, now: datetime

@@ -147,6 +147,16 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
         """Items of one route and conversion action share a request."""
         return f"{prepared.payload.route}:{prepared.payload.conversion_action_id}"
 
+    def follow_up_requests(self, group_key: str) -> int:
+        """A Data Manager batch costs one ``RetrieveRequestStatus`` after its ``IngestEvents``.
+
+        IngestEvents only says the request was accepted for processing; which events then
+        failed, and why, is answered by RetrieveRequestStatus, whose request carries a single
+        ``request_id`` (no batched look-up exists), so one per ingest is the least that keeps
+        the failure reasons. Google Ads API uploads answer per item in the send itself.
+        """
+        return 1 if group_key.startswith(f"{DATA_MANAGER}:") and not self.dry_run else 0
+
     # -- prepare -------------------------------------------------------------------------------
     def prepare(
         self, conversion: PlannedConversion, now: datetime

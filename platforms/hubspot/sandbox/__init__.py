@@ -161,6 +161,10 @@ class _Window:
         return max(0, self.limit - len(self.times))
 
 
+#: Search answers an object store keeps (oldest dropped first); see ``_ObjectStore.search``.
+SEARCH_CACHE_SIZE = 8
+
+
 class _ObjectStore:
     """One CRM object type: records as plain dicts, searchable like HubSpot's search index."""
 
@@ -215,6 +219,11 @@ class _ObjectStore:
         )
         if ids is None:
             ids = self.scan(groups, sorts)
+        # Only the latest few answers: a pull's pages share one query (``after`` pages it),
+        # while a keyset pull makes a new one per restart, each holding every later ID; kept
+        # all, 600,000 contacts grew the sandbox to gigabytes (O(n^2) IDs held).
+        while len(self._cache) >= SEARCH_CACHE_SIZE:
+            del self._cache[next(iter(self._cache))]
         self._cache[key] = ids
         return ids
 
