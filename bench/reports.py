@@ -159,10 +159,17 @@ JOIN touchpoints t ON t.visitor_id = 'v' || (2 * substr(d.id, 2)::bigint)
 WHERE d.match_status = 'matched' AND t.occurred_at <= d.close_time
 WINDOW w AS (PARTITION BY d.id ORDER BY t.occurred_at, t.id);
 
-UPDATE deals SET first_touch_channel = j.channel, first_touch_source = 'src / med'
-FROM journey j WHERE j.deal_id = deals.id AND j.k = 1;
-UPDATE deals SET last_touch_channel = j.channel, last_touch_source = 'src / med'
-FROM journey j WHERE j.deal_id = deals.id AND j.k = j.n;
+-- The temp table has no statistics until analysed: without them the planner guessed a
+-- nested loop over deals x journey (>24 min at full size). One pass, one hash join.
+ANALYZE journey;
+
+UPDATE deals SET first_touch_channel = f.first_channel, first_touch_source = 'src / med',
+                 last_touch_channel = f.last_channel, last_touch_source = 'src / med'
+FROM (
+  SELECT deal_id, max(channel) FILTER (WHERE k = 1) AS first_channel,
+         max(channel) FILTER (WHERE k = n) AS last_channel
+  FROM journey GROUP BY deal_id
+) f WHERE f.deal_id = deals.id;
 
 INSERT INTO attributions (deal_id, touchpoint_id, currency,
                           first_click_weight, first_click_revenue,
