@@ -9,6 +9,7 @@ reports also print their ratio to the same run's source report with MQLs/SQLs.
 
     .venv/bin/python bench/reports.py
     .venv/bin/python bench/reports.py --touchpoints 100000 --deals 10000   # quick
+    .venv/bin/python bench/reports.py --keep            # then --schema NAME: re-time, no seed
 
 Target: every report < 2 s on PostgreSQL. The conversion paths are also timed against a
 same-run reference: the bare fetch of the rows they read (psycopg, no ORM, no grouping), and
@@ -292,25 +293,34 @@ def main() -> int:
     parser.add_argument("--touchpoints", type=int, default=1_000_000)
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the schema for inspection")
+    parser.add_argument(
+        "--schema", help="time the reports on a schema kept by an earlier --keep run (no seed)"
+    )
     args = parser.parse_args()
     if args.deals * 3 > args.touchpoints // 3:
         # Leads are 1.5 x deals and sit on every second visitor; each visitor has 3 touches.
         parser.error("need at least 9 touchpoints per deal")
 
-    schema = f"bench_reports_{uuid.uuid4().hex[:8]}"
+    schema = args.schema or f"bench_reports_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    if args.schema:
+        args.keep = True  # never drop a schema this run did not create
+    else:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in args.url else "?"
     url = f"{args.url}{sep}options={quote(f'-csearch_path={schema}')}"
     start = END - timedelta(days=DAYS)
     try:
         settings = parse_config({"database": {"url": url}, "reports": {"fx_rates": FX}})
         runtime = Runtime.from_settings(settings)  # migrates: the real schema and indexes
-        print(f"seeding schema {schema} ...", flush=True)
-        began = time.perf_counter()
-        counts = seed(url, args.touchpoints, args.deals, start)
-        print(f"seeded in {time.perf_counter() - began:.1f} s: {counts}", flush=True)
+        if args.schema:
+            print(f"reusing seeded schema {schema}", flush=True)
+        else:
+            print(f"seeding schema {schema} ...", flush=True)
+            began = time.perf_counter()
+            counts = seed(url, args.touchpoints, args.deals, start)
+            print(f"seeded in {time.perf_counter() - began:.1f} s: {counts}", flush=True)
 
         rng = ReportRange(start, END)
         money = {"currency": "USD", "fx_rates": FX}
