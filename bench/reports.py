@@ -14,16 +14,17 @@ reports also print their ratio to the same run's source report with MQLs/SQLs.
 Target: every report < 2 s on PostgreSQL; not met yet. Full size (1M / 100k), 2-core VM with
 seven other busy jobs (load 4-6: CPU-contended, runs vary up to ~1.7x), one run each on the same
 seeded schema (``--keep``, then ``--schema``), before -> after the changes of 2026-12-03: seed
-stuck > 24 min on the first/last-touch UPDATE -> 144 s; source report 4.3-11.4 s (median 6.8) -> 2.8-9.4 s (median
-4.8); model comparison 13.5-20.1 s -> 3.4-9.2 s (9.2 s is the call that learns the fit);
-funnel/velocity 9.4-13.9 s -> 4.4-7.2 s; paths' bare fetch reference 1.58 s -> 1.00 s (the load
-fell between the runs). Where model comparison's time goes:
+stuck > 24 min on the first/last-touch UPDATE -> 144 s; source report 4.3-11.4 s (median 6.8) ->
+2.8-9.4 s (median 4.8); model comparison 13.5-20.1 s -> 3.4-9.2 s (9.2 s is the call that learns
+the fit); funnel/velocity 9.4-13.9 s -> 4.4-7.2 s; paths' bare fetch reference 1.58 s -> 1.00 s
+(the load fell between the runs). Where model comparison's time goes:
 
     .venv/bin/python bench/reports.py --keep    # prints the schema name
     .venv/bin/python -m cProfile -s cumulative bench/reports.py --schema NAME | head -60
 
-The conversion paths are also timed against a same-run reference: the bare fetch of the rows they read (psycopg, no ORM, no grouping), and
-the ratio printed, so the Python path building's cost is visible apart from the database's.
+The conversion paths are also timed against a same-run reference: the bare fetch of the rows
+they read (psycopg, no ORM, no grouping), and the ratio printed, so the Python path building's
+cost is visible apart from the database's.
 """
 
 from __future__ import annotations
