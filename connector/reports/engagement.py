@@ -6,6 +6,7 @@ the same dimension as the session they belong to.
 
 - page views: touchpoints in the range (a session that started just before the range adds
   its later pages, as GA4 counts ``screenPageViews`` by their own time);
+- visits: session starts (``is_new_session``) in the range, counted in the same scan;
 - a **bounce** is a session with exactly one page view: a session start (``is_new_session``)
   in the range whose next page view of the same visitor (ordered by time, then id) is missing
   or starts another session. Pages up to an hour past the range's end are looked at, so a
@@ -41,10 +42,13 @@ SESSIONS_NOTE = (
 
 
 def page_counts(session: Session, rng: Any, dim: ColumnElement[str]) -> list[tuple[Any, ...]]:
-    """(group, page views, bounced sessions) for the range, grouped by ``dim``.
+    """(group, visits, page views, bounced sessions) for the range, grouped by ``dim``.
 
     One scan: each page view in the range (and the hour after) with whether the visitor's
-    next page view starts a session (``LEAD`` over the visitor's page views in time order).
+    next page view starts a session (``LEAD`` over the visitor's page views in time order);
+    visits (session starts in the range) are counted in the same scan rather than another.
+    A correlated next-page probe per session start on ``ix_touchpoints_visitor_time`` was
+    tried instead of the window: 2.2x slower at a million page views (bench/reports.py).
     """
     visitor: ColumnElement[str] = Touchpoint.visitor_id
     if session.get_bind().dialect.name == "postgresql":
@@ -78,13 +82,17 @@ def page_counts(session: Session, rng: Any, dim: ColumnElement[str]) -> list[tup
     query = (
         select(
             paged.c.grp,
+            func.sum(case((and_(in_range, paged.c.is_new.is_(True)), 1), else_=0)),
             func.sum(case((in_range, 1), else_=0)),
             func.sum(case((bounced, 1), else_=0)),
         )
         .group_by(paged.c.grp)
         .having(func.sum(case((in_range, 1), else_=0)) > 0)
     )
-    return [(group, int(views), int(bounces)) for group, views, bounces in session.execute(query)]
+    return [
+        (group, int(visits), int(views), int(bounces))
+        for group, visits, views, bounces in session.execute(query)
+    ]
 
 
 def _ga4_group(by: str) -> Callable[[str, str, str], str] | None:

@@ -246,16 +246,11 @@ def source_report(
     plan_for_reports(session)
     rows: dict[str, dict[str, Any]] = defaultdict(_empty_row)
 
-    visits = select(dim, func.count()).where(
-        Touchpoint.is_new_session.is_(True),
-        Touchpoint.occurred_at >= rng.since,
-        Touchpoint.occurred_at < rng.until,
-    )
-    for key, count in session.execute(visits.group_by(dim)):
-        rows[key]["visits"] += count
-    for key, views, bounced in page_counts(session, rng, dim):
-        rows[key]["page_views"] += views
-        rows[key]["bounces"] += bounced
+    for key, visits, views, bounced in page_counts(session, rng, dim):
+        row = rows[key]
+        row["visits"] += visits
+        row["page_views"] += views
+        row["bounces"] += bounced
 
     for key, kind, count in session.execute(_leads_query(by, model, rng, ignore_direct)):
         group = rows[key if key is not None else NO_JOURNEY]
