@@ -100,7 +100,10 @@ def sources(obj: Obj, start, end, fmt, by, model, compare) -> None:
 
         data = run(rng)
         if compare:
-            data = with_previous(data, run, rng)
+            try:
+                data = with_previous(data, run, rng)
+            except RangeError as exc:
+                raise click.BadParameter(exc.message, param_hint="--compare") from None
     columns = [
         ("group", by),
         ("visits", "visits"),

@@ -113,10 +113,16 @@ def read_view(args: Mapping[str, str], today: date, *, model: str) -> View:
         if value and key != by and not {"\x1f", "\x00"} & set(value):
             where[key] = value  # a name with a control character in it names no group
     chosen = args.get("model")
+    compare = args.get("compare") == "previous"
+    if compare:
+        try:
+            previous_range(rng)
+        except RangeError as exc:
+            compare, notice = False, f"{exc}; showing no comparison."
     return View(
         rng=rng,
         preset=preset,
-        compare=args.get("compare") == "previous",
+        compare=compare,
         by=by,
         where=where,
         model=chosen if chosen in MODELS else model,

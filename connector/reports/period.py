@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from connector.reports.ranges import RangeError
 from connector.reports.sources import ReportRange
 
 COMPARISONS = ("previous",)
@@ -24,9 +25,18 @@ _NOT_FIGURES = ("group", "kpis", "previous")
 
 
 def previous_range(rng: ReportRange) -> ReportRange:
-    """The range of the same number of days that ends the day before ``rng`` starts."""
+    """The range of the same number of days that ends the day before ``rng`` starts.
+
+    Raises :class:`RangeError` naming ``from`` when the calendar has no such range (a range
+    starting near year 1), so callers answer 400 instead of failing on the date arithmetic.
+    """
     days = (rng.end - rng.start).days + 1
-    return ReportRange(rng.start - timedelta(days=days), rng.start - timedelta(days=1))
+    try:
+        return ReportRange(rng.start - timedelta(days=days), rng.start - timedelta(days=1))
+    except OverflowError:
+        raise RangeError(
+            "from", f"no {days} days before {rng.start.isoformat()} to compare with"
+        ) from None
 
 
 def change(current: Any, previous: Any) -> dict[str, Any]:

@@ -80,7 +80,10 @@ def sources():
         except DrillError as exc:
             raise ApiError(400, "invalid_request", str(exc)) from None
         if compare:
-            report = with_previous(report, run, rng)
+            try:
+                report = with_previous(report, run, rng)
+            except RangeError as exc:
+                raise ApiError(400, "invalid_request", str(exc)) from None
     return jsonify(jsonable(report))
 
 

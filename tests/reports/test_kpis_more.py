@@ -378,3 +378,14 @@ def test_cli_compare_table_json_csv(config):
 def test_cli_refuses_an_unknown_comparison(config):
     """--compare year is a usage error (exit code 2)."""
     assert cli_run(config, *DATES, "--compare", "year").exit_code == 2
+
+
+def test_api_refuses_a_comparison_before_the_calendar(api):
+    """A range starting on 0001-01-01 has no previous range: a 400 naming from, not a 500."""
+    response = api.get(
+        "/api/reports/sources",
+        query_string={"from": "0001-01-01", "to": "0001-01-03", "compare": "previous"},
+        headers={"Authorization": f"Bearer {DASHBOARD_TOKEN}"},
+    )
+    assert response.status_code == 400, response.json
+    assert response.json["detail"].startswith("from:")
