@@ -46,7 +46,9 @@ def lifecycle_rows(
 
     When several stages count as one milestone, the earliest time wins. ``problems`` counts
     what could not be recorded: ``<milestone>_without_time`` (the contact sits in a mapped
-    stage but its date property is empty) and ``unparseable_time``.
+    stage but its date property is empty) and ``unparseable_time``. Each row also carries the
+    contact's lead-form lead ID (``lifecycle.lead_id``) when the profile maps one; a change to
+    it alone rewrites the rows (counted with the changed times).
     """
     rows = []
     person = email_key(contact.email)
