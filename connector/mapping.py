@@ -80,6 +80,10 @@ class LifecycleMapping(_Strict):
     """
 
     modified: str | None = None
+    #: Optional: the contact property holding the lead ID of the ad platform's lead form the
+    #: contact came from (a Meta lead ad's ``leadgen_id``), sent with lead-stage conversions
+    #: to the destinations that match on it. No default: HubSpot publishes no such property.
+    lead_id: str | None = None
     mql: dict[str, str | None] = Field(default_factory=dict)
     sql: dict[str, str | None] = Field(default_factory=dict)
 
@@ -183,6 +187,7 @@ class MappingProfile(_Strict):
     def lifecycle_properties(self) -> list[str]:
         """Every contact property the lifecycle pull must request."""
         names = {self.contact.email, self.contact.lifecycle_stage, self.lifecycle.modified}
+        names.add(self.lifecycle.lead_id)
         for milestone in MILESTONES:
             names.update(self.lifecycle.stages(milestone).values())
         return sorted(n for n in names if n)

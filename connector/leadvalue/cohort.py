@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from connector.reports.lifecycle import credited_milestones
 from connector.reports.sources import NO_JOURNEY, ReportRange, credited_group, touch_dimension
-from connector.storage.models import Deal, Lead, Person, Touchpoint
+from connector.storage.models import Deal, Lead, LifecycleEvent, Person, Touchpoint
+from connector.sync.lookups import any_of, rows_for
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class StageEntry:
     contact_id: str | None
     channel: str
     campaign: str
+    #: The contact's ad-platform lead-form lead ID (``lifecycle_events.crm_lead_id``), if any.
+    crm_lead_id: str | None = None
 
 
 def entries(
@@ -49,6 +52,32 @@ def entries(
     return site_leads(session, since, until, ignore_direct=ignore_direct) + milestones(
         session, since, until, ignore_direct=ignore_direct
     )
+
+
+def with_lead_ids(session: Session, found: list[StageEntry]) -> list[StageEntry]:
+    """``found`` with each CRM contact's stored lead-form lead ID filled in (when it has one).
+
+    The ID comes from the contact's lifecycle rows (any stage: a contact has one lead form),
+    so a site lead of a contact the lifecycle pull already saw carries it too.
+    """
+    contacts = {e.contact_id for e in found if e.contact_id}
+    if not contacts:
+        return found
+    lead_ids: dict[str, str] = {}
+    rows = rows_for(
+        session,
+        contacts,
+        lambda chunk, postgres: select(LifecycleEvent.contact_id, LifecycleEvent.crm_lead_id).where(
+            any_of(LifecycleEvent.contact_id, chunk, postgres),
+            LifecycleEvent.crm_lead_id.is_not(None),
+        ),
+    )
+    for contact_id, lead_id in rows:
+        lead_ids.setdefault(contact_id, lead_id)
+    return [
+        replace(e, crm_lead_id=lead_ids[e.contact_id]) if e.contact_id in lead_ids else e
+        for e in found
+    ]
 
 
 def milestones(

@@ -80,6 +80,8 @@ def plan_entry(
             plan.not_planned.append((dest, refused))
             continue
         identifiers, click_time = ids.stored(dest, facts, ids.last_unit(dest, journey))
+        if entry.crm_lead_id and ids.matches_on(dest, "crm_lead_id"):
+            identifiers["crm_lead_id"] = entry.crm_lead_id
         if not ids.identifiable(dest, identifiers):
             plan.not_planned.append((dest, "no eligible identifier"))
             continue

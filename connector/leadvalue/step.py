@@ -101,7 +101,7 @@ class LeadValueStep:
             for e in cohort.entries(session, since, now + SKEW, ignore_direct=ignore_direct)
             if e.stage in rules
         ]
-        new = _unplanned(session, found)
+        new = cohort.with_lead_ids(session, _unplanned(session, found))
         counts["lead_stage_entries"] += len(new)
         if not new:
             return

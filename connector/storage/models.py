@@ -619,6 +619,9 @@ class LifecycleEvent(Base):
     crm_stage: Mapped[str | None] = mapped_column(String(64))
     email_sha256: Mapped[str | None] = mapped_column(String(64))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The contact's ad-platform lead-form lead ID (``mapping.lifecycle.lead_id``), if any:
+    #: lead-stage conversions carry it so the platform matches the lead it generated.
+    crm_lead_id: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -323,6 +323,12 @@ def can_identify(destination: str, ids: Identifiers) -> bool:
     return identifiable(destination, vars(ids))
 
 
+def matches_on(destination: str, name: str) -> bool:
+    """The destination matches people on the ``Identifiers`` field ``name`` (its own word)."""
+    cls = destination_class(destination)
+    return cls is not None and name in cls.identified_by
+
+
 def identifiable(destination: str, present: dict[str, Any]) -> bool:
     """:func:`can_identify` on :func:`fields` output (or any field-name mapping)."""
     cls = destination_class(destination)

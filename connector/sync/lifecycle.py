@@ -46,10 +46,14 @@ def lifecycle_rows(
 
     When several stages count as one milestone, the earliest time wins. ``problems`` counts
     what could not be recorded: ``<milestone>_without_time`` (the contact sits in a mapped
-    stage but its date property is empty) and ``unparseable_time``.
+    stage but its date property is empty) and ``unparseable_time``. Each row also carries the
+    contact's lead-form lead ID (``lifecycle.lead_id``) when the profile maps one; a change to
+    it alone rewrites the rows (counted with the changed times).
     """
     rows = []
     person = email_key(contact.email)
+    lead_id = contact.properties.get(mapping.lead_id) if mapping.lead_id else None
+    lead_id = (lead_id or "").strip()[:32] or None
     for milestone in MILESTONES:
         stages = mapping.stages(milestone)
         best: tuple[datetime, str] | None = None
@@ -73,6 +77,7 @@ def lifecycle_rows(
                 "crm_stage": best[1][:64],
                 "email_sha256": person,
                 "entered_at": best[0],
+                "crm_lead_id": lead_id,
             }
         )
     return rows
@@ -112,15 +117,17 @@ def write_events(session: Session, rows: list[dict[str, Any]]) -> tuple[Counter[
             LifecycleEvent.entered_at,
             LifecycleEvent.email_sha256,
             LifecycleEvent.crm_stage,
+            LifecycleEvent.crm_lead_id,
         ).where(any_of(LifecycleEvent.contact_id, chunk, postgres)),
     )
-    for contact_id, stage, entered_at, email, crm_stage in found:
-        stored[(contact_id, stage)] = (entered_at, email, crm_stage)
+    for contact_id, stage, entered_at, email, crm_stage, lead_id in found:
+        stored[(contact_id, stage)] = (entered_at, email, crm_stage, lead_id)
     now = utcnow()
     writes, changed = [], 0
     for row in rows:
         before = stored.get((row["contact_id"], row["stage"]))
-        if before == (row["entered_at"], row["email_sha256"], row["crm_stage"]):
+        now_row = (row["entered_at"], row["email_sha256"], row["crm_stage"], row["crm_lead_id"])
+        if before == now_row:
             continue
         if before is None:
             new[row["stage"]] += 1

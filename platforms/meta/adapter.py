@@ -96,6 +96,7 @@ class MetaDestination(Destination[Event]):
         "fbc",
         "fbp",
         "external_id",
+        "crm_lead_id",  # a lead ad's lead ID: conversion-lead events match on it alone
     )
     kinds: ClassVar[frozenset[str]] = frozenset({CONVERSION})
     #: Meta fails a whole request if any event is older than this (physical_store: 62 days).

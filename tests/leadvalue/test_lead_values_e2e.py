@@ -17,6 +17,7 @@ action per stage), Meta and GA4 at the next run with those values, and the purch
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -306,6 +307,73 @@ def test_lead_mql_sql_then_won_reach_every_platform_once(runtime, boxes):
         ("mql", Decimal("1800"), 3),
         ("sql", Decimal("3000"), 3),
     ]
+
+
+#: A Meta lead ad's lead ID (Meta: the lead's ``leadgen_id``, a 15 or 16 digit number).
+META_LEAD = "123456789012345"
+
+
+def test_meta_lead_form_id_reaches_meta_only_for_the_contact_that_has_one(make_settings, boxes):
+    """The contact's mapped lead-form ID is Meta's user_data.lead_id at MQL; none without one."""
+    settings = make_settings(
+        {
+            "platforms": {name: box.platform_config() for name, box in boxes.items()},
+            "mapping": {
+                "overrides": {
+                    "events": _events(),
+                    "lead_values": {"enabled": True, "prior_weight": 2},
+                    "lifecycle": {"lead_id": "meta_lead_id"},
+                }
+            },
+        }
+    )
+    runtime = Runtime.from_settings(settings)
+    try:
+        seed_history(runtime)
+        hubspot: HubSpotSandbox = boxes["hubspot"]
+        with_id = hubspot.add_contact(
+            {"email": "fay@example.com", "lifecyclestage": "lead", "meta_lead_id": META_LEAD}
+        )
+        without = hubspot.add_contact({"email": "gus@example.com", "lifecyclestage": "lead"})
+        with runtime.sessions.begin() as s:
+            for email, contact in (("fay@example.com", with_id), ("gus@example.com", without)):
+                vid = _person(s, email, contact)
+                _touch(s, vid, NOW - timedelta(days=2), "Paid Search", f"G-{contact}")
+        run(runtime)
+        assert boxes["meta"].accepted == []  # no site lead, no stage yet
+        hubspot.update_contact(with_id, lifecyclestage="marketingqualifiedlead")
+        hubspot.update_contact(without, lifecyclestage="marketingqualifiedlead")
+        run(runtime)
+        with runtime.sessions() as s:
+            query = select(LifecycleEvent.contact_id, LifecycleEvent.crm_lead_id)
+            stored = {c: lead for c, lead in s.execute(query)}
+            rows = s.scalars(select(Conversion).where(Conversion.destination != "meta")).all()
+        assert stored[with_id] == META_LEAD and stored[without] is None
+        events = {e["user_data"].get("em", [None])[0]: e for e in boxes["meta"].accepted}
+        assert [e["event_name"] for e in events.values()] == ["MarketingQualifiedLead"] * 2
+        fay = events[hashlib.sha256(b"fay@example.com").hexdigest()]
+        gus = events[hashlib.sha256(b"gus@example.com").hexdigest()]
+        assert fay["user_data"]["lead_id"] == META_LEAD
+        assert "lead_id" not in gus["user_data"]
+        assert fay["action_source"] == "system_generated"
+        assert rows and all("crm_lead_id" not in r.identifiers for r in rows)
+
+        from connector.tracking.forget import erase
+
+        erase(runtime, email="fay@example.com")
+        with runtime.sessions() as s:
+            left = s.scalars(
+                select(LifecycleEvent.crm_lead_id).where(LifecycleEvent.contact_id == with_id)
+            ).all()
+            (fay_row,) = s.scalars(
+                select(Conversion).where(
+                    Conversion.destination == "meta", Conversion.deal_id == f"lead:c{with_id}"
+                )
+            ).all()
+        assert left == []
+        assert META_LEAD not in str(fay_row.identifiers)
+    finally:
+        runtime.close()
 
 
 def test_consent_denied_visitor_leads_are_skipped(runtime, boxes):

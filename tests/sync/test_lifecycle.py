@@ -320,3 +320,38 @@ def test_the_row_count_matches_the_unique_key(
         assert run() == "succeeded"
     with sync_runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(LifecycleEvent)) == 1
+
+
+def test_the_mapped_lead_form_id_is_stored_and_follows_the_contact(
+    hubspot: HubSpotSandbox, clock: FakeClock, sync_runtime: Runtime, make_settings, sync_config
+) -> None:
+    """``lifecycle.lead_id`` is requested and stored per milestone; unmapped, it is not read."""
+    lead_id = "987654321098765"
+    cid = hubspot.add_contact({"email": "f@example.com", "lifecyclestage": MQL})
+    other = hubspot.add_contact(
+        {"email": "g@example.com", "lifecyclestage": MQL, "meta_lead_id": lead_id}
+    )
+    plain = Runner(sync_runtime, clock, load_profile(sync_runtime.settings))
+    assert plain() == "succeeded"
+    with sync_runtime.sessions() as session:
+        query = select(LifecycleEvent.contact_id, LifecycleEvent.crm_lead_id)
+        assert {c: lead for c, lead in session.execute(query)} == {cid: None, other: None}
+
+    overrides = {"lifecycle": {"lead_id": "meta_lead_id"}}
+    profile = load_profile(make_settings({**sync_config, "mapping": {"overrides": overrides}}))
+    assert "meta_lead_id" in profile.lifecycle_properties()
+    mapped = Runner(sync_runtime, clock, profile)
+    clock.advance(minutes=1)
+    assert mapped(since=datetime(2020, 1, 1, tzinfo=UTC)) == "succeeded"
+    assert mapped.last["counts"]["lifecycle_times_changed"] == 1  # only the contact with an ID
+    clock.advance(hours=1)
+    hubspot.update_contact(cid, meta_lead_id=" 123456789012345 ", lifecyclestage=SQL)
+    assert mapped() == "succeeded"
+    with sync_runtime.sessions() as session:
+        query = select(LifecycleEvent.contact_id, LifecycleEvent.stage, LifecycleEvent.crm_lead_id)
+        stored = {(c, s): lead for c, s, lead in session.execute(query)}
+    assert stored == {
+        (cid, "mql"): "123456789012345",
+        (cid, "sql"): "123456789012345",
+        (other, "mql"): lead_id,
+    }
