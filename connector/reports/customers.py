@@ -20,6 +20,18 @@ from sqlalchemy.orm import Session
 from connector.storage.models import Attribution, Deal, Touchpoint, model_weight
 
 
+def deal_contacts(session: Session) -> Any:
+    """``Deal.contact_ids`` as a table of ``value`` rows, one per contact, for joins.
+
+    The JSON array is unnested with each database's own function (PostgreSQL's
+    ``json_array_elements_text``, SQLite's ``json_each``); every report that follows a deal to
+    its contacts joins this with ``true()``.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.json_array_elements_text(Deal.contact_ids).table_valued("value")
+    return func.json_each(Deal.contact_ids).table_valued("value")
+
+
 def lifetime_revenue(
     session: Session,
     rng: Any,
@@ -29,10 +41,7 @@ def lifetime_revenue(
     has_journey: ColumnElement[bool],
 ) -> Iterable[tuple[Any, Any]]:
     """(group, lifetime revenue of the range's new customers); a NULL group for no journey."""
-    if session.get_bind().dialect.name == "postgresql":
-        contacts = func.json_array_elements_text(Deal.contact_ids).table_valued("value")
-    else:
-        contacts = func.json_each(Deal.contact_ids).table_valued("value")
+    contacts = deal_contacts(session)
     per_contact = (
         select(
             Deal.id.label("deal_id"),

@@ -64,7 +64,7 @@ from sqlalchemy.orm import Session
 
 from connector.attribution.direct import DIRECT_CHANNEL as DIRECT
 from connector.config import Settings
-from connector.reports.customers import lifetime_revenue
+from connector.reports.customers import deal_contacts, lifetime_revenue
 from connector.reports.engagement import SESSIONS_NOTE, ga4_sessions, page_counts
 from connector.reports.kpis import compute
 from connector.storage.models import (
@@ -453,10 +453,7 @@ def repeat_customer_deals(
     (ordered by close time, then id); such deals add revenue but not new customers.
     ``within``: only earlier deals won in the range count.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        contacts = func.json_array_elements_text(Deal.contact_ids).table_valued("value")
-    else:
-        contacts = func.json_each(Deal.contact_ids).table_valued("value")
+    contacts = deal_contacts(session)
     nth = (
         select(
             Deal.id.label("deal_id"),

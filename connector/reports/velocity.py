@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import Float, String, cast, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
+from connector.reports.customers import deal_contacts
 from connector.reports.lifecycle import credited_query
 from connector.reports.sources import (
     MODELS,
@@ -256,10 +257,7 @@ def _won_deals(session: Session, rng: ReportRange, by: str, model: str) -> Any:
     )
     groups = union_all(credited, orphans).subquery("won_groups")
     grouped = select(groups.c.deal_id, groups.c.grp).distinct().subquery("won_group")
-    if session.get_bind().dialect.name == "postgresql":
-        contacts = func.json_array_elements_text(Deal.contact_ids).table_valued("value")
-    else:
-        contacts = func.json_each(Deal.contact_ids).table_valued("value")
+    contacts = deal_contacts(session)
     sqls = (
         select(Deal.id.label("deal_id"), func.min(LifecycleEvent.entered_at).label("sql_at"))
         .select_from(Deal)
