@@ -6,6 +6,8 @@ sent again later, one that is ``Permanent`` becomes a dead letter with its reaso
 
 from __future__ import annotations
 
+from typing import Protocol
+
 
 class ClosedloopError(Exception):
     """Base of every error closedloop raises on purpose."""
@@ -74,6 +76,28 @@ class RetryablePlatformError(PlatformError, Retryable):
 
 class PermanentPlatformError(PlatformError, Permanent):
     """The platform refuses this account or request (auth, allowlist, terms)."""
+
+
+class RequestFailure(Protocol):
+    """A platform client's verdict on a whole failed request (its own sorting of the error)."""
+
+    kind: str
+    code: str
+    message: str
+    retry_after: float | None
+
+
+def request_error(failure: RequestFailure, platform: str) -> PlatformError:
+    """The error to raise for a failed request: retryable when ``kind`` is ``retry``.
+
+    One place for the mapping every adapter and spend pull makes from its client's failure
+    record (``retry`` keeps the platform's wait; any other kind is permanent).
+    """
+    if failure.kind == "retry":
+        return RetryablePlatformError(
+            failure.message, platform=platform, code=failure.code, retry_after=failure.retry_after
+        )
+    return PermanentPlatformError(failure.message, platform=platform, code=failure.code)
 
 
 class LeaseHeld(ClosedloopError):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from connector.errors import PermanentPlatformError, RetryablePlatformError
+from connector.errors import PermanentPlatformError, request_error
 from platforms.base import (
     CONVERSION,
     Accepted,
@@ -180,16 +180,7 @@ class LinkedInAdsDestination(Destination[Element]):
         try:
             statuses = self._client.batch_create([item.payload for item in batch])
         except LinkedInFailure as failure:
-            if failure.kind == "retry":
-                raise RetryablePlatformError(
-                    failure.message,
-                    platform=self.name,
-                    code=failure.code,
-                    retry_after=failure.retry_after,
-                ) from None
-            raise PermanentPlatformError(
-                failure.message, platform=self.name, code=failure.code
-            ) from None
+            raise request_error(failure, self.name) from None
         return [
             _outcome(item, status.status, status.error)
             for item, status in zip(batch, statuses, strict=True)

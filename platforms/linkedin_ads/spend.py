@@ -17,7 +17,10 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
-from connector.errors import ConfigError, PermanentPlatformError, RetryablePlatformError
+from connector.errors import (
+    ConfigError,
+    request_error,
+)
 from platforms.linkedin_ads.client import USER_AGENT, ConversionsClient, LinkedInFailure, classify
 from platforms.linkedin_ads.settings import LinkedInAdsSettings
 from platforms.reporting import SpendRow
@@ -68,16 +71,7 @@ class LinkedInSpend:
             )
             elements = self._get(f"/adAnalytics?{query}").get("elements", [])
         except LinkedInFailure as failure:
-            if failure.kind == "retry":
-                raise RetryablePlatformError(
-                    failure.message,
-                    platform=self.name,
-                    code=failure.code,
-                    retry_after=failure.retry_after,
-                ) from None
-            raise PermanentPlatformError(
-                failure.message, platform=self.name, code=failure.code
-            ) from None
+            raise request_error(failure, self.name) from None
         finally:
             self._client.close()
         for element in elements:

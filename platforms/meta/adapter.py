@@ -32,7 +32,7 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from requests.exceptions import InvalidSchema, InvalidURL, MissingSchema
 
-from connector.errors import PermanentPlatformError, RetryablePlatformError
+from connector.errors import PermanentPlatformError, request_error
 from platforms.base import (
     CONVERSION,
     Accepted,
@@ -301,17 +301,8 @@ class MetaDestination(Destination[Event]):
         try:
             return [self._post(batch)] * len(batch)
         except GraphFailure as failure:
-            if failure.kind == "retry":
-                raise RetryablePlatformError(
-                    failure.message,
-                    platform=self.name,
-                    code=failure.code,
-                    retry_after=failure.retry_after,
-                ) from None
-            if failure.kind == "permanent":
-                raise PermanentPlatformError(
-                    failure.message, platform=self.name, code=failure.code
-                ) from None
+            if failure.kind in ("retry", "permanent"):
+                raise request_error(failure, self.name) from None
             if len(batch) == 1:
                 return [Rejected(failure.code, failure.message)]
             state.requests_left -= 1

@@ -26,7 +26,11 @@ from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adsinsights import AdsInsights
 from facebook_business.exceptions import FacebookRequestError
 
-from connector.errors import ConfigError, PermanentPlatformError, RetryablePlatformError
+from connector.errors import (
+    ConfigError,
+    RetryablePlatformError,
+    request_error,
+)
 from platforms.meta.client import (
     DEFAULT_TRANSIENT_WAIT,
     ad_account_node,
@@ -90,16 +94,7 @@ class MetaSpend:
                 yield _spend_row(row)
         except FacebookRequestError as error:
             failure = classify_error(error)
-            if failure.kind == "retry":
-                raise RetryablePlatformError(
-                    failure.message,
-                    platform=self.name,
-                    code=failure.code,
-                    retry_after=failure.retry_after,
-                ) from None
-            raise PermanentPlatformError(
-                failure.message, platform=self.name, code=failure.code
-            ) from None
+            raise request_error(failure, self.name) from None
         except requests.RequestException as error:
             raise RetryablePlatformError(
                 f"no answer from Meta ({type(error).__name__})",
