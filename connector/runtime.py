@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -28,6 +29,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     holder: str = field(default_factory=process_identity)
+    #: Stops background threads bound to this runtime (CRM write-back) before the engine goes.
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, upgrade: bool = True) -> Runtime:
@@ -51,8 +54,18 @@ class Runtime:
         """This process's growing totals (tracking, write-back), shared through the database."""
         return Counters(self.engine)
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run ``closer`` at :meth:`close`, before the engine is disposed.
+
+        A thread still polling a closed runtime would log a failure per poll against a
+        database that may be gone; whoever starts one registers its stop here.
+        """
+        self._closers.append(closer)
+
     def close(self) -> None:
-        """Store pending counts, then release pooled connections."""
+        """Stop bound threads, store pending counts, then release pooled connections."""
+        while self._closers:
+            self._closers.pop()()
         if "counters" in self.__dict__:
             self.counters.flush()
         self.engine.dispose()

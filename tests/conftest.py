@@ -91,7 +91,7 @@ def app(runtime: Runtime):
     application = create_app(runtime=runtime)
     application.config["TESTING"] = True
     yield application
-    application.extensions["closedloop.runs"].wait_idle(30)
+    _quiesce(application)
 
 
 @pytest.fixture
@@ -109,8 +109,35 @@ def make_app():
 
     yield build
     for application in built:
-        application.extensions["closedloop.runs"].wait_idle(30)
+        _quiesce(application)
         application.extensions["closedloop"].close()
+
+
+def _quiesce(application) -> None:
+    """Let a test's runs finish and stop its CRM write-back thread.
+
+    A write-back thread left polling outlives its test's database (on PostgreSQL the schema is
+    dropped), logs a failure every poll, and its traceback formatting races with pytest's
+    assertion rewriting in another module's import (CPython 3.11's ``ast`` keeps one global
+    recursion counter): a leaked thread once failed an unrelated test with ``SystemError``.
+    """
+    from connector.tracking.routes import WORKER
+
+    application.extensions["closedloop.runs"].wait_idle(30)
+    application.extensions[WORKER].stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_writeback_thread() -> Iterator[None]:
+    """Fail the test that leaves a CRM write-back thread running after its teardown."""
+    import threading
+
+    yield
+    leaked = [t for t in threading.enumerate() if t.name == "closedloop-crm-writeback"]
+    for thread in leaked:
+        thread.join(10)
+    alive = [t.name for t in leaked if t.is_alive()]
+    assert not alive, f"write-back thread still running after the test: {alive}"
 
 
 @pytest.fixture

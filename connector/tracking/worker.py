@@ -78,6 +78,7 @@ class WritebackWorker:
         self._source: Any = None
         self._passes = threading.Condition()
         self._requested = self._completed = 0
+        runtime.on_close(self.stop)
 
     @property
     def enabled(self) -> bool:
