@@ -1,18 +1,21 @@
-"""Resolve touches whose landing URL carries an ad platform's own campaign/ad set/ad IDs.
+"""Resolve touches whose landing URL carries an ad platform's own campaign/ad set/keyword/ad IDs.
 
 A spend source that declares ``url_id_params`` (``platforms.reporting.UrlIdSource``; Meta's
-``{{campaign.id}}``, ``{{adset.id}}``, ``{{ad.id}}`` macros) fills those parameters with its IDs
-when an ad is clicked. After its spend pull, the landing touches of the pulled days (a day of
-margin either side for the account's time zone) that no click resolution claimed yet are read:
-a numeric value that is the ID of an ad, ad set or campaign in that platform's spend rows
-puts the touch (and the later pages of its session) on that ad's resolution, so its revenue
-groups with the spend by ID, with the platform's current names. The most specific match wins
-(ad, then ad set, then campaign); an ID found in no spend row resolves nothing, so a parameter
-another tool also uses cannot claim a touch by mistake. A touch without a match is read again
-on the next pull of its day (spend may arrive later).
+``{{campaign.id}}``, ``{{adset.id}}``, ``{{ad.id}}`` macros, Microsoft's ``{CampaignId}``,
+``{AdGroupId}``, ``{OrderItemId}``, LinkedIn's ``{{CAMPAIGN_ID}}``) fills those parameters with
+its IDs when an ad is clicked. After its spend pull, the landing touches of the pulled days (a
+day of margin either side for the account's time zone) that no click resolution claimed yet are
+read: a numeric value that is the ID of an ad, keyword, ad set or campaign in that platform's
+spend rows puts the touch (and the later pages of its session) on that ad's resolution, so its
+revenue groups with the spend by ID, with the platform's current names and its spend rows'
+channel (a Microsoft Audience campaign is Display). The most specific match wins (ad or keyword,
+then ad set, then campaign); an ID found in no spend row resolves nothing, so a parameter
+another tool also uses cannot claim a touch by mistake. A touch without a match is read again on
+the next pull of its day (spend may arrive later).
 
-One resolution row per platform and campaign/ad set/ad (``click_id`` NULL), shared by every
-touch that carried those IDs; ``connector.clicks.refresh_names`` renames it with the spend.
+One resolution row per platform and campaign/ad set/keyword/ad (``click_id`` NULL), shared by
+every touch that carried those IDs; ``connector.clicks.refresh_names`` renames it with the
+spend.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from connector.tracking.channels import query_params
 
 #: IDs per ``IN (...)`` when reading spend rows.
 CHUNK = 500
-Key = tuple[str, str, str]  # campaign_id, ad_group_id, ad_id
+Key = tuple[str, str, str, str]  # campaign_id, ad_group_id, keyword_id, ad_id
 
 
 def resolve_url_ids(runtime: Runtime, source: Any, start: date, end: date) -> dict[str, int]:
@@ -45,15 +48,16 @@ def resolve_url_ids(runtime: Runtime, source: Any, start: date, end: date) -> di
         if not touches:
             return {"with_ids": 0, "resolved": 0}
         wanted = set().union(*touches.values())
-        keys, names = _spent_on(session, source.name, wanted)
+        keys, names, channels = _spent_on(session, source.name, wanted)
         rows = _resolution_rows(session, source.name)
-        channel = (getattr(source, "traffic", None) or (None, None, None))[2]
+        default = (getattr(source, "traffic", None) or (None, None, None))[2]
         resolved = 0
         for touch_id, ids in touches.items():
             key = _best(ids, keys)
             if key is None:
                 continue
             row = rows.get(key)
+            channel = channels.get(key[0]) or default
             if row is None:
                 row = rows[key] = _new_row(source.name, key, names, channel)
                 session.add(row)
@@ -91,12 +95,14 @@ def _touches_with_ids(
 def _spent_on(
     session: Session, platform: str, ids: set[str]
 ) -> tuple[dict[str, Key], dict[str, dict[str, str]]]:
-    """Each of ``ids`` that is a campaign, ad set or ad in the spend rows -> its full key.
+    """Each of ``ids`` that is a campaign, ad set, keyword or ad in the spend rows -> its key.
 
-    Also the latest name of each campaign/ad set/ad found (rows read oldest day first).
+    Also the latest name of each campaign/ad set/keyword/ad found (rows read oldest day
+    first) and the latest channel of each campaign.
     """
     keys: dict[str, Key] = {}
-    names: dict[str, dict[str, str]] = {"campaign": {}, "ad_group": {}, "ad": {}}
+    names: dict[str, dict[str, str]] = {"campaign": {}, "ad_group": {}, "keyword": {}, "ad": {}}
+    channels: dict[str, str] = {}
     listed = sorted(ids)
     for at in range(0, len(listed), CHUNK):
         chunk = listed[at : at + CHUNK]
@@ -106,55 +112,67 @@ def _spent_on(
                 SpendDaily.campaign,
                 SpendDaily.ad_group_id,
                 SpendDaily.ad_group,
+                SpendDaily.keyword_id,
+                SpendDaily.keyword,
                 SpendDaily.ad_id,
                 SpendDaily.ad,
+                SpendDaily.channel,
             )
             .where(
                 SpendDaily.platform == platform,
                 or_(
                     SpendDaily.campaign_id.in_(chunk),
                     SpendDaily.ad_group_id.in_(chunk),
+                    SpendDaily.keyword_id.in_(chunk),
                     SpendDaily.ad_id.in_(chunk),
                 ),
             )
             .order_by(SpendDaily.day)
         )
-        for campaign_id, campaign, ad_group_id, ad_group, ad_id, ad in session.execute(query):
-            keys[campaign_id] = (campaign_id, "", "")
+        for row in session.execute(query):
+            campaign_id, campaign, ad_group_id, ad_group, keyword_id, keyword, ad_id, ad, chan = row
+            keys[campaign_id] = (campaign_id, "", "", "")
             if ad_group_id:
-                keys[ad_group_id] = (campaign_id, ad_group_id, "")
+                keys[ad_group_id] = (campaign_id, ad_group_id, "", "")
+            if keyword_id:
+                keys[keyword_id] = (campaign_id, ad_group_id, keyword_id, "")
             if ad_id:
-                keys[ad_id] = (campaign_id, ad_group_id, ad_id)
+                keys[ad_id] = (campaign_id, ad_group_id, "", ad_id)
+            if chan:
+                channels[campaign_id] = chan
             for level, key, name in (
                 ("campaign", campaign_id, campaign),
                 ("ad_group", ad_group_id, ad_group),
+                ("keyword", keyword_id, keyword),
                 ("ad", ad_id, ad),
             ):
                 if key and name:
                     names[level][key] = name
-    return keys, names
+    return keys, names, channels
 
 
 def _best(ids: set[str], keys: dict[str, Key]) -> Key | None:
-    """The most specific spend key among the touch's IDs: an ad, else an ad set, else a campaign."""
+    """The touch's most specific spend key: an ad or keyword, else an ad set, else a campaign."""
     found = [keys[i] for i in ids if i in keys]
     if not found:
         return None
-    return max(found, key=lambda k: (bool(k[2]), bool(k[1]), k))
+    return max(found, key=lambda k: (bool(k[3] or k[2]), bool(k[1]), k))
 
 
 def _resolution_rows(session: Session, platform: str) -> dict[Key, ClickResolution]:
-    """The platform's URL-resolved rows (no click), by campaign/ad set/ad."""
+    """The platform's URL-resolved rows (no click), by campaign/ad set/keyword/ad."""
     query = select(ClickResolution).where(
         ClickResolution.platform == platform, ClickResolution.click_id.is_(None)
     )
-    return {(r.campaign_id, r.ad_group_id, r.ad_id): r for r in session.scalars(query)}
+    return {
+        (r.campaign_id, r.ad_group_id, r.keyword_id, r.ad_id): r for r in session.scalars(query)
+    }
 
 
 def _new_row(
     platform: str, key: Key, names: dict[str, dict[str, str]], channel: str | None
 ) -> ClickResolution:
-    campaign_id, ad_group_id, ad_id = key
+    campaign_id, ad_group_id, keyword_id, ad_id = key
     return ClickResolution(
         click_id=None,
         platform=platform,
@@ -165,7 +183,8 @@ def _new_row(
         channel=channel,
         ad_group_id=ad_group_id,
         ad_group=names["ad_group"].get(ad_group_id),
-        keyword_id="",
+        keyword_id=keyword_id,
+        keyword=names["keyword"].get(keyword_id),
         ad_id=ad_id,
         ad=names["ad"].get(ad_id),
     )

@@ -84,6 +84,7 @@ PLATFORMS: dict[str, Platform] = {
         settings="platforms.microsoft_ads.settings:MicrosoftAdsSettings",
         destination="platforms.microsoft_ads.adapter:MicrosoftAdsDestination",
         sandbox="platforms.microsoft_ads.sandbox:MicrosoftAdsSandbox",
+        spend="platforms.microsoft_ads.spend:MicrosoftAdsSpend",
     ),
     "linkedin_ads": Platform(
         settings="platforms.linkedin_ads.settings:LinkedInAdsSettings",

@@ -120,14 +120,31 @@ class TokenSource:
 
 def build_api(settings: MicrosoftAdsSettings, access_token: str) -> Any:
     """A ``CampaignManagementServiceApi`` on ``settings.api_url`` with the account's headers."""
-    from bingads.manifest import USER_AGENT
     from openapi_client.api.campaign_management_service_api import (
         CampaignManagementServiceApi,
     )
+
+    return CampaignManagementServiceApi(_api_client(settings, settings.api_url, access_token))
+
+
+def build_reporting_api(settings: MicrosoftAdsSettings, access_token: str) -> Any:
+    """A ``ReportingServiceApi`` on ``settings.reporting_url`` with the account's headers.
+
+    The SDK's ``ReportingServiceManager`` would build a ``ServiceClient`` (and with it the
+    process-wide pydantic patch above), so its submit/poll/download steps are made in
+    ``platforms.microsoft_ads.spend`` on this generated client instead.
+    """
+    from openapi_client.api.reporting_service_api import ReportingServiceApi
+
+    return ReportingServiceApi(_api_client(settings, settings.reporting_url, access_token))
+
+
+def _api_client(settings: MicrosoftAdsSettings, host: str, access_token: str) -> Any:
+    from bingads.manifest import USER_AGENT
     from openapi_client.api_client import ApiClient
     from openapi_client.configuration import Configuration
 
-    client = ApiClient(configuration=Configuration(host=settings.api_url.rstrip("/")))
+    client = ApiClient(configuration=Configuration(host=host.rstrip("/")))
     headers = {
         "CustomerAccountId": str(settings.account_id),
         "CustomerId": str(settings.customer_id),
@@ -137,7 +154,7 @@ def build_api(settings: MicrosoftAdsSettings, access_token: str) -> Any:
     for name, value in headers.items():
         client.set_default_header(name, value)
     set_token(client, access_token)
-    return CampaignManagementServiceApi(client)
+    return client
 
 
 def set_token(api_client: Any, access_token: str) -> None:

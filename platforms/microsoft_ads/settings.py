@@ -11,6 +11,8 @@ from platforms.settings import PlatformSettings
 TOKEN_URL = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
 #: The Campaign Management service's production host (the SDK's ``ServiceClient.endpoints``).
 API_URL = "https://campaign.api.bingads.microsoft.com"
+#: The Reporting service's production host (``ServiceClient.endpoints["production"]``).
+REPORTING_URL = "https://reporting.api.bingads.microsoft.com"
 #: The scope the SDK asks for when it refreshes a production ``msads.manage`` token.
 SCOPE = "https://ads.microsoft.com/msads.manage offline_access"
 
@@ -21,7 +23,8 @@ class MicrosoftAdsSettings(PlatformSettings):
     ``customer_id`` and ``account_id`` become the ``CustomerId`` and ``CustomerAccountId``
     headers; the OAuth refresh token belongs to a user with access to that account.
     ``conversion_name`` is the name of an offline conversion goal, which must exist (a mapping
-    event may name another with its ``conversion_name`` option).
+    event may name another with its ``conversion_name`` option). Spend comes from the same
+    account through the Reporting service at ``reporting_url`` (``platforms.microsoft_ads.spend``).
     """
 
     developer_token: Secret = None
@@ -37,6 +40,7 @@ class MicrosoftAdsSettings(PlatformSettings):
     enhanced_conversions: bool = False
     token_url: HttpUrl = TOKEN_URL
     api_url: HttpUrl = API_URL
+    reporting_url: HttpUrl = REPORTING_URL
     scope: str = SCOPE
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""A local Microsoft Advertising Campaign Management REST API for offline conversions.
+"""A local Microsoft Advertising: Campaign Management (offline conversions) and Reporting.
 
 The msads SDK's generated client talks to it unmodified (only its host points here), with
 the Microsoft identity platform's refresh-token grant served at ``TOKEN_PATH``. It enforces
@@ -16,6 +16,9 @@ the documented rules of ``ApplyOfflineConversions`` and ``ApplyOfflineConversion
   documents; faults from the ``FaultPlan`` answer 429 (``CallRateExceeded``, 117) or 500
   (``InternalError``, 0).
 
+The Reporting service (spend by campaign/ad group/keyword as zipped CSV reports) is in
+``reporting.py``; seed it with :meth:`MicrosoftAdsSandbox.add_delivery`.
+
 Numeric codes and names of the item errors marked (unverified) follow the API's error shape
 but could not be checked against a live response.
 """
@@ -27,7 +30,8 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from werkzeug.wrappers import Request, Response
@@ -134,6 +138,10 @@ class MicrosoftAdsSandbox(HttpEmulator):
             refresh_token,
         )
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        from platforms.microsoft_ads.sandbox.reporting import Reporting
+
+        self.reporting = Reporting(_Fault, lambda: _utc(self.clock()))
+        self.reporting.account_id = account_id
         self.tokens = TokenIssuer()
         self.tokens.add_refresh_token(
             refresh_token, client_id, client_secret, {SCOPE, "offline_access"}
@@ -154,6 +162,8 @@ class MicrosoftAdsSandbox(HttpEmulator):
         self._fail: dict[str, bool] = {}
         self.bodies: list[dict[str, Any]] = []
         self.headers_seen: list[dict[str, str]] = []
+        if hasattr(self, "reporting"):
+            self.reporting.reset()
 
     @property
     def requests(self) -> int:  # type: ignore[override]
@@ -180,6 +190,44 @@ class MicrosoftAdsSandbox(HttpEmulator):
         if kind == "msclkid":
             self._clicks[value] = _utc(time)
 
+    def add_delivery(
+        self,
+        day: date,
+        campaign_id: str,
+        campaign: str,
+        cost: str,
+        clicks: int,
+        impressions: int,
+        *,
+        campaign_type: str = "SearchAndContent",
+        ad_group_id: str = "",
+        ad_group: str = "",
+        keyword_id: str = "",
+        keyword: str = "",
+    ) -> None:
+        """One day of a keyword (or of a keyword-less campaign) for the Reporting service.
+
+        ``campaign_type`` is the API's name (``SearchAndContent``, ``Audience``, ``Shopping``,
+        ``PerformanceMax``, ``DynamicSearch``); the report file spells it for people.
+        """
+        from platforms.microsoft_ads.sandbox.reporting import Delivery
+
+        self.reporting.delivery.append(
+            Delivery(
+                day,
+                str(campaign_id),
+                campaign,
+                campaign_type,
+                str(ad_group_id),
+                ad_group,
+                str(keyword_id),
+                keyword,
+                Decimal(cost),
+                clicks,
+                impressions,
+            )
+        )
+
     def fail_item(self, key: str, *, permanent: bool) -> None:
         """Answer the item keyed ``key`` (or carrying that msclkid) with a partial error.
 
@@ -200,6 +248,7 @@ class MicrosoftAdsSandbox(HttpEmulator):
             "conversion_name": sorted(self.goals)[0],
             "token_url": f"{self.url}{TOKEN_PATH}",
             "api_url": self.url,
+            "reporting_url": self.url,
         }
 
     def __enter__(self) -> MicrosoftAdsSandbox:
@@ -233,7 +282,10 @@ class MicrosoftAdsSandbox(HttpEmulator):
                 self.token_requests += 1
             return self.tokens.handle(request)(environ, start_response)
         try:
-            response = self._route(request)
+            if self.reporting.handles(request.path):
+                response = self._report_route(request)
+            else:
+                response = self._route(request)
         except _Fault as fault:
             response = fault.response()
         return response(environ, start_response)
@@ -291,6 +343,33 @@ class MicrosoftAdsSandbox(HttpEmulator):
                         {"key": key, "code": name, "message": message, "index": index}
                     )
         return _json({"PartialErrors": errors or None}, headers={"TrackingId": _tracking_id()})
+
+    def _report_route(self, request: Request) -> Response:
+        """Submit and Poll (authenticated as every API call); the download by its signature."""
+        if request.method == "GET" and request.path.startswith("/ReportDownload/"):
+            body = self.reporting.download(request.path, request.args.get("sig"))
+            if body is None:
+                return Response(
+                    '<?xml version="1.0" encoding="utf-8"?><Error><Code>'
+                    "AuthenticationFailed</Code><Message>Server failed to authenticate the "
+                    "request.</Message></Error>",
+                    status=403,
+                    mimetype="application/xml",
+                )
+            return Response(body, mimetype="application/zip")
+        if request.method != "POST":
+            return _json({"Message": f"No route for {request.method} {request.path}"}, 404)
+        self._check_headers(request)
+        try:
+            body = json.loads(request.get_data(as_text=True) or "null")
+        except ValueError:
+            body = None
+        with self._lock:
+            if request.path.endswith("/Submit"):
+                answer = self.reporting.submit(body, self.account_id)
+            else:
+                answer = self.reporting.poll(body, self.url)
+        return _json(answer, headers={"TrackingId": _tracking_id()})
 
     def _check_headers(self, request: Request) -> None:
         problem = self.tokens.check(request.headers.get("Authorization"), SCOPE)
