@@ -7,6 +7,9 @@ Campaign names come from the account's ``adCampaigns`` (``q=search``, paged by
 ``pageToken``) and the currency of ``costInLocalCurrency`` from the ad account. Rest.li 2.0
 query syntax (``List(...)``, ``(start:(...))``) is sent unencoded, with the URNs inside it
 percent-encoded, as LinkedIn requires. LinkedIn has no ad groups or keywords at this level.
+
+``url_id_params`` lets the pull put a touch whose landing URL carries the campaign ID from
+LinkedIn's dynamic UTM parameters (``url_parameters.RECOMMENDED``) on the campaign's rows.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from connector.errors import (
 )
 from platforms.linkedin_ads.client import USER_AGENT, ConversionsClient, LinkedInFailure, classify
 from platforms.linkedin_ads.settings import LinkedInAdsSettings
+from platforms.linkedin_ads.url_parameters import ID_PARAMS
 from platforms.reporting import SpendRow
 
 ACCOUNT_URN = "urn:li:sponsoredAccount:"
@@ -46,6 +50,7 @@ class LinkedInSpend:
     name = "linkedin_ads"
     rows: ClassVar[Literal["spend", "sessions"]] = "spend"
     traffic: ClassVar[tuple[str, str, str] | None] = ("linkedin", "paid_social", "Paid Social")
+    url_id_params: ClassVar[tuple[str, ...]] = ID_PARAMS
 
     @classmethod
     def unready(cls, settings: LinkedInAdsSettings) -> str | None:
