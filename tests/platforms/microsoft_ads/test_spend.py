@@ -188,3 +188,82 @@ def test_unready_without_an_account(seeded) -> None:
     settings = MicrosoftAdsSettings(customer_id="1000001")
     assert MicrosoftAdsSpend.unready(settings) == ""
     assert MicrosoftAdsSpend.unready(MicrosoftAdsSettings(**seeded.platform_config())) is None
+
+
+def test_a_token_that_expires_while_polling_is_renewed_once(seeded, settings) -> None:
+    """Microsoft forgets the token between polls: 109 is refreshed once and the pull completes."""
+    forget = seeded.tokens._tokens.clear
+    spend = MicrosoftAdsSpend(settings, poll_seconds=0, sleep=lambda _: forget())
+    rows = list(spend.pull(NOV[1], NOV[5]))
+    assert len(rows) == 4
+    # The first token, then one renewal after each wait: 2 pending polls x 2 reports.
+    assert seeded.token_requests == 5
+
+
+def test_the_sdk_reads_a_file_without_header_rows_or_footer(seeded, tmp_path) -> None:
+    """ExcludeReportHeader/Footer drop those parts; the SDK's reader still maps the columns."""
+    from bingads.v13.reporting import ReportFileReader
+
+    report = seeded.reporting
+    report.pending_polls = 0
+    request = {
+        "Type": "KeywordPerformanceReportRequest",
+        "Aggregation": "Daily",
+        "Columns": ["TimePeriod", "KeywordId", "Spend"],
+        "Scope": {"AccountIds": ["2000002"]},
+        "Time": {
+            "CustomDateRangeStart": {"Year": 2026, "Month": 11, "Day": 2},
+            "CustomDateRangeEnd": {"Year": 2026, "Month": 11, "Day": 2},
+        },
+        "ExcludeReportHeader": True,
+        "ExcludeReportFooter": True,
+    }
+    report_id = report.submit({"ReportRequest": request}, "2000002")["ReportRequestId"]
+    url = report.poll({"ReportRequestId": report_id}, seeded.url)["ReportRequestStatus"][
+        "ReportDownloadUrl"
+    ]
+    with zipfile.ZipFile(io.BytesIO(requests.get(url, timeout=5).content)) as zipped:
+        text = zipped.read(zipped.namelist()[0]).decode("utf-8-sig")
+        zipped.extractall(tmp_path)
+    assert text.split("\r\n")[0] == '"TimePeriod","KeywordId","Spend"'
+    assert "Microsoft Corporation" not in text
+    parsed = ReportFileReader(str(tmp_path / f"{report_id}.csv"), "Csv").get_report()
+    assert [(r.value("KeywordId"), r.value("Spend")) for r in parsed.report_records] == [
+        ("31", "12.50"),
+        ("32", "1234.56"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"Columns": ["TimePeriod", "Nonsense"]}, "InvalidReportColumns"),
+        ({"Columns": ["Spend"]}, "TimePeriodColumnRequired"),
+        ({"Scope": {}}, "InvalidAccountIds"),
+        ({"Aggregation": None}, "InvalidReportAggregation"),
+    ],
+)
+def test_the_sandbox_refuses_malformed_report_requests(seeded, change, code) -> None:
+    """Operation errors for what the service rejects: columns, TimePeriod, scope, aggregation."""
+    request = {
+        "Type": "CampaignPerformanceReportRequest",
+        "Aggregation": "Daily",
+        "Columns": ["TimePeriod", "Spend"],
+        "Scope": {"AccountIds": ["2000002"]},
+        "Time": {
+            "CustomDateRangeStart": {"Year": 2026, "Month": 11, "Day": 2},
+            "CustomDateRangeEnd": {"Year": 2026, "Month": 11, "Day": 2},
+        },
+        **change,
+    }
+    with pytest.raises(Exception) as refused:
+        seeded.reporting.submit({"ReportRequest": request}, "2000002")
+    assert refused.value.errors[0][1] == code
+    assert refused.value.status == 400
+
+
+def test_polling_an_unknown_report_is_refused(seeded) -> None:
+    """A report ID the service never issued is an operation error."""
+    with pytest.raises(Exception) as refused:
+        seeded.reporting.poll({"ReportRequestId": "123"}, seeded.url)
+    assert refused.value.errors[0][1] == "InvalidReportId"
