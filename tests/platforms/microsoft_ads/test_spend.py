@@ -267,3 +267,14 @@ def test_polling_an_unknown_report_is_refused(seeded) -> None:
     with pytest.raises(Exception) as refused:
         seeded.reporting.poll({"ReportRequestId": "123"}, seeded.url)
     assert refused.value.errors[0][1] == "InvalidReportId"
+
+
+def test_a_report_that_stays_pending_is_given_up_as_retryable(seeded, settings) -> None:
+    """Past ``report_timeout`` the pull stops polling and asks to be retried later."""
+    from connector.errors import RetryablePlatformError
+
+    seeded.reporting.pending_polls = 1000
+    spend = MicrosoftAdsSpend(settings, poll_seconds=0, report_timeout=0.2)
+    with pytest.raises(RetryablePlatformError) as stuck:
+        list(spend.pull(NOV[1], NOV[5]))
+    assert stuck.value.code == "ReportTimeout"
