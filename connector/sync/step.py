@@ -307,13 +307,14 @@ class SyncStep:
                             # statement sees what is committed when it starts; on SQLite the
                             # writes ran before this session.)
                             matched = self._match_page(session, page, profile, book, cfg, totals)
-                            if pending is not None and (
-                                not ids.isdisjoint(written) or _learns(cfg, matched)
-                            ):
+                            learns = _learns(cfg, matched)
+                            if pending is not None and (not ids.isdisjoint(written) or learns):
                                 # The page's stored state, or the fit about to be learned
                                 # from the whole store, must see the previous page committed.
                                 _settle(pending, totals)
                                 pending = None
+                            if learns:
+                                cfg.learned.ensure()  # type: ignore[attr-defined]
                             planned = self._plan_page(session, matched, profile, cfg, totals)
                     finally:
                         hashing.forget()  # the per-page memo of email hashes
