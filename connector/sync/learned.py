@@ -1,10 +1,11 @@
 """The data-driven models (Markov, Shapley) as the sync applies them: learned once per run.
 
 The rule-based models need only a journey; the learned ones need every journey of the trailing
-``attribution.data_driven.window_days``. So a run learns them once, before its first page,
-from what is stored then (the won deals' credited touches and the sessions of visitors who
-never bought, see ``connector.reports.data_driven``), and every deal the run reads is credited
-by that fit:
+``attribution.data_driven.window_days``. So a run learns them at most once, when it plans its
+first page holding a deal to split over two units or more (:class:`LearnedOnDemand`; a run
+crediting no such deal learns nothing), from what is stored then (the won deals' credited
+touches and the sessions of visitors who never bought, see ``connector.reports.data_driven``),
+and every deal the run reads afterwards is credited by that fit:
 
 - a deal's amount is split over the distinct channels of its credited touches in proportion to
   the channels' learned shares, and each channel's part equally over its touches
@@ -29,7 +30,7 @@ it against the report's fit).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -124,3 +125,43 @@ def learn_for_run(session: Session, settings: Settings, now: datetime) -> Learne
         "shares": {m: dict(sorted(s.items())) for m, s in credit.shares.items()},
     }
     return credit
+
+
+#: The summary of a run that credited no deal by a learned model, so learned nothing.
+NOT_NEEDED = "not learned: no deal in this run had two or more units to split"
+
+
+class LearnedOnDemand(LearnedCredit):
+    """The run's fit, learned on its first use and never again in the run.
+
+    Learning reads the whole trailing window (seconds at a million journeys), and most runs
+    (an empty scheduler run, a webhook run for one deal, the revenue kick) credit no deal by a
+    learned model: a journey of one touch gives it everything without any fit. Only a split
+    over two or more units asks for the shares, so only such a run learns.
+    """
+
+    def __init__(self, learn: Callable[[], LearnedCredit]) -> None:
+        super().__init__(summary={"learned": [], "not_learned": NOT_NEEDED})
+        self._learn: Callable[[], LearnedCredit] | None = learn
+
+    @property
+    def learned(self) -> bool:
+        """Whether the fit was made in this run."""
+        return self._learn is None
+
+    def ensure(self) -> None:
+        """Learn now, unless already learned in this run."""
+        if self._learn is None:
+            return
+        fit, self._learn = self._learn(), None
+        self.shares, self.fallback, self.summary = fit.shares, fit.fallback, fit.summary
+
+    def weights(self, model: str, channels: Sequence[str | None]) -> list[Fraction]:
+        """:meth:`LearnedCredit.weights`, learning first if this run has not yet."""
+        self.ensure()
+        return super().weights(model, channels)
+
+    def parts(self, model: str, channels: Sequence[str | None]) -> tuple[tuple[int, ...], int]:
+        """:meth:`LearnedCredit.parts`, learning first if this run has not yet."""
+        self.ensure()
+        return super().parts(model, channels)

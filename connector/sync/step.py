@@ -42,7 +42,7 @@ from connector.sync.deals import (
     recurring_amount,
     won_change,
 )
-from connector.sync.learned import learn_for_run
+from connector.sync.learned import LearnedCredit, LearnedOnDemand, learn_for_run
 from connector.sync.match import NEVER_TRACKED, OUTSIDE_WINDOW, DealToMatch, Journey, Matcher
 from connector.sync.plan import (
     ExistingRow,
@@ -171,8 +171,12 @@ class SyncStep:
         origin = self._origin(profile)
         totals = SyncTotals()
         now = self.now()
-        with ctx.runtime.sessions() as session:
-            learned = learn_for_run(session, settings, now)
+
+        def learn() -> LearnedCredit:
+            with ctx.runtime.sessions() as session:
+                return learn_for_run(session, settings, now)
+
+        learned = LearnedOnDemand(learn)  # learnt at the first page that splits a deal
         cfg = PlanSettings(
             settings,
             tuple(n for n in settings.platforms.enabled() if n != profile.crm),
@@ -180,7 +184,6 @@ class SyncStep:
             learned,
         )
         summary: dict[str, Any] = {"dry_run": ctx.dry_run, "destinations": list(cfg.destinations)}
-        summary["data_driven"] = learned.summary
         try:
             pipelines = source.pipelines()
             book = StageBook.build(profile, pipelines)
@@ -217,6 +220,7 @@ class SyncStep:
             summary["match"] = dict(totals.match)
             summary["not_planned"] = {d: dict(c) for d, c in totals.not_planned.items()}
             summary["identifiers_dropped"] = dict(totals.dropped)
+            summary["data_driven"] = learned.summary
             ctx.summary[self.summary_key] = summary
 
     def _health(self, ctx: RunContext, crm: str, error: str | None) -> None:
@@ -303,9 +307,14 @@ class SyncStep:
                             # statement sees what is committed when it starts; on SQLite the
                             # writes ran before this session.)
                             matched = self._match_page(session, page, profile, book, cfg, totals)
-                            if pending is not None and not ids.isdisjoint(written):
+                            learns = _learns(cfg, matched)
+                            if pending is not None and (not ids.isdisjoint(written) or learns):
+                                # The page's stored state, or the fit about to be learned
+                                # from the whole store, must see the previous page committed.
                                 _settle(pending, totals)
                                 pending = None
+                            if learns:
+                                cfg.learned.ensure()  # type: ignore[attr-defined]
                             planned = self._plan_page(session, matched, profile, cfg, totals)
                     finally:
                         hashing.forget()  # the per-page memo of email hashes
@@ -569,6 +578,18 @@ class SyncStep:
             return self._plan_page(session, matched, profile, cfg, totals)
         finally:
             hashing.forget()
+
+
+def _learns(cfg: PlanSettings, matched: MatchedPage) -> bool:
+    """Whether planning this page may learn the run's fit (a journey of two units or more).
+
+    Only a split over several touches or clicks asks a learned model for shares; the fit is
+    made once, so after that no page learns again.
+    """
+    learned = cfg.learned
+    if not isinstance(learned, LearnedOnDemand) or learned.learned:
+        return False
+    return any(len(j.touches) > 1 or len(j.clicks) > 1 for j in matched.journeys.values())
 
 
 def _writer(dialect: str) -> Any:

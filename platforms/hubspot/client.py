@@ -101,13 +101,22 @@ class Throttle:
         self.sleep(seconds)
 
 
+def sdk_config(api: Any) -> Any:
+    """The configuration an SDK API object already holds, for the request models built for it.
+
+    A model built without one copies a default ``Configuration`` (whose logger set-up clears
+    every logger's cache): about a millisecond per request, paid once per page's request.
+    """
+    return api.api_client.configuration
+
+
 def sdk_inputs(model: Callable[..., T], api: Any, ids: Iterable[str]) -> list[T]:
     """One SDK input object per ID, all sharing the API's configuration.
 
     Built without one, every SDK model copies a default ``Configuration`` of its own: 15 µs
     apiece, a tenth of a pull's CPU when each page reads hundreds of contacts.
     """
-    config = api.api_client.configuration
+    config = sdk_config(api)
     return [model(id=i, local_vars_configuration=config) for i in ids]
 
 

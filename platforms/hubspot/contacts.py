@@ -17,7 +17,7 @@ from hubspot.crm.contacts import PublicObjectSearchRequest
 from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
 from platforms.crm import CrmContact
-from platforms.hubspot.client import HubSpotClient
+from platforms.hubspot.client import HubSpotClient, sdk_config
 from platforms.hubspot.paging import PAGE_SIZE, Progress, Record, keyset_pages, parse_time
 
 
@@ -48,6 +48,7 @@ class ContactPull:
             properties=self.properties,
             limit=PAGE_SIZE,
             after=after,
+            local_vars_configuration=sdk_config(self.client.contacts_search),
         )
         return self.client.call_json(
             "contact_search",

@@ -34,7 +34,7 @@ from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 from connector.errors import PermanentSourceError
 from connector.mapping import MappingProfile
 from platforms.crm import ContactWrite, CrmContact, CrmDeal, CrmPipeline, CrmStage, Outcomes
-from platforms.hubspot.client import HubSpotApiError, HubSpotClient, sdk_inputs
+from platforms.hubspot.client import HubSpotApiError, HubSpotClient, sdk_config, sdk_inputs
 from platforms.hubspot.contact_batches import BATCH_SIZE, EXISTING_ID, ContactBatches, chunks
 from platforms.hubspot.contacts import ContactPull
 from platforms.hubspot.paging import (
@@ -110,6 +110,7 @@ class HubSpotSource:
                     inputs=sdk_inputs(DealId, self.client.deals_batch, chunk),
                     properties=self._deal_properties(),
                     properties_with_history=[],
+                    local_vars_configuration=sdk_config(self.client.deals_batch),
                 ),
             )
             records.extend(answer.get("results") or [])
@@ -129,6 +130,7 @@ class HubSpotSource:
             properties=self._deal_properties(),
             limit=PAGE_SIZE,
             after=after,
+            local_vars_configuration=sdk_config(self.client.deals_search),
         )
         return self.client.call_json(
             "deal_search", self.client.deals_search.do_search, public_object_search_request=request
@@ -175,7 +177,8 @@ class HubSpotSource:
                 BatchInputPublicFetchAssociationsBatchRequest(
                     inputs=sdk_inputs(
                         PublicFetchAssociationsBatchRequest, self.client.associations_batch, chunk
-                    )
+                    ),
+                    local_vars_configuration=sdk_config(self.client.associations_batch),
                 ),
             )
             for result in answer.get("results") or []:
@@ -194,6 +197,7 @@ class HubSpotSource:
                     inputs=sdk_inputs(SimplePublicObjectId, self.client.contacts_batch, chunk),
                     properties=self.profile.contact_properties(),
                     properties_with_history=[],
+                    local_vars_configuration=sdk_config(self.client.contacts_batch),
                 ),
             )
             for record in answer.get("results") or []:

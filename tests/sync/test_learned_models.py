@@ -53,7 +53,7 @@ from connector.storage.models import (
 )
 from connector.sync.attributions import attribution_rows
 from connector.sync.deals import check_deal
-from connector.sync.learned import LearnedCredit, not_learned
+from connector.sync.learned import NOT_NEEDED, LearnedCredit, not_learned
 from connector.sync.match import MATCHED, Journey, Touch
 from connector.sync.plan import PlanSettings, plan_conversions
 from platforms.crm import CrmContact, CrmDeal
@@ -224,6 +224,42 @@ def test_learned_credit_is_stored_reported_and_sent_split_per_click(
         assert summary.error is None
         sent = {item["gclid"]: Decimal(str(item["value"])) for item in google.accepted}
         assert sent[G1] == paid and sent[G2] == display
+    finally:
+        rt.close()
+
+
+def test_a_run_splitting_no_deal_learns_nothing(make_settings, hubspot, google, clock):
+    """One touch takes everything under every model, so a run of such deals learns no fit.
+
+    A later run reading a deal of two touches does learn (too few deals here: linear, saying so).
+    """
+    rt = make_runtime(make_settings, hubspot, google, "markov")
+    try:
+        close = clock.now() - timedelta(days=1)
+        seed = Seeder(rt)
+        one = buyer(seed, hubspot, "one@example.com", [(close, "Display", None)])
+        deal = won_deal(hubspot, [one], amount="100", close=close)
+        sync = Syncer(rt, clock)
+        assert sync() == "succeeded"
+        assert sync.last["summary"]["sync"]["data_driven"] == {
+            "learned": [],
+            "not_learned": NOT_NEEDED,
+        }
+        assert stored(rt, deal, "markov") == ({"Display": Decimal("100.00")}, Decimal(1))
+        clock.advance(hours=1)
+        assert sync() == "succeeded"  # nothing changed: an empty run
+        assert sync.last["summary"]["sync"]["data_driven"]["not_learned"] == NOT_NEEDED
+        two = buyer(
+            seed,
+            hubspot,
+            "two@example.com",
+            [(close - timedelta(days=2), "Paid Search", None), (close, "Display", None)],
+        )
+        won_deal(hubspot, [two], amount="100", close=close)
+        clock.advance(hours=1)
+        assert sync() == "succeeded"  # a deal of two touches to split: the run learns
+        learned = sync.last["summary"]["sync"]["data_driven"]
+        assert "not_learned" not in learned and learned["journeys"] > 0
     finally:
         rt.close()
 
