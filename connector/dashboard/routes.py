@@ -30,6 +30,7 @@ from connector.dashboard import (
 )
 from connector.dashboard.auth import check_login, csrf_ok, csrf_token, login_configured
 from connector.dashboard.colours import colours
+from connector.dashboard.memo import once
 from connector.dashboard.money import money
 from connector.dashboard.presets import PRESETS
 from connector.dashboard.view import FILTER_PREFIX, LEVEL_LABELS, View, read_view
@@ -73,14 +74,14 @@ def index():
         return _login_page(None)
     view = _view()
     with runtime().sessions() as db:
-        sources = panels.sources(db, view)
-        opportunities = panels.opportunities(db, view)
-        delivery = panels.delivery(db, view)
-        models = panels.models(db, view)
-        timeline = panels.timeline(db, view)
-        paths = lifecycle.paths(db, view)
-        funnel = lifecycle.funnel(db, view)
-        velocity = lifecycle.velocity(db, view)
+        sources = once(panels.sources, db, view)
+        opportunities = once(panels.opportunities, db, view)
+        delivery = once(panels.delivery, db, view)
+        models = once(panels.models, db, view)
+        timeline = once(panels.timeline, db, view)
+        paths = once(lifecycle.paths, db, view)
+        funnel = once(lifecycle.funnel, db, view)
+        velocity = once(lifecycle.velocity, db, view)
         failing = health.failing(db)
         dead = db.execute(
             select(Conversion.destination, Conversion.reason_code, func.count())
@@ -192,7 +193,7 @@ def export(name: str):
     view = _view()
     build, sheet = panels.EXPORTS[name]
     with runtime().sessions() as db:
-        data = build(db, view)
+        data = once(build, db, view)
     filename = f"closedloop-{name}-{view.rng.start.isoformat()}-{view.rng.end.isoformat()}.csv"
     return Response(
         write_csv(sheet(data)),
