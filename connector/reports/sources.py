@@ -189,9 +189,13 @@ def plan_for_reports(session: Session) -> None:
 
     PostgreSQL's JIT compiles the lead-crediting plan (one index probe per lead) for ~0.2 s,
     longer than it saves on these sub-second aggregates; turn it off for this transaction only.
+    The default 4 MB ``work_mem`` sent the bounce window's sort over a million page views and
+    velocity's percentile sorts to disk (external merge, EXPLAIN ANALYZE on bench/reports.py);
+    64 MB per sort keeps them in memory, for these report transactions only.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 def won_between(rng: ReportRange) -> ColumnElement[bool]:
