@@ -19,16 +19,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, case, func, null, select
+from sqlalchemy import Select, and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from connector.attribution.direct import DIRECT_CHANNEL as DIRECT
+from connector.reports.concurrent import begun
 from connector.reports.sources import (
     MODELS,
     NO_JOURNEY,
@@ -63,7 +63,7 @@ def lifecycle_counts(
     """``{group: {"mqls": n, "sqls": n}}`` for the range; uncredited under ``(no journey)``.
 
     Groups are the source report's (``touch_dimension(by)``), so the result merges into its
-    rows by key. Aggregated in SQL with one index probe per milestone, like the leads query.
+    rows by key. Aggregated in SQL over one windowed join (``_credited``).
     """
     credited = _credited(by, model, rng, ignore_direct).subquery("lifecycle_credit")
     query = select(credited.c.grp, credited.c.stage, func.count()).group_by(
@@ -92,19 +92,7 @@ def lifecycle_counts_started(
     query runs in the caller's session when the counts are asked for.
     """
     counts = partial(lifecycle_counts, rng=rng, by=by, model=model, ignore_direct=ignore_direct)
-    bind = session.get_bind()
-    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
-        return partial(counts, session)
-
-    def count() -> dict[str, dict[str, int]]:
-        with Session(bind) as own:
-            return counts(own)
-
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closedloop-report")
-    try:
-        return worker.submit(count).result
-    finally:
-        worker.shutdown(wait=False)  # the thread ends with its query
+    return begun(session, counts)
 
 
 def credited_milestones(
