@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -64,6 +65,7 @@ from sqlalchemy.orm import Session
 
 from connector.attribution.direct import DIRECT_CHANNEL as DIRECT
 from connector.config import Settings
+from connector.reports.concurrent import begun
 from connector.reports.customers import deal_contacts, lifetime_revenue
 from connector.reports.engagement import SESSIONS_NOTE, ga4_sessions, page_counts
 from connector.reports.kpis import compute
@@ -189,9 +191,13 @@ def plan_for_reports(session: Session) -> None:
 
     PostgreSQL's JIT compiles the lead-crediting plan (one index probe per lead) for ~0.2 s,
     longer than it saves on these sub-second aggregates; turn it off for this transaction only.
+    The default 4 MB ``work_mem`` sent the bounce window's sort over a million page views and
+    velocity's percentile sorts to disk (external merge, EXPLAIN ANALYZE on bench/reports.py);
+    64 MB per sort keeps them in memory, for these report transactions only.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 def won_between(rng: ReportRange) -> ColumnElement[bool]:
@@ -243,20 +249,13 @@ def source_report(
         milestones = lifecycle_counts_started(
             session, rng, by=by, model=model, ignore_direct=ignore_direct
         )
+    pages = begun(session, partial(_page_counts, rng=rng, by=by))
     plan_for_reports(session)
     rows: dict[str, dict[str, Any]] = defaultdict(_empty_row)
 
-    for key, visits, views, bounced in page_counts(session, rng, dim):
-        row = rows[key]
-        row["visits"] += visits
-        row["page_views"] += views
-        row["bounces"] += bounced
-
-    for key, kind, count in session.execute(_leads_query(by, model, rng, ignore_direct)):
-        group = rows[key if key is not None else NO_JOURNEY]
-        group["leads"] += count
-        group[f"leads_{kind}" if kind in ("form", "call") else "leads_form"] += count
-
+    # The page counts run on their own connection meanwhile (``begun``); these are fetched
+    # first and merged after them, in the same order as before, so tied rows keep their order.
+    lead_rows = session.execute(_leads_query(by, model, rng, ignore_direct)).all()
     fx = fx_factor(Deal.currency, currency, rates)
     won_in_range = won_between(rng)
     created_in_range = and_(Deal.created_time >= rng.since, Deal.created_time < rng.until)
@@ -296,9 +295,20 @@ def source_report(
         func.sum(case((and_(won_in_range, repeat_within), 1), else_=0)),
         func.sum(case((won_in_range, recurring))),
     ).where(or_(won_in_range, created_unmatched), ~has_journey())
-    for key, money, won, opportunities, repeat_weight, within, mrr in session.execute(
-        union_all(credited, orphans)
-    ):
+    money_rows = session.execute(union_all(credited, orphans)).all()
+    life_rows = list(lifetime_revenue(session, rng, dim, model, fx, has_journey()))
+    for key, visits, views, bounced in pages():
+        row = rows[key]
+        row["visits"] += visits
+        row["page_views"] += views
+        row["bounces"] += bounced
+
+    for key, kind, count in lead_rows:
+        group = rows[key if key is not None else NO_JOURNEY]
+        group["leads"] += count
+        group[f"leads_{kind}" if kind in ("form", "call") else "leads_form"] += count
+
+    for key, money, won, opportunities, repeat_weight, within, mrr in money_rows:
         if key is None and not won and not opportunities:
             continue  # no orphans: the aggregate row of an empty set
         row = rows[NO_JOURNEY if key is None else key]
@@ -309,7 +319,7 @@ def source_report(
         row["repeat_within"] += Decimal(within or 0)
         if recurring_mapped:
             row["mrr"] = (row["mrr"] or Decimal(0)) + Decimal(mrr or 0)
-    for key, life in lifetime_revenue(session, rng, dim, model, fx, has_journey()):
+    for key, life in life_rows:
         if life is not None:
             rows[NO_JOURNEY if key is None else key]["lifetime_revenue"] += Decimal(life)
 
@@ -359,6 +369,12 @@ def source_report(
         "rows": finished,
         "totals": totals,
     }
+
+
+def _page_counts(session: Session, *, rng: ReportRange, by: str) -> list[tuple[Any, ...]]:
+    """``page_counts`` grouped by ``by``, with the report planner settings, for :func:`begun`."""
+    plan_for_reports(session)
+    return page_counts(session, rng, touch_dimension(by))
 
 
 def source_report_options(settings: Settings, profile: Any = None) -> dict[str, Any]:
