@@ -64,10 +64,20 @@ class LearnedShares:
     intervals: dict[str, tuple[float, float]]
 
 
-def training_paths(
-    session: Session, since: datetime, until: datetime, fx: Any
-) -> tuple[list[PathCount], dict[str, list[str]]]:
-    """Journeys to learn from, and each won deal's channel sequence (by deal ID)."""
+#: Rows read per fetch while streaming the training journeys (a server-side cursor on
+#: PostgreSQL), so learning holds distinct paths, not the window's rows, in memory.
+STREAM_ROWS = 10_000
+
+
+def training_paths(session: Session, since: datetime, until: datetime, fx: Any) -> list[PathCount]:
+    """Journeys to learn from, summed per distinct path (won, then lost, in first-seen order).
+
+    Both reads are streamed in journey order and each journey is folded into its path's sums
+    as soon as it ends, so memory grows with the number of distinct paths (and the set of
+    converted visitors), not with the window's deals and visits: the sync learns this fit
+    on every run that splits a deal, over up to a million journeys. The sums are added in
+    the same order ``aggregate`` would add per-journey rows, so the fit is unchanged.
+    """
     won = select(
         Attribution.deal_id, Touchpoint.channel, Touchpoint.visitor_id, Deal.amount * fx
     ).join(Touchpoint, Touchpoint.id == Attribution.touchpoint_id)
@@ -75,14 +85,28 @@ def training_paths(
         Deal.is_won.is_(True), Deal.close_time >= since, Deal.close_time < until
     )
     won = won.order_by(Attribution.deal_id, Touchpoint.occurred_at, Touchpoint.id)
-    deal_paths: dict[str, list[str]] = defaultdict(list)
-    deal_value: dict[str, float] = {}
+    won_sums: dict[tuple[str, ...], list[Any]] = {}
     converted_visitors: set[str] = set()
-    for deal_id, channel, visitor_id, amount in session.execute(won):
-        deal_paths[deal_id].append(channel)
-        deal_value[deal_id] = float(amount or 0)
+
+    def fold_won(path: list[str], value: float) -> None:
+        entry = won_sums.setdefault(tuple(path), [0, 0.0])
+        entry[0] += 1
+        entry[1] += value
+
+    current: str | None = None
+    path: list[str] = []
+    value = 0.0
+    for deal_id, channel, visitor_id, amount in _streamed(session, won):
+        if deal_id != current:
+            if current is not None:
+                fold_won(path, value)
+            current, path = deal_id, []
+        path.append(channel)
+        value = float(amount or 0)
         converted_visitors.add(visitor_id)
-    paths = [PathCount(tuple(p), 1, deal_value[d], 0) for d, p in deal_paths.items()]
+    if current is not None:
+        fold_won(path, value)
+    paths = [PathCount(p, n, v, 0) for p, (n, v) in won_sums.items()]
     visits = (
         select(Touchpoint.visitor_id, Touchpoint.channel)
         .where(
@@ -92,17 +116,25 @@ def training_paths(
         )
         .order_by(Touchpoint.visitor_id, Touchpoint.occurred_at, Touchpoint.id)
     )
-    lost: dict[str, list[str]] = defaultdict(list)
-    for visitor_id, channel in session.execute(visits):
+    lost: Counter[tuple[str, ...]] = Counter()
+    current = None
+    path = []
+    for visitor_id, channel in _streamed(session, visits):
+        if visitor_id != current:
+            if path:
+                lost[tuple(path)] += 1
+            current, path = visitor_id, []
         if visitor_id not in converted_visitors:
-            lost[visitor_id].append(channel)
-    # One PathCount per distinct lost path (with its count), not per visitor: ``aggregate``
-    # sums them the same way and in the same first-seen order, so the fit is unchanged, but
-    # hundreds of thousands of visitors make a few thousand objects (profiled: building one
-    # per visitor was a quarter of model comparison's first call at 1M touchpoints).
-    lost_paths: Counter[tuple[str, ...]] = Counter(tuple(p) for p in lost.values())
-    paths += [PathCount(p, 0, 0.0, n) for p, n in lost_paths.items()]
-    return paths, deal_paths
+            path.append(channel)
+    if path:
+        lost[tuple(path)] += 1
+    paths += [PathCount(p, 0, 0.0, n) for p, n in lost.items()]
+    return paths
+
+
+def _streamed(session: Session, statement: Any) -> Any:
+    """The statement's rows fetched ``STREAM_ROWS`` at a time, never all at once."""
+    return session.execute(statement.execution_options(yield_per=STREAM_ROWS))
 
 
 def learn(
@@ -185,7 +217,7 @@ def learned_for(
     now = time.monotonic()
     if kept is not None and kept[0]() is bind and kept[1] > now:
         return kept[2]
-    paths, _ = training_paths(session, since, until, fx)
+    paths = training_paths(session, since, until, fx)
     learned = learn(paths, order=order, bootstrap=bootstrap, since=since, until=until)
     if len(_LEARNED) >= _LEARNED_MAX:
         _LEARNED.pop(next(iter(_LEARNED)))

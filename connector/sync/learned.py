@@ -96,7 +96,7 @@ def learn_for_run(session: Session, settings: Settings, now: datetime) -> Learne
     options = settings.attribution.data_driven
     since, until = window(now, options.window_days)
     fx = fx_factor(Deal.currency, settings.currency, settings.reports.fx_rates)
-    paths, _ = training_paths(session, since, until, fx)
+    paths = training_paths(session, since, until, fx)
     learned = learn(paths, order=options.markov_order, bootstrap=0, since=since, until=until)
     described: dict[str, Any] = {
         "window": {"from": since.isoformat(), "to": until.isoformat()},
