@@ -94,7 +94,7 @@ def _touches_with_ids(
 
 def _spent_on(
     session: Session, platform: str, ids: set[str]
-) -> tuple[dict[str, Key], dict[str, dict[str, str]]]:
+) -> tuple[dict[str, Key], dict[str, dict[str, str]], dict[str, str]]:
     """Each of ``ids`` that is a campaign, ad set, keyword or ad in the spend rows -> its key.
 
     Also the latest name of each campaign/ad set/keyword/ad found (rows read oldest day
