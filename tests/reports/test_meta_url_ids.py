@@ -33,11 +33,11 @@ import pytest
 from reports_conftest import attributions
 from sqlalchemy import select
 
-from connector.reports import ReportRange, source_report
 from connector.runtime import Runtime
 from connector.spend import pull_spend
-from connector.storage.models import ClickResolution, Deal, Person, Touchpoint, Visitor
+from connector.storage.models import ClickResolution, Touchpoint
 from platforms.meta.sandbox import MetaSandbox
+from tests.id_join_helpers import add_won_buyer, figures_by_group
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 D = (NOW - timedelta(days=5)).replace(hour=12, minute=0, second=0)
@@ -99,37 +99,18 @@ def world(make_settings, meta: MetaSandbox) -> Iterator[Runtime]:
     with runtime.sessions.begin() as s:
         for n, query in touches:
             channel, source, medium, campaign, term, content = facts[n]
-            s.add(Person(id=n, email_sha256=f"{n:064x}"))
-            s.add(Visitor(id=f"v{n}", person_id=n))
-            s.flush()
-            s.add(
-                Touchpoint(
-                    id=n,
-                    visitor_id=f"v{n}",
-                    occurred_at=D,
-                    url=f"https://shop.example/?{query}",
-                    channel=channel,
-                    source=source,
-                    medium=medium,
-                    campaign=campaign,
-                    term=term,
-                    content=content,
-                    is_new_session=True,
-                )
-            )
-            s.add(
-                Deal(
-                    id=f"D{n}",
-                    amount=Decimal(amounts[n]),
-                    currency="USD",
-                    created_time=D + timedelta(hours=1),
-                    close_time=close,
-                    is_won=True,
-                    is_closed=True,
-                    contact_ids=[f"c{n}"],
-                    stage="closedwon",
-                    match_status="matched",
-                )
+            add_won_buyer(
+                s,
+                n,
+                at=D,
+                amount=amounts[n],
+                url=f"https://shop.example/?{query}",
+                channel=channel,
+                source=source,
+                medium=medium,
+                campaign=campaign,
+                term=term,
+                content=content,
             )
         # t6: the second page of t1's session carries the session's source, as collected.
         s.add(
@@ -156,10 +137,7 @@ def world(make_settings, meta: MetaSandbox) -> Iterator[Runtime]:
 
 
 def report(runtime: Runtime, by: str) -> dict[str, tuple[Decimal, Decimal, Decimal | None]]:
-    rng = ReportRange(DAY - timedelta(days=1), DAY + timedelta(days=1))
-    with runtime.sessions() as s:
-        rows = source_report(s, rng, by=by)["rows"]
-    return {r["group"]: (r["revenue"], r["spend"], r["kpis"]["roi"]) for r in rows}
+    return figures_by_group(runtime, DAY, by)
 
 
 def test_meta_ids_in_urls_put_revenue_on_their_campaign_and_ad_spend_rows(

@@ -33,12 +33,12 @@ from decimal import Decimal
 import pytest
 
 from connector.attribution import MODELS
-from connector.reports import ReportRange, source_report
 from connector.runtime import Runtime
 from connector.spend import pull_spend
-from connector.storage.models import MODEL_COLUMNS, Attribution, Deal, Person, Touchpoint, Visitor
+from connector.storage.models import MODEL_COLUMNS, Attribution
 from platforms.linkedin_ads.sandbox import LinkedInAdsSandbox
 from platforms.microsoft_ads.sandbox import MicrosoftAdsSandbox
+from tests.id_join_helpers import add_won_buyer, figures_by_group
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 D = (NOW - timedelta(days=5)).replace(hour=12, minute=0, second=0)
@@ -89,34 +89,15 @@ def world(make_settings, boxes) -> Iterator[Runtime]:
     }
     with runtime.sessions.begin() as s:
         for n, ((channel, source, medium), ids, amount) in touches.items():
-            s.add(Person(id=n, email_sha256=f"{n:064x}"))
-            s.add(Visitor(id=f"v{n}", person_id=n))
-            s.flush()
-            s.add(
-                Touchpoint(
-                    id=n,
-                    visitor_id=f"v{n}",
-                    occurred_at=D,
-                    url=f"https://shop.example/?utm_source={source}&utm_medium={medium}&{ids}",
-                    channel=channel,
-                    source=source,
-                    medium=medium,
-                    is_new_session=True,
-                )
-            )
-            s.add(
-                Deal(
-                    id=f"D{n}",
-                    amount=D_(amount),
-                    currency="USD",
-                    created_time=D + timedelta(hours=1),
-                    close_time=D + timedelta(hours=2),
-                    is_won=True,
-                    is_closed=True,
-                    contact_ids=[f"c{n}"],
-                    stage="closedwon",
-                    match_status="matched",
-                )
+            add_won_buyer(
+                s,
+                n,
+                at=D,
+                amount=amount,
+                url=f"https://shop.example/?utm_source={source}&utm_medium={medium}&{ids}",
+                channel=channel,
+                source=source,
+                medium=medium,
             )
             s.flush()
             whole = {}
@@ -129,10 +110,7 @@ def world(make_settings, boxes) -> Iterator[Runtime]:
 
 
 def report(runtime: Runtime, by: str) -> dict[str, tuple[Decimal, Decimal, Decimal | None]]:
-    rng = ReportRange(DAY - timedelta(days=1), DAY + timedelta(days=1))
-    with runtime.sessions() as s:
-        rows = source_report(s, rng, by=by)["rows"]
-    return {r["group"]: (r["revenue"], r["spend"], r["kpis"]["roi"]) for r in rows}
+    return figures_by_group(runtime, DAY, by)
 
 
 def test_microsoft_and_linkedin_ids_put_revenue_on_their_spend_rows(world: Runtime) -> None:
