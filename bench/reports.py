@@ -17,7 +17,7 @@ seeded schema (``--keep``, then ``--schema``), before -> after the changes of 20
 stuck > 24 min on the first/last-touch UPDATE -> 144 s; source report 4.3-11.4 s (median 6.8) ->
 2.8-9.4 s (median 4.8); model comparison 13.5-20.1 s -> 3.4-9.2 s (9.2 s is the call that learns
 the fit); funnel/velocity 9.4-13.9 s -> 4.4-7.2 s; paths' bare fetch reference 1.58 s -> 1.00 s
-(the load fell between the runs). Second pass (2026-12-03 afternoon, same schema, after at load 5-6):
+(the load fell between the runs). Second pass (same schema; the after figures at load 5-6):
 model comparison's first call 8.8 -> 5.3 s run alone (9.8 s in the loaded bench run), velocity
 5.2 -> 4.0 s, period funnel 5.8 -> 5.2 s, source report with MQLs/SQLs 4.5 -> 4.1 s; still over
 2 s (README, "Report speed"). Where model comparison's time goes:

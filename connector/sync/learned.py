@@ -61,6 +61,14 @@ class LearnedCredit:
         default_factory=dict, repr=False, compare=False
     )
 
+    @property
+    def pending(self) -> bool:
+        """Whether the fit is still to be made (only :class:`LearnedOnDemand` defers it)."""
+        return False
+
+    def ensure(self) -> None:
+        """Make a deferred fit now; a fit made up front has nothing left to do."""
+
     def weights(self, model: str, channels: Sequence[str | None]) -> list[Fraction]:
         """Each touch's exact weight under ``model`` from the touches' channels, in order."""
         names = [c or DIRECT_CHANNEL for c in channels]
@@ -145,9 +153,9 @@ class LearnedOnDemand(LearnedCredit):
         self._learn: Callable[[], LearnedCredit] | None = learn
 
     @property
-    def learned(self) -> bool:
-        """Whether the fit was made in this run."""
-        return self._learn is None
+    def pending(self) -> bool:
+        """Whether this run has not made its fit yet."""
+        return self._learn is not None
 
     def ensure(self) -> None:
         """Learn now, unless already learned in this run."""

@@ -314,7 +314,7 @@ class SyncStep:
                                 _settle(pending, totals)
                                 pending = None
                             if learns:
-                                cfg.learned.ensure()  # type: ignore[attr-defined]
+                                cfg.learned.ensure()
                             planned = self._plan_page(session, matched, profile, cfg, totals)
                     finally:
                         hashing.forget()  # the per-page memo of email hashes
@@ -586,8 +586,7 @@ def _learns(cfg: PlanSettings, matched: MatchedPage) -> bool:
     Only a split over several touches or clicks asks a learned model for shares; the fit is
     made once, so after that no page learns again.
     """
-    learned = cfg.learned
-    if not isinstance(learned, LearnedOnDemand) or learned.learned:
+    if not cfg.learned.pending:
         return False
     return any(len(j.touches) > 1 or len(j.clicks) > 1 for j in matched.journeys.values())
 

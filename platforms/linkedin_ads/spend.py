@@ -20,10 +20,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
-from connector.errors import (
-    ConfigError,
-    request_error,
-)
+from connector.errors import ConfigError, request_error
 from platforms.linkedin_ads.client import USER_AGENT, ConversionsClient, LinkedInFailure, classify
 from platforms.linkedin_ads.settings import LinkedInAdsSettings
 from platforms.linkedin_ads.url_parameters import ID_PARAMS

@@ -26,11 +26,7 @@ from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adsinsights import AdsInsights
 from facebook_business.exceptions import FacebookRequestError
 
-from connector.errors import (
-    ConfigError,
-    RetryablePlatformError,
-    request_error,
-)
+from connector.errors import ConfigError, RetryablePlatformError, request_error
 from platforms.meta.client import (
     DEFAULT_TRANSIENT_WAIT,
     ad_account_node,

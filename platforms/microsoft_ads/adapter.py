@@ -244,20 +244,9 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
         self.setup()
         assert self._tokens is not None
         client.set_token(self._api.api_client, self._tokens.token())  # renewed before expiry
-        try:
-            return self._call(operation, items)
-        except _TokenExpired:
-            self._tokens.invalidate()
-            client.set_token(self._api.api_client, self._tokens.token())
-            try:
-                return self._call(operation, items)
-            except _TokenExpired as expired:
-                raise RetryablePlatformError(
-                    expired.fault.describe(),
-                    platform=self.name,
-                    code="AuthenticationTokenExpired",
-                    retry_after=client.DEFAULT_RETRY_SECONDS,
-                ) from None
+        return client.once_more_on_expiry(
+            self._tokens, self._api.api_client, lambda: self._call(operation, items)
+        )
 
     def _call(self, operation: str, items: list[dict[str, Any]]) -> list[Outcome]:
         from openapi_client.exceptions import ApiException
@@ -293,7 +282,7 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
         except ApiException as error:
             fault = client.read_fault(error.status or 0, error.body, error.headers or {})
             if client.TOKEN_EXPIRED_CODE in fault.codes:
-                raise _TokenExpired(fault) from None
+                raise client.TokenExpired(fault) from None
             if fault.batch_errors and not fault.errors:
                 return _item_outcomes(len(items), fault.batch_errors, whole_failed=True)
             raise client.request_error(fault) from None
@@ -313,12 +302,6 @@ class MicrosoftAdsDestination(Destination[MicrosoftAdsPayload]):
         headers = answer.headers or {}
         tracking = headers.get("TrackingId") if hasattr(headers, "get") else None
         return _item_outcomes(len(items), tuple(errors), whole_failed=False, ref=tracking)
-
-
-class _TokenExpired(Exception):
-    def __init__(self, fault: client.Fault) -> None:
-        super().__init__(fault.describe())
-        self.fault = fault
 
 
 def _item_outcomes(

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -187,6 +188,39 @@ class Fault:
         ]
         text = "; ".join(parts) or f"HTTP {self.status} without an error body"
         return f"Microsoft Advertising: {text}"
+
+
+T = TypeVar("T")
+
+
+class TokenExpired(Exception):
+    """Microsoft answered error 109: the access token expired before its stated lifetime."""
+
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.describe())
+        self.fault = fault
+
+
+def once_more_on_expiry(tokens: Any, api_client: Any, call: Callable[[], T]) -> T:
+    """``call()``; if it raises :class:`TokenExpired`, renew the token and call once more.
+
+    A second expiry in a row is retryable later (the sign-in service is having trouble), never
+    a loop. The conversions adapter and the spend pull share this.
+    """
+    try:
+        return call()
+    except TokenExpired:
+        tokens.invalidate()
+        set_token(api_client, tokens.token())
+        try:
+            return call()
+        except TokenExpired as expired:
+            raise RetryablePlatformError(
+                expired.fault.describe(),
+                platform=NAME,
+                code="AuthenticationTokenExpired",
+                retry_after=DEFAULT_RETRY_SECONDS,
+            ) from None
 
 
 def read_fault(status: int, body: str | None, headers: Any) -> Fault:

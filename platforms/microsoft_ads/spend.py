@@ -124,14 +124,14 @@ class MicrosoftAdsSpend:
     def _report(
         self, kind: str, columns: tuple[str, ...], start: date, end: date
     ) -> list[dict[str, str]]:
-        request_id = self._call("submit", _request(kind, columns, self.settings, start, end))
+        request_id = self._submit(_request(kind, columns, self.settings, start, end))
         url = self._poll(request_id)
         return self._download(url, columns) if url else []
 
     def _poll(self, request_id: str) -> str | None:
         deadline = time.monotonic() + self.report_timeout
         while True:
-            status, url = self._call("poll", request_id)
+            status, url = self._status(request_id)
             if status == "Success":
                 return url
             if status != "Pending":
@@ -177,58 +177,52 @@ class MicrosoftAdsSpend:
             finally:
                 report.close()
 
-    def _call(self, step: str, argument: Any) -> Any:
-        """One Reporting call; an expired token is refreshed and the call made once more."""
-        for attempt in (1, 2):
-            try:
-                return self._once(step, argument)
-            except _TokenExpired as expired:
-                if attempt == 2:
-                    raise RetryablePlatformError(
-                        expired.fault.describe(),
-                        platform=self.name,
-                        code="AuthenticationTokenExpired",
-                        retry_after=client.DEFAULT_RETRY_SECONDS,
-                    ) from None
-                self._tokens.invalidate()
-                client.set_token(self._api.api_client, self._tokens.token())
-        raise AssertionError("unreachable")
+    def _submit(self, request: Any) -> str:
+        from openapi_client.models.reporting import SubmitGenerateReportRequest
 
-    def _once(self, step: str, argument: Any) -> Any:
-        from openapi_client.exceptions import ApiException
-        from openapi_client.models.reporting import (
-            PollGenerateReportRequest,
-            SubmitGenerateReportRequest,
-        )
-        from urllib3.exceptions import HTTPError
-
-        try:
-            if step == "submit":
-                answer = self._api.submit_generate_report(
-                    SubmitGenerateReportRequest(ReportRequest=argument),
-                    _request_timeout=float(self.timeout),
-                )
-                return str(answer.report_request_id)
-            answer = self._api.poll_generate_report(
-                PollGenerateReportRequest(ReportRequestId=argument),
+        answer = self._call(
+            lambda: self._api.submit_generate_report(
+                SubmitGenerateReportRequest(ReportRequest=request),
                 _request_timeout=float(self.timeout),
             )
-            status = answer.report_request_status
-            state = getattr(status.status, "value", status.status) if status else None
-            return str(state), (status.report_download_url if status else None)
-        except ApiException as error:
-            fault = client.read_fault(error.status or 0, error.body, error.headers or {})
-            if client.TOKEN_EXPIRED_CODE in fault.codes:
-                raise _TokenExpired(fault) from None
-            raise client.request_error(fault) from None
-        except HTTPError as error:
-            raise _unreachable(type(error).__name__) from None
+        )
+        return str(answer.report_request_id)
+
+    def _status(self, request_id: str) -> tuple[str, str | None]:
+        """The report's status and, once built, its download URL."""
+        from openapi_client.models.reporting import PollGenerateReportRequest
+
+        answer = self._call(
+            lambda: self._api.poll_generate_report(
+                PollGenerateReportRequest(ReportRequestId=request_id),
+                _request_timeout=float(self.timeout),
+            )
+        )
+        status = answer.report_request_status
+        state = getattr(status.status, "value", status.status) if status else None
+        return str(state), (status.report_download_url if status else None)
+
+    def _call(self, send: Callable[[], Any]) -> Any:
+        """One Reporting call; an expired token is refreshed and the call made once more."""
+        return client.once_more_on_expiry(
+            self._tokens, self._api.api_client, lambda: _answer_of(send)
+        )
 
 
-class _TokenExpired(Exception):
-    def __init__(self, fault: client.Fault) -> None:
-        super().__init__(fault.describe())
-        self.fault = fault
+def _answer_of(send: Callable[[], Any]) -> Any:
+    """``send()``, its failures as the platform errors (or :class:`client.TokenExpired`)."""
+    from openapi_client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        return send()
+    except ApiException as error:
+        fault = client.read_fault(error.status or 0, error.body, error.headers or {})
+        if client.TOKEN_EXPIRED_CODE in fault.codes:
+            raise client.TokenExpired(fault) from None
+        raise client.request_error(fault) from None
+    except HTTPError as error:
+        raise _unreachable(type(error).__name__) from None
 
 
 def _unreachable(kind: str) -> RetryablePlatformError:
