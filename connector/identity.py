@@ -69,9 +69,11 @@ def normalize_email(email: str | None) -> str | None:
 def google_email(email: str | None) -> str | None:
     """Google's form: normalised; for Gmail, without the ``+tag`` and the dots; else None."""
     parts = _split_address(email)
-    if parts is None:
-        return None
-    local, domain = parts
+    return None if parts is None else _google_form(*parts)
+
+
+def _google_form(local: str, domain: str) -> str | None:
+    """:func:`google_email` of an address already split by :func:`_split_address`."""
     if domain in _GMAIL_DOMAINS:
         local = local.split("+", 1)[0].replace(".", "")
         if not local:
@@ -104,8 +106,10 @@ def meta_email_hash(email: str | None) -> str | None:
     Only for an address Google would send too: ``+promo@gmail.com`` names no inbox, for Meta
     no more than for Google.
     """
-    value = normalize_email(email)
-    return sha256_hex(value) if value and google_email(value) else None
+    parts = _split_address(email)  # split once: the Google check reads the same parts
+    if parts is None or _google_form(*parts) is None:
+        return None
+    return sha256_hex(f"{parts[0]}@{parts[1]}")
 
 
 def _valid(text: str, region: str) -> phonenumbers.PhoneNumber | None:

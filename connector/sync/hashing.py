@@ -47,17 +47,29 @@ PhoneHash = Callable[[str, str], str | None]
 _SCHEMES: dict[str, tuple[EmailHash, PhoneHash]] = {}
 
 
+#: The page memos above, by the function they memoise: a scheme declaring one of these
+#: functions shares its memo, so Google's email hash, which matching has just computed for
+#: every contact of the page, is a memo hit when planning asks for it again.
+_SHARED: dict[object, object] = {
+    email_key: google_email,
+    meta_email_hash: meta_email,
+    phone_key: google_phone,
+    meta_phone_hash: meta_phone,
+}
+
+
 def memoised(declared: Hashing) -> tuple[EmailHash, PhoneHash]:
     """The declared scheme's email and phone hashers, each address hashed once per page.
 
-    Keyed by ``scheme``: destinations declaring the same scheme share one memo.
+    Keyed by ``scheme``: destinations declaring the same scheme share one memo, and a scheme
+    declaring a function memoised above shares that memo.
     """
     pair = _SCHEMES.get(declared.scheme)
     if pair is None:
         pair = (
-            lru_cache(maxsize=PAGE_MEMO)(declared.email),
-            lru_cache(maxsize=PAGE_MEMO)(declared.phone),
-        )
+            _SHARED.get(declared.email) or lru_cache(maxsize=PAGE_MEMO)(declared.email),
+            _SHARED.get(declared.phone) or lru_cache(maxsize=PAGE_MEMO)(declared.phone),
+        )  # type: ignore[assignment]
         _SCHEMES[declared.scheme] = pair
     return pair
 

@@ -51,7 +51,7 @@ def lifecycle_rows(
     it alone rewrites the rows (counted with the changed times).
     """
     rows = []
-    person = email_key(contact.email)
+    person: str | None = None  # hashed at the first row: a contact with none needs no hash
     lead_id = contact.properties.get(mapping.lead_id) if mapping.lead_id else None
     lead_id = (lead_id or "").strip()[:32] or None
     for milestone in MILESTONES:
@@ -70,6 +70,8 @@ def lifecycle_rows(
             if problems is not None and contact.lifecycle_stage in stages:
                 problems[f"{milestone}_without_time"] += 1
             continue
+        if not rows:
+            person = email_key(contact.email)
         rows.append(
             {
                 "contact_id": contact.id,
@@ -175,8 +177,9 @@ class LifecycleStep:
             with ctx.runtime.sessions() as session:
                 cursor = store.read_cursor(session, name)
             since = ctx.since if ctx.since is not None else pull.since_from_cursor(cursor)
+            stored = [parse_time(cursor)]  # as committed, kept for the run (it holds the lease)
             for page in changed_since(since, progress=self._progress(ctx)):
-                self._page(ctx, profile, page, name, counts, new, problems)
+                self._page(ctx, profile, page, (name, stored), counts, new, problems)
                 ctx.heartbeat()
         except SourceError as exc:
             # Rate limit, outage or a rejected request: committed pages stay, the cursor
@@ -220,21 +223,29 @@ class LifecycleStep:
         ctx: RunContext,
         profile: MappingProfile,
         page: list[CrmContact],
-        cursor: str,
+        cursor: tuple[str, list[datetime | None]],
         counts: Counter[str],
         new: Counter[str],
         problems: Counter[str],
     ) -> None:
+        """Record one page's milestones and advance the cursor, in one transaction.
+
+        The cursor's stored value is kept in memory (``cursor[1]``, updated once a page
+        commits) rather than read back in every page's transaction.
+        """
+        name, stored = cursor
         contacts = _newest(page)
         rows = [r for c in contacts for r in lifecycle_rows(c, profile.lifecycle, problems)]
         counts["contacts_pulled"] += len(contacts)
+        times = [c.modified_time for c in contacts if c.modified_time is not None]
+        newest = max(times) if times else None
+        if newest is not None and stored[0] is not None and newest <= stored[0]:
+            newest = None  # the cursor is already past this page
         with store.page_transaction(ctx.runtime.sessions, dry_run=ctx.dry_run) as session:
             added, changed = write_events(session, rows)
-            times = [c.modified_time for c in contacts if c.modified_time is not None]
-            if times:
-                newest = max(times)
-                stored = parse_time(store.read_cursor(session, cursor))
-                if stored is None or newest > stored:
-                    store.write_cursor(session, cursor, newest.isoformat())
+            if newest is not None:
+                store.write_cursor(session, name, newest.isoformat())
+        if newest is not None and not ctx.dry_run:
+            stored[0] = newest
         new.update(added)
         counts["lifecycle_times_changed"] += changed

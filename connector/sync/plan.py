@@ -58,6 +58,9 @@ class Target:
     event_name: str
     options: dict[str, Any]
     split: bool
+    #: Why nothing may be planned for the destination at all (``windows.refusal``), if so:
+    #: it depends on the registered class only, so it is asked once per run, not per deal.
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ class PlanSettings:
     def _target(self, destination: str, rule: EventRule) -> Target:
         options = {**(rule.platforms.get(destination) or {}), "rule": rule.name}
         event_name = self.event_name(destination, rule)[:64]
-        return Target(destination, event_name, options, self.split(destination))
+        split = self.split(destination)
+        return Target(destination, event_name, options, split, refusal(destination))
 
     def split(self, destination: str) -> bool:
         """Per-platform ``split`` overriding ``attribution.split``."""
@@ -216,7 +220,7 @@ def plan_conversions(
         dest = target.destination
         # A half-declared destination is refused first, with the declarations it lacks: its
         # identifiers would otherwise be judged by rules it never declared.
-        if refused := refusal(dest):
+        if refused := target.refused:
             plan.not_planned.append((dest, refused))
             continue
         generation = _generation(existing, dest, rule.name) if existing else 0

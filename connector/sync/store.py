@@ -69,8 +69,11 @@ def _bound(rows: Rows, types: Sequence[Any], dialect: Any) -> list[tuple[Any, ..
     """The rows with every value through its column's bind processor.
 
     Column by column: pages repeat values (one "now" for every row, one close date for many
-    deals), so each distinct value is processed once; JSON values are not hashable, and
-    different every time anyway. JSON becomes its text (the engine's own serializer) on both
+    deals), so each distinct value goes through a column type of our own (``UTCDateTime``'s
+    Python conversion, then the driver type's) once. The driver types' own processors are
+    not memoised: SQLite's Decimal to float is compiled code, cheaper than a memo lookup
+    (an attribution row has fourteen of them). JSON values are not hashable, and different
+    every time anyway; JSON becomes its text (the engine's own serializer) on both
     databases, ready for a binary COPY.
     """
     procs = [
@@ -83,7 +86,7 @@ def _bound(rows: Rows, types: Sequence[Any], dialect: Any) -> list[tuple[Any, ..
     for i, (process, kind) in enumerate(zip(procs, types, strict=True)):
         if process is None:
             continue
-        if not isinstance(kind, JSON):
+        if isinstance(kind, TypeDecorator):
             process = lru_cache(maxsize=None, typed=True)(process)
         columns[i] = list(map(process, columns[i]))
     return list(zip(*columns, strict=True))

@@ -70,6 +70,9 @@ class HubSpotSource:
         #: Stage IDs of every pipeline, learnt from ``pipelines()`` (the sync reads them first),
         #: so each deal read also asks for the stages' date-entered properties.
         self._stage_ids: tuple[str, ...] = ()
+        #: (stage ID, its date-entered property) of those stages the profile names one for,
+        #: worked out with ``_stage_ids`` rather than again for every deal read.
+        self._entered: tuple[tuple[str, str], ...] = ()
 
     @property
     def requests_made(self) -> int:
@@ -145,9 +148,8 @@ class HubSpotSource:
     def _stage_times(self, props: dict[str, str | None]) -> dict[str, datetime]:
         """Stage ID -> HubSpot's date-entered time, for the stages the deal has one for."""
         times = {}
-        for stage in self._stage_ids:
-            prop = self.profile.deal.stage_entered_property(stage)
-            entered = _parse_time(props.get(prop)) if prop else None
+        for stage, prop in self._entered:
+            entered = _parse_time(props.get(prop))
             if entered is not None:
                 times[stage] = entered
         return times
@@ -289,6 +291,8 @@ class HubSpotSource:
                 CrmPipeline(id=pipeline.id, label=pipeline.label, stages=tuple(stages))
             )
         self._stage_ids = tuple(dict.fromkeys(s.id for p in pipelines for s in p.stages))
+        named = ((s, self.profile.deal.stage_entered_property(s)) for s in self._stage_ids)
+        self._entered = tuple((s, prop) for s, prop in named if prop)
         return pipelines
 
     # -- write-back ----------------------------------------------------------------------------
