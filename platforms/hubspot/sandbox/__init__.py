@@ -176,7 +176,7 @@ class _ObjectStore:
         self.created: dict[str, str] = {}
         self.updated: dict[str, str] = {}
         self.version = 0
-        self._cache: dict[str, list[str]] = {}
+        self._cache: dict[str, Sequence[str]] = {}
         self._indexes: dict[str, SortedIndex] = {}
 
     def touch(self) -> None:
@@ -209,7 +209,7 @@ class _ObjectStore:
     # -- search --------------------------------------------------------------------------------
     def search(
         self, groups: list[list[dict[str, Any]]], sorts: list[tuple[str, bool]]
-    ) -> list[str]:
+    ) -> Sequence[str]:
         key = json.dumps([groups, sorts], sort_keys=True)
         cached = self._cache.get(key)
         if cached is not None:
