@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from itertools import islice, pairwise
+from itertools import pairwise
 from typing import Any, overload
 
 RANGE_OPERATORS = frozenset({"GT", "GTE", "EQ", "LT", "LTE", "BETWEEN"})
@@ -85,7 +85,8 @@ class Pieces(Sequence[str]):
 
     def __iter__(self) -> Iterator[str]:
         for ids, start, end in self._parts:
-            yield from islice(ids, start, end)
+            for at in range(start, end):  # not islice: it would step over the first `start`
+                yield ids[at]
 
     @overload
     def __getitem__(self, at: int) -> str: ...
@@ -160,7 +161,7 @@ def indexed_search(
             continue
         rest = [f for f in group if f not in bounds]
         if rest:
-            span = islice(index.ids, start, end)
+            span = index.ids[start:end]  # a copy of the span; islice would walk up to `start`
             selected = [i for i in span if all(matches(f, records[i]) for f in rest)]
             pieces.append((start, end, selected))
         else:
@@ -175,9 +176,7 @@ def indexed_search(
         )
     position = {record_id: p for p, record_id in enumerate(index.ids)}
     chosen = {
-        i
-        for start, end, ids in pieces
-        for i in (islice(ids, start, end) if ids is index.ids else ids)
+        i for start, end, ids in pieces for i in (ids[start:end] if ids is index.ids else ids)
     }
     return sorted(chosen, key=position.__getitem__)
 
