@@ -34,7 +34,14 @@ reference (the bare SDK pulling the first 10,000 deals: CPU time on a shared VM 
 the other jobs' load, and the reference moves with it)::
 
     python bench/sync.py --deals 100000 --live-only [--db URL]
-    python bench/sync.py --deals 300000 --live-only
+    nice -n 10 python bench/sync.py --deals 1000000 --live-only > /tmp/sync1m.txt 2>&1 &
+
+While it runs it prints each phase (seed store, wait for the sandbox's seeding, live sync,
+reference pull) as it begins and ends, and every 30 s its progress (deals' rows seeded; deal
+pages, contact reads and lifecycle pages served), closedloop's RSS now and its peak in the
+phase (VmHWM, reset at each phase: "live sync" is the figure that must stay flat in n), and
+the sandbox child's RSS and CPU seconds, so a slow phase shows whose it is. The sandbox seeds
+in its child while this process seeds the store.
 
 Profile with (commit the command, not the output)::
 
