@@ -10,8 +10,11 @@ the API requests the sandbox received (its ``requests``: token refreshes not cou
 the minimum for the platform's batch size (the sum over request groups of
 ⌈items / ``max_batch``⌉; a platform that groups requests by ``group_key``, GA4 by client, needs
 one per group), plus the look-ups a batch needs to learn its outcome
-(``Destination.follow_up_requests``: Data Manager's ``RetrieveRequestStatus``, one per ingest),
-what the platform kept, and the worker's peak RSS.
+(``Destination.follow_up_requests``: Data Manager's ``RetrieveRequestStatus``, one per ingest:
+an ingest is processed asynchronously and only the status look-up, which takes a single
+``request_id``, reports which events failed and why; see
+https://developers.google.com/data-manager/api/devguides/diagnostics), what the platform
+kept, and the worker's peak RSS.
 
     .venv/bin/python bench/deliver.py                      # 10,000 per destination, 0 and 50 ms
     .venv/bin/python bench/deliver.py --n 100000 --platform ga4 --latency 0.05

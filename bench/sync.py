@@ -34,7 +34,14 @@ reference (the bare SDK pulling the first 10,000 deals: CPU time on a shared VM 
 the other jobs' load, and the reference moves with it)::
 
     python bench/sync.py --deals 100000 --live-only [--db URL]
-    python bench/sync.py --deals 300000 --live-only
+    nice -n 10 python bench/sync.py --deals 1000000 --live-only > /tmp/sync1m.txt 2>&1 &
+
+While it runs it prints each phase (seed store, wait for the sandbox's seeding, live sync,
+reference pull) as it begins and ends, and every 30 s its progress (deals' rows seeded; deal
+pages, contact reads and lifecycle pages served), closedloop's RSS now and its peak in the
+phase (VmHWM, reset at each phase: "live sync" is the figure that must stay flat in n), and
+the sandbox child's RSS and CPU seconds, so a slow phase shows whose it is. The sandbox seeds
+in its child while this process seeds the store.
 
 Profile with (commit the command, not the output)::
 
@@ -50,13 +57,16 @@ import faulthandler
 import gc
 import math
 import multiprocessing as mp
+import os
 import random
 import resource
 import signal
 import statistics
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,7 +104,11 @@ def email(deal: int, k: int) -> str:
 
 
 def serve_sandbox(n: int, conn: Any) -> None:
-    """Child process: seed and serve the sandbox until told to stop."""
+    """Child process: seed and serve the sandbox until told to stop.
+
+    It listens before it seeds, so the parent seeds its store meanwhile (on another core);
+    "seeded" tells the parent the CRM is complete.
+    """
     from platforms.hubspot.sandbox import HubSpotSandbox
 
     tick = iter(range(10**9))
@@ -103,8 +117,13 @@ def serve_sandbox(n: int, conn: Any) -> None:
         search_per_second=10**9,
         now=lambda: NOW - timedelta(days=2) + timedelta(milliseconds=next(tick)),
     )
+    sandbox.start()
+    conn.send(sandbox.platform_config())
     close = (NOW - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    start = time.perf_counter()
     for i, contacts in deals_plan(n):
+        if i and i % 100_000 == 0:
+            say(f"sandbox seeding: {i:,}/{n:,} deals, sandbox RSS {rss_mb_now():.0f} MB")
         ids = [sandbox.add_contact({"email": email(i, k)}) for k in range(contacts)]
         sandbox.add_deal(
             {
@@ -116,16 +135,97 @@ def serve_sandbox(n: int, conn: Any) -> None:
             },
             ids,
         )
-    sandbox.start()
-    conn.send(sandbox.platform_config())
+    # The seeded CRM lives as long as the process: keep it out of the cyclic GC's full
+    # collections, which would otherwise walk millions of records while the sandbox serves.
+    gc.collect()
+    gc.freeze()
+    say(
+        f"sandbox seeded: {n:,} deals in {time.perf_counter() - start:.1f}s, "
+        f"sandbox RSS {rss_mb_now():.0f} MB"
+    )
+    conn.send("seeded")
     while conn.recv() == "count":  # anything else: stop
         conn.send(sandbox.requests)
     conn.send(sandbox.requests)
     sandbox.stop()
 
 
-def seed_store(runtime: Runtime, n: int) -> None:
-    """A person, a visitor and two touchpoints (one with a gclid) per contact."""
+def say(line: str) -> None:
+    """A progress line with the time, at once (the output goes to a file on long runs)."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", flush=True)
+
+
+class Monitor:
+    """Prints the phase, its progress and memory every ``every`` seconds from a thread.
+
+    Memory: this process's RSS now and its peak in the phase (VmHWM, reset at each phase), and
+    the sandbox child's RSS and CPU seconds, so a slow phase shows whose it is.
+    """
+
+    def __init__(self, sandbox_pid: int | None, every: float = 30.0) -> None:
+        self.sandbox_pid = sandbox_pid
+        self.every = every
+        self.phase = "start"
+        self.progress: Any = lambda: ""
+        self.started = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def enter(self, phase: str, progress: Any = None) -> None:
+        """Close the current phase (printing its peak RSS) and start ``phase`` afresh."""
+        if self.phase != "start":
+            say(f"phase {self.phase} done in {self.elapsed():.1f}s; {self.memory()}")
+        reset_peak_rss()
+        self.phase, self.started = phase, time.perf_counter()
+        self.progress = progress or (lambda: "")
+        say(f"phase {phase} begins")
+
+    def elapsed(self) -> float:
+        """Seconds since the current phase began."""
+        return time.perf_counter() - self.started
+
+    def memory(self) -> str:
+        """This process's RSS and phase peak; the sandbox's RSS and CPU."""
+        text = f"closedloop RSS {rss_mb_now():.0f} MB, peak in phase {rss_mb():.0f} MB"
+        if self.sandbox_pid:
+            rss, cpu = child_usage(self.sandbox_pid)
+            text += f"; sandbox RSS {rss:.0f} MB, {cpu:.0f} CPU-s"
+        return text
+
+    def stop(self) -> None:
+        """Close the last phase."""
+        self._stop.set()
+        say(f"phase {self.phase} done in {self.elapsed():.1f}s; {self.memory()}")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            progress = self.progress()
+            say(
+                f"  {self.phase} {self.elapsed():.0f}s{': ' + progress if progress else ''}; "
+                f"{self.memory()}"
+            )
+
+
+def child_usage(pid: int) -> tuple[float, float]:
+    """Another process's RSS in MB and CPU seconds (user + system), from /proc (Linux)."""
+    try:
+        rss = 0.0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return rss, cpu
+    except (OSError, IndexError, ValueError):
+        return 0.0, 0.0
+
+
+def seed_store(runtime: Runtime, n: int, done: list[int] | None = None) -> None:
+    """A person, a visitor and two touchpoints (one with a gclid) per contact.
+
+    ``done``: its first item is kept at the number of deals seeded so far (for progress).
+    """
     pid = vid = tid = 0
     people, visitors, touches, clicks = [], [], [], []
 
@@ -184,6 +284,8 @@ def seed_store(runtime: Runtime, n: int) -> None:
                     )
         if len(touches) >= 20000:
             flush()
+            if done is not None:
+                done[0] = i + 1
     flush()
 
 
@@ -298,10 +400,15 @@ def compare_pulls(
     return runs
 
 
-def live_sync(runtime: Runtime, settings: Any) -> tuple[float, float, dict[str, int], Any]:
-    """One whole run (sync with the real HubSpot source, then lifecycle): wall, CPU, requests."""
+def live_sync(
+    runtime: Runtime, settings: Any, sources: list[HubSpotSource] | None = None
+) -> tuple[float, float, dict[str, int], Any]:
+    """One whole run (sync with the real HubSpot source, then lifecycle): wall, CPU, requests.
+
+    ``sources``: the HubSpot sources the run makes are appended to it (progress reads them).
+    """
     fake = FakeClock()
-    sources: list[HubSpotSource] = []
+    sources = [] if sources is None else sources
 
     def source(s: Any, profile: Any) -> HubSpotSource:
         made = HubSpotSource(s.platforms.hubspot, profile, clock=fake.clock, sleep=fake.sleep)
@@ -459,8 +566,13 @@ def main() -> None:
             env={},
         )
         runtime = Runtime.from_settings(settings)
+        monitor = Monitor(proc.pid)
+        seeded_deals = [0]
+        monitor.enter(
+            "seed store", lambda: f"{seeded_deals[0]:,}/{n:,} deals' persons/visitors/touchpoints"
+        )
         t0 = time.perf_counter()
-        seed_store(runtime, n)
+        seed_store(runtime, n, seeded_deals)
         if runtime.engine.dialect.name == "postgresql":
             # A live store has planner statistics (autovacuum analyzes tables as they grow);
             # tables filled a second ago have none, and PostgreSQL then believes they hold a
@@ -471,11 +583,13 @@ def main() -> None:
                 conn.exec_driver_sql("ANALYZE persons, visitors, touchpoints, click_ids")
         seeded = time.perf_counter() - t0
         rss_seeding = rss_mb()
-        reset_peak_rss()
+        monitor.enter("wait for the sandbox's seeding")
+        if parent.recv() != "seeded":
+            raise SystemExit("the sandbox did not seed")
         fake = FakeClock()
         sandbox = Sandbox(parent)
         if args.live_only:
-            live_only(runtime, settings, sandbox, n, seeded, rss_seeding)
+            live_only(runtime, settings, sandbox, n, seeded, rss_seeding, monitor)
             parent.send("stop")
             parent.recv()
             proc.join(timeout=30)
@@ -483,6 +597,7 @@ def main() -> None:
             if drop:
                 drop()
             return
+        monitor.enter("recorded pull, runs over it, pull comparison, live run")
         before = sandbox.served()
         recording, pulled, pulled_cpu, made = record_pull(settings, runtime, fake)
         served = sandbox.served() - before
@@ -513,6 +628,7 @@ def main() -> None:
         parent.send("stop")
         parent.recv()
         proc.join(timeout=30)
+        monitor.stop()
         from connector.runs import get_run
 
         run = get_run(runtime, _run_id)
@@ -564,7 +680,13 @@ def main() -> None:
 
 
 def live_only(
-    runtime: Runtime, settings: Any, sandbox: Sandbox, n: int, seeded: float, rss_seeding: float
+    runtime: Runtime,
+    settings: Any,
+    sandbox: Sandbox,
+    n: int,
+    seeded: float,
+    rss_seeding: float,
+    monitor: Monitor,
 ) -> None:
     """One whole live sync from an empty sync state: CPU per deal, requests, memory it adds.
 
@@ -574,11 +696,15 @@ def live_only(
     from connector.runs import get_run
 
     sandbox_before = sandbox.served()
+    say(f"store seeded in {seeded:.1f}s, closedloop's peak RSS while seeding {rss_seeding:.0f} MB")
     gc.collect()
     rss_before = rss_mb_now()
-    reset_peak_rss()
-    live_wall, live_cpu, live_made, live_run = live_sync(runtime, settings)
+    sources: list[HubSpotSource] = []
+    contacts = sum(c for _, c in deals_plan(n))
+    monitor.enter("live sync", lambda: sync_progress(sources, n, contacts))
+    live_wall, live_cpu, live_made, live_run = live_sync(runtime, settings, sources)
     rss_peak = rss_mb()
+    monitor.enter("reference pull")
     live_served = sandbox.served() - sandbox_before
     live = get_run(runtime, live_run)
     counts = live.counts if live else {}
@@ -597,6 +723,7 @@ def live_only(
         stop_after=min(n, REFERENCE_DEALS),
     )
     bare_cpu = time.process_time() - cpu
+    monitor.stop()
     print(f"database: {runtime.engine.dialect.name}   deals: {n}   status: {live and live.status}")
     print(f"store seeded in {seeded:.1f}s (peak RSS while seeding {rss_seeding:.0f} MB)")
     print(
@@ -618,6 +745,19 @@ def live_only(
         f"memory the live sync added: {max(rss_peak - rss_before, 0):.0f} MB at its peak "
         f"(RSS {rss_before:.0f} MB before it, peak {rss_peak:.0f} MB; flat in n means the "
         "same figure at 100k and 1M deals)"
+    )
+
+
+def sync_progress(sources: list[HubSpotSource], n: int, contacts: int) -> str:
+    """Requests made so far by the live run's sources, and the deals and contacts they read."""
+    made: Counter[str] = Counter()
+    for one in list(sources):
+        made.update(dict(one.client.requests_by_endpoint))
+    return (
+        f"deal pages {made['deal_search']:,} (~{min(made['deal_search'] * PAGE, n):,}/{n:,} "
+        f"deals), contact batch reads {made['contact_batch_read']:,}, lifecycle contact pages "
+        f"{made['contact_search']:,} (~{min(made['contact_search'] * PAGE, contacts):,}/"
+        f"{contacts:,} contacts)"
     )
 
 

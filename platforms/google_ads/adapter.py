@@ -153,7 +153,12 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
         IngestEvents only says the request was accepted for processing; which events then
         failed, and why, is answered by RetrieveRequestStatus, whose request carries a single
         ``request_id`` (no batched look-up exists), so one per ingest is the least that keeps
-        the failure reasons. Google Ads API uploads answer per item in the send itself.
+        the failure reasons: deferring the look-ups (all of a run's at its end, or later)
+        changes when they are made, not how many. Google's diagnostics guide,
+        https://developers.google.com/data-manager/api/devguides/diagnostics ("A
+        RetrieveRequestStatusRequest requires a single request_id. Send a separate status
+        request for each request ID"), and the SDK's ``RetrieveRequestStatusRequest`` (one
+        ``request_id`` field). Google Ads API uploads answer per item in the send itself.
         """
         return 1 if group_key.startswith(f"{DATA_MANAGER}:") and not self.dry_run else 0
 

@@ -4,6 +4,19 @@ Data Manager fails a whole request when one event is invalid, naming it in the e
 ``BadRequest`` field violations (``events[3]...``). The sender rejects exactly those items with
 Google's reason and sends the rest again within the same call, so one bad event never holds
 back a batch.
+
+Processing is asynchronous: a successful ``IngestEvents`` returns a ``request_id`` and means
+only "accepted for processing"; whether its events were processed is reported by
+``RetrieveRequestStatus`` for that one ``request_id`` (per destination: ``SUCCESS``,
+``PROCESSING``, ``PARTIAL_SUCCESS``, ``FAILED``, with error counts by reason). Source: Google's
+diagnostics guide, https://developers.google.com/data-manager/api/devguides/diagnostics, and
+``google/ads/datamanager_v1/types/ingestion_service.py``. The sender reads it once, right after
+the ingest, and keeps what it says: a request Google has already failed becomes ``Rejected``
+with Google's reasons; anything else (``PROCESSING`` included) is ``Accepted`` with the
+status in its diagnostics. The guide recommends the first read 30 minutes after the ingest,
+then polling with backoff until a terminal status (up to 24 hours); a later re-read that
+could turn an accepted row into a rejected one needs the outbox to revise a delivered row,
+which it does not offer yet.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ answer (``tests/platforms/hubspot/test_sandbox_search_index.py`` holds them to i
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping
-from itertools import chain, pairwise
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import pairwise
+from typing import Any, overload
 
 RANGE_OPERATORS = frozenset({"GT", "GTE", "EQ", "LT", "LTE", "BETWEEN"})
 
@@ -67,6 +67,67 @@ class SortedIndex:
         return bisect_left(self.keys, wanted), bisect_right(self.keys, wanted)  # EQ
 
 
+class Pieces(Sequence[str]):
+    """Slices of an index's IDs read as one list, without copying them.
+
+    A keyset restart selects every record after the last one read: copied into a list, a pull
+    of n records moved O(n^2) IDs (1M deals: minutes of the sandbox's CPU for IDs no page
+    shows). A page reads only its ``[after:after + limit]`` here; ``len`` is the search's
+    ``total``. Compares equal to the list it stands for.
+    """
+
+    def __init__(self, parts: list[tuple[list[str], int, int]]) -> None:
+        self._parts = [(ids, start, end) for ids, start, end in parts if end > start]
+        self._len = sum(end - start for _, start, end in self._parts)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[str]:
+        for ids, start, end in self._parts:
+            for at in range(start, end):  # not islice: it would step over the first `start`
+                yield ids[at]
+
+    @overload
+    def __getitem__(self, at: int) -> str: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[str]: ...
+
+    def __getitem__(self, at: int | slice) -> str | list[str]:
+        if isinstance(at, slice):
+            start, stop, step = at.indices(self._len)
+            if step != 1:
+                return list(self)[at]
+            return self._range(start, stop)
+        if at < 0:
+            at += self._len
+        if not 0 <= at < self._len:
+            raise IndexError(at)
+        return self._range(at, at + 1)[0]
+
+    def _range(self, start: int, stop: int) -> list[str]:
+        out: list[str] = []
+        for ids, first, end in self._parts:
+            size = end - first
+            if start < size and stop > 0:
+                out.extend(ids[first + max(start, 0) : first + min(stop, size)])
+            start, stop = start - size, stop - size
+            if stop <= 0:
+                break
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == self._len and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Pieces({list(self)!r})"
+
+
 def indexed_search(
     groups: list[list[Filter]],
     sorts: list[tuple[str, bool]],
@@ -74,7 +135,7 @@ def indexed_search(
     comparable: Comparable,
     matches: Callable[[Filter, Mapping[str, Any]], bool],
     records: Mapping[str, Mapping[str, Any]],
-) -> list[str] | None:
+) -> Sequence[str] | None:
     """The matching IDs in sorted order, or None when the query needs the full scan.
 
     Applies to a query sorted ascending by one property, whose every filter group bounds that
@@ -88,7 +149,9 @@ def indexed_search(
     if not all(bounded):
         return None
     index = index_of(name)
-    pieces: list[tuple[int, int, list[str]]] = []  # (start, end, the IDs selected in it)
+    # (start, end, the IDs selected in it: the index's own list when no other filter narrows
+    # the slice, read in place; otherwise the few IDs left, as a new list)
+    pieces: list[tuple[int, int, list[str]]] = []
     for group, bounds in zip(groups, bounded, strict=True):
         start, end = 0, len(index.ids)
         for flt in bounds:
@@ -97,15 +160,25 @@ def indexed_search(
         if start >= end:
             continue
         rest = [f for f in group if f not in bounds]
-        selected = index.ids[start:end]
         if rest:
-            selected = [i for i in selected if all(matches(f, records[i]) for f in rest)]
-        pieces.append((start, end, selected))
+            span = index.ids[start:end]  # a copy of the span; islice would walk up to `start`
+            selected = [i for i in span if all(matches(f, records[i]) for f in rest)]
+            pieces.append((start, end, selected))
+        else:
+            pieces.append((start, end, index.ids))
     pieces.sort(key=lambda piece: piece[0])
     if all(a[1] <= b[0] for a, b in pairwise(pieces)):  # disjoint: already in order
-        return list(chain.from_iterable(selected for _, _, selected in pieces))
+        return Pieces(
+            [
+                (ids, start, end) if ids is index.ids else (ids, 0, len(ids))
+                for start, end, ids in pieces
+            ]
+        )
     position = {record_id: p for p, record_id in enumerate(index.ids)}
-    return sorted({i for _, _, selected in pieces for i in selected}, key=position.__getitem__)
+    chosen = {
+        i for start, end, ids in pieces for i in (ids[start:end] if ids is index.ids else ids)
+    }
+    return sorted(chosen, key=position.__getitem__)
 
 
 def _bounds(flt: Filter, name: str) -> bool:
