@@ -1,7 +1,7 @@
 """Customer figures of the source report: lifetime revenue of the customers a range won.
 
 A customer is a CRM contact with a won deal. The customers "first won in the range" are the
-new customers of :func:`connector.reports.sources.repeat_customer_deals` (for none of its
+new customers of :func:`connector.reports.sources.repeat_deal_conditions` (for none of its
 contacts did the deal have an earlier won deal). Their **lifetime revenue** is the revenue of
 every won deal of that contact to date (the range's deal and later ones, in the reporting
 currency), credited to groups by the acquiring deal's attribution weights under the report's

@@ -249,18 +249,20 @@ def source_report(
         milestones = lifecycle_counts_started(
             session, rng, by=by, model=model, ignore_direct=ignore_direct
         )
+    # The page counts, the lead crediting and the lifetime revenue each run on a connection of
+    # their own meanwhile (``begun``, PostgreSQL); all are merged below in one fixed order, so
+    # tied rows keep their order.
     pages = begun(session, partial(_page_counts, rng=rng, by=by))
+    leads = begun(
+        session, partial(_lead_rows, rng=rng, by=by, model=model, ignore_direct=ignore_direct)
+    )
+    fx = fx_factor(Deal.currency, currency, rates)
+    lifetime = begun(session, partial(_lifetime_rows, rng=rng, by=by, model=model, fx=fx))
     plan_for_reports(session)
     rows: dict[str, dict[str, Any]] = defaultdict(_empty_row)
-
-    # The page counts run on their own connection meanwhile (``begun``); these are fetched
-    # first and merged after them, in the same order as before, so tied rows keep their order.
-    lead_rows = session.execute(_leads_query(by, model, rng, ignore_direct)).all()
-    fx = fx_factor(Deal.currency, currency, rates)
     won_in_range = won_between(rng)
     created_in_range = and_(Deal.created_time >= rng.since, Deal.created_time < rng.until)
-    repeat = is_repeat_deal(session, rng)
-    repeat_within = is_repeat_deal(session, rng, within=True)
+    repeat, repeat_within = repeat_deal_conditions(session, rng)
     recurring = Deal.recurring_amount * fx
     # One pass over the model's attribution rows: revenue, won deals, opportunities, and the
     # share of won deals that came from existing customers (not new customers); plus, with a
@@ -296,14 +298,13 @@ def source_report(
         func.sum(case((won_in_range, recurring))),
     ).where(or_(won_in_range, created_unmatched), ~has_journey())
     money_rows = session.execute(union_all(credited, orphans)).all()
-    life_rows = list(lifetime_revenue(session, rng, dim, model, fx, has_journey()))
     for key, visits, views, bounced in pages():
         row = rows[key]
         row["visits"] += visits
         row["page_views"] += views
         row["bounces"] += bounced
 
-    for key, kind, count in lead_rows:
+    for key, kind, count in leads():
         group = rows[key if key is not None else NO_JOURNEY]
         group["leads"] += count
         group[f"leads_{kind}" if kind in ("form", "call") else "leads_form"] += count
@@ -319,7 +320,7 @@ def source_report(
         row["repeat_within"] += Decimal(within or 0)
         if recurring_mapped:
             row["mrr"] = (row["mrr"] or Decimal(0)) + Decimal(mrr or 0)
-    for key, life in life_rows:
+    for key, life in lifetime():
         if life is not None:
             rows[NO_JOURNEY if key is None else key]["lifetime_revenue"] += Decimal(life)
 
@@ -375,6 +376,22 @@ def _page_counts(session: Session, *, rng: ReportRange, by: str) -> list[tuple[A
     """``page_counts`` grouped by ``by``, with the report planner settings, for :func:`begun`."""
     plan_for_reports(session)
     return page_counts(session, rng, touch_dimension(by))
+
+
+def _lead_rows(
+    session: Session, *, rng: ReportRange, by: str, model: str, ignore_direct: bool
+) -> list[Any]:
+    """The leads per credited group and kind (:func:`_leads_query`), for :func:`begun`."""
+    plan_for_reports(session)
+    return session.execute(_leads_query(by, model, rng, ignore_direct)).all()
+
+
+def _lifetime_rows(
+    session: Session, *, rng: ReportRange, by: str, model: str, fx: ColumnElement[Any]
+) -> list[Any]:
+    """The lifetime revenue of the range's new customers per group, for :func:`begun`."""
+    plan_for_reports(session)
+    return list(lifetime_revenue(session, rng, touch_dimension(by), model, fx, has_journey()))
 
 
 def source_report_options(settings: Settings, profile: Any = None) -> dict[str, Any]:
@@ -438,53 +455,68 @@ def credited_group(touch_before: Select[Any], ignore_direct: bool) -> ColumnElem
     return func.coalesce(non_direct, credited)
 
 
-def is_repeat_deal(
-    session: Session, rng: ReportRange, *, within: bool = False
-) -> ColumnElement[bool]:
-    """A condition on ``Deal.id``: the deal is a repeat customer's (see below).
+def repeat_deal_conditions(
+    session: Session, rng: ReportRange
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Conditions on ``Deal.id``: the deal is a repeat customer's, overall and within the range.
 
-    ``within``: only earlier won deals inside the range count, so each customer who bought
-    in the range is counted once (the "all customers" of revenue per customer, all customers).
+    A deal won in the range is a **repeat** when, for one of its contacts, it is not that
+    contact's first won deal (ordered by close time, then id); such deals add revenue but not
+    new customers. It is a repeat **within** the range when an earlier deal of that contact was
+    also won in the range, so each customer who bought in the range is counted once (the "all
+    customers" of revenue per customer). Both come from one pass over the contacts' won deals
+    (a row number, and a count of the contact's in-range deals so far).
 
-    On PostgreSQL the ids are fetched first and sent as one array: the planner misjudges the
-    JSON unnesting by orders of magnitude and would otherwise pick plans that spill to disk;
-    an ``= ANY(array)`` test is hashed. SQLite runs ``IN (subquery)`` once, as a lookup table.
+    On PostgreSQL the ids are fetched first and sent as arrays: the planner misjudges the JSON
+    unnesting by orders of magnitude and would otherwise pick plans that spill to disk; an
+    ``= ANY(array)`` test is hashed. SQLite runs ``IN (subquery)`` once, as a lookup table.
     """
-    ids = repeat_customer_deals(session, rng, within=within)
+    ids = _repeat_deals(session, rng)
     if session.get_bind().dialect.name != "postgresql":
-        return Deal.id.in_(ids)
-    values = list(session.scalars(ids))
-    if not values:
-        return false()
-    name = "repeat_within_ids" if within else "repeat_deal_ids"
-    return Deal.id == any_(bindparam(name, values, type_=ARRAY(String())))
+        overall = select(ids.c.deal_id)
+        within = select(ids.c.deal_id).where(ids.c.within)
+        return Deal.id.in_(overall), Deal.id.in_(within)
+    repeats, withins = [], []
+    for deal_id, is_within in session.execute(select(ids.c.deal_id, ids.c.within)):
+        repeats.append(deal_id)
+        if is_within:
+            withins.append(deal_id)
+
+    def condition(name: str, values: list[str]) -> ColumnElement[bool]:
+        if not values:
+            return false()
+        return Deal.id == any_(bindparam(name, values, type_=ARRAY(String())))
+
+    return condition("repeat_deal_ids", repeats), condition("repeat_within_ids", withins)
 
 
-def repeat_customer_deals(
-    session: Session, rng: ReportRange, *, within: bool = False
-) -> Select[tuple[str]]:
-    """Ids of deals won in the range whose contacts already had an earlier won deal.
-
-    A deal is a repeat when, for one of its contacts, it is not that contact's first won deal
-    (ordered by close time, then id); such deals add revenue but not new customers.
-    ``within``: only earlier deals won in the range count.
-    """
+def _repeat_deals(session: Session, rng: ReportRange) -> Any:
+    """(deal_id, within) of deals won in the range that are some contact's second or later."""
     contacts = deal_contacts(session)
+    order = (Deal.close_time, Deal.id)
+    in_range = Deal.close_time >= rng.since
     nth = (
         select(
             Deal.id.label("deal_id"),
             Deal.close_time.label("close_time"),
-            func.row_number()
-            .over(partition_by=contacts.c.value, order_by=(Deal.close_time, Deal.id))
-            .label("nth"),
+            func.row_number().over(partition_by=contacts.c.value, order_by=order).label("nth"),
+            func.count()
+            .filter(in_range)
+            .over(partition_by=contacts.c.value, order_by=order, rows=(None, 0))
+            .label("nth_within"),
         )
         .select_from(Deal)
         .join(contacts, true())
         .where(Deal.is_won.is_(True), Deal.close_time < rng.until)
-        .where(Deal.close_time >= rng.since if within else true())
         .subquery("contact_deals")
     )
-    return select(nth.c.deal_id).where(nth.c.nth > 1, nth.c.close_time >= rng.since).distinct()
+    return (
+        select(nth.c.deal_id, (func.max(nth.c.nth_within) > 1).label("within"))
+        .where(nth.c.close_time >= rng.since)
+        .group_by(nth.c.deal_id)
+        .having(func.max(nth.c.nth) > 1)
+        .subquery("repeat_deals")
+    )
 
 
 def _unconverted(session: Session, rng: ReportRange, currency: str, rates: dict) -> list[str]:

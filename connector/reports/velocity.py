@@ -35,11 +35,13 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Float, String, cast, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
+from connector.reports.concurrent import begun
 from connector.reports.customers import deal_contacts
 from connector.reports.lifecycle import credited_query
 from connector.reports.sources import (
@@ -88,12 +90,16 @@ def velocity_report(
     """Median and p75 days per measure, per group (``rows``) and overall (``totals``)."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
-    durations = _durations(session, rng, by, model, ignore_direct).cte("durations")
-    plan_for_reports(session)
-    if session.get_bind().dialect.name == "postgresql":
-        groups, totals = _in_sql(session, durations)
-    else:
-        groups, totals = _in_python(session, durations)
+    # The lifecycle measures and the deal measures share no measure, so each half's figures
+    # are complete on their own: the deal half runs on a connection of its own meanwhile
+    # (``begun``, PostgreSQL), and the two are merged.
+    lifecycle_half, deal_half = _durations(session, rng, by, model, ignore_direct)
+    deal_figures = begun(session, partial(_figures, durations=deal_half))
+    groups, totals = _figures(session, durations=lifecycle_half)
+    more_groups, more_totals = deal_figures()
+    for key, figures in more_groups.items():
+        groups.setdefault(key, {}).update(figures)
+    totals.update(more_totals)
     rows = [{"group": key, **_measures(figures)} for key, figures in groups.items()]
     rows.sort(key=lambda r: (-r["sales_cycle"]["count"], -r["lead_to_mql"]["count"], r["group"]))
     return {
@@ -123,6 +129,15 @@ def _days(seconds: float | None) -> Decimal | None:
     if seconds is None:
         return None
     return (Decimal(seconds) / DAY).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _figures(session: Session, *, durations: Any) -> tuple[dict[str, Figures], Figures]:
+    """The figures of one set of durations (a select of measure, item, grp, secs)."""
+    plan_for_reports(session)  # its own transaction under ``begun``
+    durations = durations.cte("durations")
+    if session.get_bind().dialect.name == "postgresql":
+        return _in_sql(session, durations)
+    return _in_python(session, durations)
 
 
 def _in_sql(session: Session, durations: Any) -> tuple[dict[str, Figures], Figures]:
@@ -186,8 +201,13 @@ def _seconds(session: Session, start: Any, end: Any) -> Any:
     return cast(func.round((func.julianday(end) - func.julianday(start)) * 86400), Float)
 
 
-def _durations(session: Session, rng: ReportRange, by: str, model: str, ignore_direct: bool) -> Any:
-    """(measure, item, grp, secs) for every duration the report counts.
+def _durations(
+    session: Session, rng: ReportRange, by: str, model: str, ignore_direct: bool
+) -> tuple[Any, Any]:
+    """(measure, item, grp, secs) for every duration the report counts, in two halves.
+
+    The first half holds the lifecycle measures (from the credited milestones), the second
+    the deal measures (from the won deals); no measure is in both.
 
     Start times come from grouped joins (first lead per person, MQL per contact, earliest SQL
     and first lead per deal), not correlated probes: hash joins over the range's milestones and
@@ -229,10 +249,10 @@ def _durations(session: Session, rng: ReportRange, by: str, model: str, ignore_d
     won = _won_deals(session, rng, by, model).cte("won_deals")  # read three times: once
     deal_measures = [
         select(
-            literal(measure, String()),
-            won.c.item,
-            won.c.grp,
-            _seconds(session, start, won.c.close_at),
+            literal(measure, String()).label("measure"),
+            won.c.item.label("item"),
+            won.c.grp.label("grp"),
+            _seconds(session, start, won.c.close_at).label("secs"),
         ).where(start.is_not(None), start <= won.c.close_at)
         for measure, start in (
             ("sql_to_won", won.c.sql_at),
@@ -240,7 +260,7 @@ def _durations(session: Session, rng: ReportRange, by: str, model: str, ignore_d
             ("sales_cycle", won.c.created_at),
         )
     ]
-    return union_all(lead_to_mql, mql_to_sql, *deal_measures)
+    return union_all(lead_to_mql, mql_to_sql), union_all(*deal_measures)
 
 
 def _won_deals(session: Session, rng: ReportRange, by: str, model: str) -> Any:
