@@ -15,8 +15,19 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "closedloop_read_only"
 
 
-def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int | None = None,
+    pool_timeout: float = 30.0,
+    echo: bool = False,
+) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    A server pool holds ``pool_size`` connections and as many again in overflow unless
+    ``max_overflow`` says otherwise; a checkout waits up to ``pool_timeout`` seconds.
+    """
     if url.startswith("postgresql://"):
         # Users copy URLs from psql; SQLAlchemy would pick psycopg2, which we don't ship.
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -34,7 +45,13 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
             "check_same_thread": False,
         }
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        overflow = pool_size if max_overflow is None else max_overflow
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=True,
+        )
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
