@@ -13,7 +13,7 @@ from connector.config import Settings
 from connector.counters import Counters
 from connector.mapping import MappingProfile, load_profile
 from connector.storage import lease, migrate
-from connector.storage.db import make_engine, session_factory
+from connector.storage.db import READ_ONLY, make_engine, session_factory
 
 
 def process_identity() -> str:
@@ -43,6 +43,20 @@ class Runtime:
         if upgrade:
             migrate.upgrade(engine)
         return cls(settings=settings, engine=engine, sessions=session_factory(engine))
+
+    @cached_property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions for reports and other reads: on SQLite they take no write lock.
+
+        A report can read for seconds; in a writing transaction (``BEGIN IMMEDIATE``) it would
+        hold SQLite's single write lock all that time and every collected page view would wait
+        behind it. Marked read-only, its transaction is a plain ``BEGIN`` that reads the last
+        committed state beside the writers (WAL). Nothing may be written in these sessions.
+        On PostgreSQL readers never block writers, and these are the ordinary sessions.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return self.sessions
+        return session_factory(self.engine.execution_options(**{READ_ONLY: True}))
 
     @cached_property
     def profile(self) -> MappingProfile:

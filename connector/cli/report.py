@@ -54,10 +54,10 @@ def _range(start: str | None, end: str | None) -> ReportRange:
 
 @contextmanager
 def _session(obj: Obj) -> Iterator[Session]:
-    """A database session; the connection pool is closed when the command is done."""
+    """A reading session (no write lock on SQLite); the pool is closed when the command ends."""
     rt = obj.runtime()
     try:
-        with rt.sessions() as session:
+        with rt.read_sessions() as session:
             yield session
     finally:
         rt.close()

@@ -213,6 +213,10 @@ class DashboardSettings(Section):
     #: Where uploaded files wait between their preview and the import (default: the system's
     #: temporary directory). Behind several replicas, a directory they share.
     upload_dir: str | None = None
+    #: How many of a page's panels (source table, funnel, model comparison, ...) are computed
+    #: at once, each in its own database session, per process; 1 computes them in turn.
+    #: Each takes a connection from ``database.pool_size``'s pool while it runs.
+    panel_workers: Annotated[int, Field(ge=1, le=32)] = 4
 
 
 #: A revenue source's name: part of each sale's deal ID (``revenue:<source>:<order_id>``). No

@@ -30,7 +30,7 @@ from connector.dashboard import (
 )
 from connector.dashboard.auth import check_login, csrf_ok, csrf_token, login_configured
 from connector.dashboard.colours import colours
-from connector.dashboard.memo import once
+from connector.dashboard.memo import once, prefetch
 from connector.dashboard.money import money
 from connector.dashboard.presets import PRESETS
 from connector.dashboard.view import FILTER_PREFIX, LEVEL_LABELS, View, read_view
@@ -73,7 +73,18 @@ def index():
     if not sessions.current_user():
         return _login_page(None)
     view = _view()
-    with runtime().sessions() as db:
+    builders = (
+        panels.sources,
+        panels.opportunities,
+        panels.delivery,
+        panels.models,
+        panels.timeline,
+        lifecycle.paths,
+        lifecycle.funnel,
+        lifecycle.velocity,
+    )
+    prefetch(builders, view)  # side by side, before this request holds a connection
+    with runtime().read_sessions() as db:
         sources = once(panels.sources, db, view)
         opportunities = once(panels.opportunities, db, view)
         delivery = once(panels.delivery, db, view)
@@ -192,7 +203,7 @@ def export(name: str):
         )
     view = _view()
     build, sheet = panels.EXPORTS[name]
-    with runtime().sessions() as db:
+    with runtime().read_sessions() as db:
         data = once(build, db, view)
     filename = f"closedloop-{name}-{view.rng.start.isoformat()}-{view.rng.end.isoformat()}.csv"
     return Response(

@@ -68,7 +68,7 @@ def sources():
     # Drill-down: ?channel=Paid Search&by=source_medium is that channel's rows.
     where = {d: request.args[d] for d in DIMENSIONS if d in request.args}
     options = source_report_options(runtime().settings, runtime().profile)
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
 
         def run(period: ReportRange) -> dict:
             return drilled_source_report(
@@ -113,7 +113,7 @@ def paths():
         raise ApiError(400, "invalid_request", "channel: at most 64 characters")
     limit = _limit()
     settings = runtime().settings
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         report = conversion_paths(
             session,
             rng,
@@ -138,7 +138,7 @@ def opportunities():
     rng = _range()
     touch = _choice("touch", ("first", "last"), "first")
     by = _choice("by", ("channel", "source"), "channel")
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         report = opportunity_report(session, rng, touch=touch, by=by)
     return jsonify(jsonable(report))
 
@@ -148,7 +148,7 @@ def delivery():
     """Per-platform delivery status, reasons, daily counts and match rates."""
     require_reader()
     rng = _range()
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         report = delivery_report(session, rng, **_money_args())
     return jsonify(jsonable(report))
 
@@ -159,7 +159,7 @@ def models():
     require_reader()
     rng = _range()
     by = _choice("by", DIMENSIONS, "channel")
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         report = model_comparison(
             session, rng, by=by, **_money_args(), **learning_options(runtime().settings)
         )
@@ -174,7 +174,7 @@ def funnel():
     by = _choice("by", DIMENSIONS, "channel")
     model = _choice("model", MODELS, runtime().settings.attribution.model)
     mode = _choice("mode", MODES, "period")
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         report = funnel_report(
             session,
             rng,
@@ -194,7 +194,7 @@ def velocity():
     by = _choice("by", DIMENSIONS, "channel")
     model = _choice("model", MODELS, runtime().settings.attribution.model)
     ignore_direct = runtime().settings.attribution.ignore_direct
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         report = velocity_report(session, rng, by=by, model=model, ignore_direct=ignore_direct)
     return jsonify(jsonable(report))
 
@@ -213,7 +213,7 @@ def lead_values():
         raise ApiError(400, "invalid_request", str(exc)) from None
     by = _choice("by", GROUPINGS, "channel")
     currency = runtime().profile.lead_values.currency or runtime().settings.currency
-    with runtime().sessions() as session:
+    with runtime().read_sessions() as session:
         report = lead_value_report(session, rng, currency=currency, by=by, now=utcnow())
     return jsonify(jsonable(report))
 

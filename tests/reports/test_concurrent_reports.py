@@ -108,3 +108,25 @@ def test_a_full_side_pool_runs_the_query_in_the_callers_session(monkeypatch, mak
         assert ran_on != caller_pid
     finally:
         runtime.close()
+
+
+def test_a_report_reading_on_sqlite_holds_no_write_lock(runtime):
+    """While a report's transaction is open, the collector can still commit a page view."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single write lock; PostgreSQL readers never block writers")
+    import sqlite3
+
+    with runtime.read_sessions() as s:
+        source_report(s, RANGE)  # its transaction stays open until the block ends
+        writer = sqlite3.connect(runtime.engine.url.database, timeout=0.5)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # "database is locked" if the report held it
+            writer.execute(
+                "INSERT INTO visitors (id, first_seen_at, last_seen_at) VALUES "
+                "('w1', '2026-11-02 00:00:00', '2026-11-02 00:00:00')"
+            )
+            writer.commit()
+        finally:
+            writer.close()
+    with runtime.sessions() as s:
+        assert s.get(Visitor, "w1") is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from datetime import date
 
@@ -86,3 +87,59 @@ def test_memo_reuses_within_a_request_only(report_app):
         assert memo.once(build, None, other) == {"n": 2}
     with report_app.test_request_context("/dashboard/"):
         assert memo.once(build, None, view) == {"n": 3}
+
+
+def test_panels_are_computed_side_by_side(counted, monkeypatch):
+    """Two panels' reports run at the same time (each waits for the other at a barrier)."""
+    client, _ = counted
+    barrier = threading.Barrier(2, timeout=20)
+    threads: dict[str, str] = {}
+    for module, name in BUILDERS:
+        real = getattr(module, name)
+
+        def wrapper(db, view, _real=real, _name=name):
+            threads[_name] = threading.current_thread().name
+            if _name in ("funnel", "velocity"):
+                barrier.wait()  # breaks (and the page fails) unless the other runs meanwhile
+            return _real(db, view)
+
+        wrapper.__module__, wrapper.__qualname__ = real.__module__, real.__qualname__
+        monkeypatch.setattr(module, name, wrapper)
+    assert client.get("/dashboard/" + NOV).status_code == 200
+    assert set(threads) == {name for _, name in BUILDERS}
+    assert all(t.startswith("closedloop-panel") for t in threads.values()), threads
+
+
+def test_one_panel_worker_computes_in_turn_with_the_same_page(
+    make_settings, make_app, dashboard_config
+):
+    """``dashboard.panel_workers: 1``: the request's own thread, and the very same page."""
+    side_by_side = make_app(make_settings(dashboard_config))
+    in_turn = make_app(
+        make_settings(
+            {**dashboard_config, "dashboard": {**dashboard_config["dashboard"], "panel_workers": 1}}
+        )
+    )
+    seed_small_world(side_by_side.extensions["closedloop"].sessions)
+    pages = []
+    for app in (side_by_side, in_turn):
+        client = app.test_client()
+        assert log_in(client).status_code == 302
+        page = client.get("/dashboard/" + NOV + "&compare=previous").get_data(as_text=True)
+        pages.append(re.sub(r'name="csrf" value="[^"]+"', "", page))
+    assert pages[0] == pages[1]
+    assert "Paid Search" in pages[0]
+    with in_turn.test_request_context("/dashboard/"):
+        ran_on: list[str] = []
+        view = read_view({"from": "2026-11-01", "to": "2026-11-30"}, TODAY, model="last_click")
+
+        def build(db, v):
+            ran_on.append(threading.current_thread().name)
+            return {}
+
+        def other(db, v):
+            ran_on.append(threading.current_thread().name)
+            return {}
+
+        memo.prefetch([build, other], view)
+        assert ran_on == []  # left to ``once``, in the page's session and thread
