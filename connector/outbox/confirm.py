@@ -92,12 +92,16 @@ class ConfirmPass:
     #: Rows handed over in this same pass: their ``confirming`` count is replaced by the
     #: verdict, so the pass's figures count each row once.
     handed: set[int] = field(default_factory=set)
+    #: Called between chunks (the sync lease renewal).
+    heartbeat: Callable[[], None] | None = None
 
     def run(self) -> bool:
         """Check everything due now; False when the platform refused us (pause the pass)."""
         due_before = self.clock()
         asked: set[str] = set()
         while True:
+            if self.heartbeat is not None:
+                self.heartbeat()
             rows = self._claim(due_before, asked)
             if not rows:
                 return True

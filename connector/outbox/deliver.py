@@ -123,6 +123,7 @@ class DeliveryPass:
             summary=self.summary,
             run_id=self.run_id,
             handed=self._handed,
+            heartbeat=self.heartbeat,
         ).run()
         if not done:
             self._paused.set()
