@@ -171,11 +171,9 @@ class ConfirmPass:
             raise
         except RetryablePlatformError as exc:
             code = exc.code or "RETRYABLE_PLATFORM_ERROR"
-            self._failed(f"{code}: {exc}")
             return dict.fromkeys(refs, Retry(code, str(exc), exc.retry_after))
         except Exception as exc:  # an adapter bug or the network: ask again later
             log.warning("%s: confirm failed, will ask again: %s", self.destination, exc)
-            self._failed(f"{type(exc).__name__}: {exc}")
             return dict.fromkeys(refs, Retry("CONFIRM_ERROR", f"{type(exc).__name__}: {exc}"))
 
     def _failed(self, message: str) -> None:
@@ -185,6 +183,9 @@ class ConfirmPass:
     # -- record --------------------------------------------------------------------------------
     def _record(self, rows: list[Waiting], answers: dict[str, Any]) -> None:
         now = self.clock()
+        for answer in answers.values():  # a look-up the platform failed (429, unknown id...)
+            if isinstance(answer, Retry):
+                self._failed(f"{answer.code}: {answer.message}")
         updates = []
         for row in rows:
             answer = answers.get(row.ref) if row.ref else Accepted(ref=None)

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from connector.outbox.step import deliver_due
 from connector.runtime import Runtime
 from connector.storage.models import Conversion
+from platforms.sandbox_kit.faults import Fault
 
 from .conftest import NOW
 
@@ -226,3 +227,36 @@ def test_an_immediate_first_check_settles_in_the_same_pass(sandbox, make_runtime
     assert summary.counts == {"accepted": 2}  # counted once, not also as confirming
     assert (summary.requests, summary.lookups) == (1, 1)
     assert sandbox.datamanager.calls == {"IngestEvents": 1, "RetrieveRequestStatus": 1}
+
+
+def test_a_failed_status_look_up_keeps_the_row_confirming_until_google_answers(
+    sandbox, make_runtime, clock
+):
+    """RESOURCE_EXHAUSTED on RetrieveRequestStatus: still confirming, asked after the hint."""
+    sandbox.faults.script = {2: Fault.RATE_LIMIT}  # call 1 the ingest, call 2 the look-up
+    sandbox.faults.retry_after_seconds = 7200  # above the 60 min the backoff alone would wait
+    runtime = make_runtime()
+    add_rows(runtime, 1)
+    deliver(runtime, clock, NOW)
+    summary = deliver(runtime, clock, NOW + 60 * MINUTE)
+    (row,) = rows(runtime).values()
+    assert (row.status, row.reason_code) == ("confirming", "RESOURCE_EXHAUSTED")
+    assert row.next_attempt_at == NOW + 60 * MINUTE + timedelta(hours=2)
+    assert summary.request_failures == 1 and not summary.counts
+    deliver(runtime, clock, row.next_attempt_at)
+    (row,) = rows(runtime).values()
+    assert (row.status, row.reason_code) == ("accepted", None)
+    assert sandbox.datamanager.calls == {"IngestEvents": 1, "RetrieveRequestStatus": 2}
+
+
+def test_a_request_id_google_does_not_know_stays_confirming(sandbox, make_runtime, clock):
+    """INVALID_REQUEST_ID is no verdict on the events: keep asking until the deadline."""
+    runtime = make_runtime()
+    add_rows(runtime, 1)
+    deliver(runtime, clock, NOW)
+    with runtime.sessions.begin() as session:
+        session.execute(update(Conversion).values(platform_ref="never-issued"))
+    deliver(runtime, clock, NOW + 30 * MINUTE)
+    (row,) = rows(runtime).values()
+    assert (row.status, row.reason_code) == ("confirming", "INVALID_REQUEST_ID")
+    assert row.next_attempt_at == NOW + 60 * MINUTE
