@@ -14,7 +14,11 @@ one per group), plus the look-ups a batch needs to learn its outcome
 an ingest is processed asynchronously and only the status look-up, which takes a single
 ``request_id``, reports which events failed and why; see
 https://developers.google.com/data-manager/api/devguides/diagnostics), what the platform
-kept, and the worker's peak RSS.
+kept, and the worker's peak RSS. The outbox makes that look-up when the platform's verdict
+is due (``connector.outbox.confirm``: 30 minutes after the ingest at Google, once per
+``request_id`` however many rows share it, more only while Google still answers PROCESSING),
+never right after the ingest; the sandbox processes at once and its config asks at once
+(``status_check_minutes: 0``), so the one pass here makes the sends and the look-ups.
 
     .venv/bin/python bench/deliver.py                      # 10,000 per destination, 0 and 50 ms
     .venv/bin/python bench/deliver.py --n 100000 --platform ga4 --latency 0.05

@@ -29,7 +29,7 @@ from connector.tracking import drops
 blueprint = Blueprint("metrics", __name__)
 
 RUN_STATUSES = (RUNNING, *sorted(FINISHED))
-OUTCOMES = ("accepted", "skipped", "rejected", "retrying", "dead", "waiting")
+OUTCOMES = ("accepted", "confirming", "skipped", "rejected", "retrying", "dead", "waiting")
 
 
 class DatabaseCollector:

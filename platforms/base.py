@@ -224,10 +224,48 @@ class Prepared(Generic[Payload]):
 
 @dataclass(frozen=True)
 class Accepted:
-    """The platform took the item; ``ref`` is its reference (request id, event id, ...)."""
+    """The platform took the item; ``ref`` is its reference (request id, event id, ...).
+
+    ``code``/``message``: a warning kept on the delivered row (``reason_code``/``reason``), for
+    a verdict that is not clean, e.g. a request Google processed only in part without saying
+    which events failed.
+    """
 
     ref: str | None = None
     diagnostics: dict[str, Any] | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Confirming:
+    """Handed over: the platform took the item for processing and gives its verdict later.
+
+    ``ref`` is the platform's reference to ask about (Data Manager's ``request_id``; items of
+    one request share it, so one look-up answers them all). The row waits in status
+    ``confirming`` until :meth:`Destination.confirm` answers a final outcome for ``ref``;
+    ``check_after`` (seconds) overrides the first check of :meth:`Destination.confirmation`.
+    As an answer of ``confirm`` it means "still processing".
+    """
+
+    ref: str
+    diagnostics: dict[str, Any] | None = None
+    check_after: float | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmSchedule:
+    """When the connector asks a platform for its verdict on a handed-over item.
+
+    First ``first_seconds`` after the hand-over, then each check waits as long as the item has
+    been waiting (so the wait doubles), at most ``max_interval_seconds``; no check is later than
+    ``give_up_seconds`` after the hand-over, and a verdict still missing then ends the row as a
+    dead letter with ``CONFIRMATION_TIMEOUT`` (never silently accepted).
+    """
+
+    first_seconds: float
+    give_up_seconds: float
+    max_interval_seconds: float = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -254,9 +292,12 @@ class NotValidated:
     reason: str
 
 
-Outcome = Accepted | Retry | Rejected
+Outcome = Accepted | Retry | Rejected | Confirming
 #: What ``Destination.validate`` answers per item.
 Validation = Accepted | Retry | Rejected | NotValidated
+#: What ``Destination.confirm`` answers per reference: final (Accepted, Rejected), still
+#: processing (Confirming) or unknown for now (Retry: the look-up failed).
+Verdict = Accepted | Rejected | Confirming | Retry
 
 
 class Destination(ABC, Generic[Payload]):
@@ -408,6 +449,24 @@ class Destination(ABC, Generic[Payload]):
         Raise ``RetryablePlatformError`` / ``PermanentPlatformError`` for failures that hit the
         whole request (auth, allowlist, rate limit); the caller applies them to every item.
         """
+
+    def confirmation(self) -> ConfirmSchedule | None:
+        """The platform's schedule for final verdicts, if ``send`` may answer ``Confirming``.
+
+        None (the default): the platform answers final outcomes in ``send``, and a
+        ``Confirming`` it returned anyway is taken as accepted. A platform that processes
+        asynchronously (Data Manager) declares when to ask and implements :meth:`confirm`.
+        """
+        return None
+
+    def confirm(self, refs: list[str]) -> dict[str, Verdict]:
+        """The platform's verdict for each reference a ``Confirming`` outcome carried.
+
+        One look-up per reference at most (the connector groups rows by reference). A
+        reference missing from the answer stays confirming. Raise ``PermanentPlatformError``
+        for failures that hit every look-up (auth): the destination pauses for the pass.
+        """
+        raise NotImplementedError(f"{self.name} declares no confirm call")
 
     def validate(self, batch: list[Prepared[Payload]]) -> list[Validation]:
         """Ask the platform whether it would accept each item, without it counting anything.

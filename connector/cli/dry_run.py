@@ -14,6 +14,7 @@ from connector.outbox.summary import ACCEPTED, LABELS, REJECTED
 #: How each label reads in a dry run, where nothing was sent.
 WORDS = {
     ACCEPTED: "would be accepted",
+    "confirming": "would await the platform's verdict",
     "skipped": "skipped before sending",
     REJECTED: "would be rejected",
     "retrying": "could not be checked now (would retry)",

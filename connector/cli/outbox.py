@@ -17,7 +17,7 @@ from connector.outbox.admin import OPEN_STATUSES, overview, requeue
 from connector.storage.models import utcnow
 
 PLATFORM = click.Choice(sorted(platforms.DESTINATIONS))
-STATUS = click.Choice(["pending", "dead", "rejected", "skipped", "accepted"])
+STATUS = click.Choice(["pending", "confirming", "dead", "rejected", "skipped", "accepted"])
 
 
 @click.group("outbox", invoke_without_command=True)
@@ -35,7 +35,7 @@ def outbox(ctx: click.Context) -> None:
     "statuses",
     type=STATUS,
     multiple=True,
-    help="Statuses to show (repeatable; default pending, dead, rejected).",
+    help="Statuses to show (repeatable; default pending, confirming, dead, rejected).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_obj
@@ -74,7 +74,7 @@ def outbox_list(
         )
         return
     if not groups:
-        click.echo("outbox is clear: nothing pending, dead or rejected")
+        click.echo("outbox is clear: nothing pending, confirming, dead or rejected")
         return
     if failing:
         click.echo()

@@ -6,7 +6,10 @@
    through its real ``/collect`` and ``/identify`` endpoints.
 4. Write leads back to HubSpot, create deals there, run a sync (pull, match, attribute,
    plan, deliver), then re-price and reopen some deals and sync again.
-5. Print what each platform accepted, skipped or rejected (with reasons) and the source report.
+5. Conversions a platform took for processing wait for its verdict (status ``confirming``,
+   Google's Data Manager: first status 30 minutes after the ingest); the demo travels to when
+   those checks are due and asks, so the rows end accepted or rejected as the platform says.
+6. Print what each platform accepted, skipped or rejected (with reasons) and the source report.
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ def run_demo(
                 f"{changed['reopened']} deals in HubSpot"
             )
             result.runs.append(_sync(service, runtime, "second sync", echo))
+            _confirm(runtime, echo)
             _backfill_spend(runtime, world, echo)
             result.accepted = _platform_counts(boxes)
             _print_platforms(boxes, result, echo)
@@ -381,6 +385,43 @@ def _sync(service: RunService, runtime: Runtime, label: str, echo: Echo) -> dict
     if run.error:
         echo(f"  error: {run.error}")
     return {"id": run_id, "status": status, "counts": run.counts, "summary": run.summary}
+
+
+def _confirm(runtime: Runtime, echo: Echo) -> None:
+    """Show the rows awaiting a verdict, then travel to when their checks are due and ask.
+
+    The platforms' own schedules say when (``Destination.confirmation``); the demo cannot wait
+    30 minutes, so the one pass runs with its clock set to the latest check due.
+    """
+    from sqlalchemy import func, select
+
+    from connector.outbox import deliver_due
+    from connector.storage.models import Conversion, utcnow
+
+    with runtime.sessions() as session:
+        waiting = session.execute(
+            select(Conversion.destination, func.count(), func.max(Conversion.next_attempt_at))
+            .where(Conversion.status == "confirming")
+            .group_by(Conversion.destination)
+            .order_by(Conversion.destination)
+        ).all()
+    if not waiting:
+        return
+    now = utcnow()
+    due = max(at or now for _, _, at in waiting)
+    echo(
+        "→ awaiting the platforms' verdicts: "
+        + ", ".join(f"{name} {count} confirming" for name, count, _ in waiting)
+        + f" (checks due in {max(0, round((due - now).total_seconds() / 60))} min)"
+    )
+    summary = deliver_due(runtime, now=due, only=[n for n, _, _ in waiting], confirm_only=True)
+    done = ", ".join(
+        f"{name} "
+        + (" ".join(f"{k}={v}" for k, v in p.counts.items()) or "no verdict yet")
+        + f" ({p.lookups} status look-ups)"
+        for name, p in summary.platforms.items()
+    )
+    echo(f"→ travelled to {due:%H:%M} UTC and asked: {done}")
 
 
 def _backfill_spend(runtime: Runtime, world: World, echo: Echo) -> None:

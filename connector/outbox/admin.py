@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.storage.models import Conversion
 
-#: Statuses ``closedloop outbox`` lists by default: everything not delivered or given up on.
-OPEN_STATUSES = ("pending", "dead", "rejected")
+#: Statuses ``closedloop outbox`` lists by default: everything not delivered or given up on,
+#: and what was handed over but awaits the platform's verdict (``confirming``).
+OPEN_STATUSES = ("pending", "confirming", "dead", "rejected")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """One destination's delivery pass: claim a chunk, prepare, batch, send, record; repeat.
 
+A destination that declares a ``confirmation()`` schedule has its handed-over rows checked
+(``connector.outbox.confirm``) before the sends and again after them.
+
 At most ``PIPELINE_DEPTH`` chunks are held at once, so memory stays flat in the size of the
 outbox. Batches of a chunk are sent in parallel when the adapter declares ``concurrency``;
 adapters that fan out themselves (GA4: one request per client) get one batch at a time.
@@ -20,11 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.errors import PermanentPlatformError, RetryablePlatformError
 from connector.outbox.backoff import RetryPolicy, Uniform
 from connector.outbox.claim import claim_due, scan_due
+from connector.outbox.confirm import ConfirmPass
 from connector.outbox.outcomes import ItemResult, record
 from connector.outbox.rows import planned_from_row
 from connector.outbox.summary import PlatformSummary
 from connector.storage.models import Conversion
-from platforms.base import Destination, Prepared, Retry, Skip, Wait
+from platforms.base import Confirming, ConfirmSchedule, Destination, Prepared, Retry, Skip, Wait
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,10 @@ class DeliveryPass:
     run_id: int | None = None
     heartbeat: Callable[[], None] | None = None
     rng: Uniform | None = None
+    #: False: only ask for verdicts due (``deliver_due(confirm_only=True)``), send nothing.
+    send: bool = True
     _paused: threading.Event = field(default_factory=threading.Event)
+    _handed: set[int] = field(default_factory=set)
     _unsaved_at: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -82,8 +89,48 @@ class DeliveryPass:
 
         Chunks are pipelined: while one chunk is on the wire, the previous one's outcomes are
         recorded and the next one is claimed, so the network never waits for the database.
-        At most ``PIPELINE_DEPTH`` chunks are claimed at a time.
+        At most ``PIPELINE_DEPTH`` chunks are claimed at a time. Verdicts due are asked for
+        first (rows handed over in earlier runs) and once more at the end (a platform whose
+        first check is immediate); a platform that refuses the look-up pauses the pass.
         """
+        if not self._confirm():
+            return self.summary
+        if self.send:
+            self._send_due()
+            if not self._paused.is_set():
+                self._confirm()
+        return self.summary
+
+    @property
+    def schedule(self) -> ConfirmSchedule | None:
+        """The adapter's verdict schedule (None: its outcomes are final when sent)."""
+        declared = getattr(self.adapter, "confirmation", None)
+        return declared() if callable(declared) else None
+
+    def _confirm(self) -> bool:
+        """Ask about handed-over rows now due; False when the platform paused the pass."""
+        schedule = self.schedule
+        if self.dry_run or schedule is None:
+            return True
+        done = ConfirmPass(
+            sessions=self.sessions,
+            adapter=self.adapter,
+            destination=self.destination,
+            schedule=schedule,
+            worker=self.worker,
+            claim_seconds=self.claim_seconds,
+            clock=self.clock,
+            summary=self.summary,
+            run_id=self.run_id,
+            handed=self._handed,
+            heartbeat=self.heartbeat,
+        ).run()
+        if not done:
+            self._paused.set()
+        return done
+
+    def _send_due(self) -> None:
+        """Send every pending row due as of now, chunk by chunk (see ``run``)."""
         due_before = self.clock()
         last_id = 0
         self._unsaved_at = 0
@@ -108,7 +155,6 @@ class DeliveryPass:
                 # claims expire and the rows are resent under the same dedup keys).
                 while in_flight:
                     self._record(in_flight.popleft().result())
-        return self.summary
 
     def _next_chunk(self, last_id: int, due_before: datetime) -> list[Conversion]:
         if self.dry_run:
@@ -136,6 +182,7 @@ class DeliveryPass:
         )
 
     def _record(self, results: list[ItemResult]) -> None:
+        self._handed.update(r.row_id for r in results if isinstance(r.result, Confirming))
         record(
             self.sessions,
             results,
@@ -146,6 +193,7 @@ class DeliveryPass:
             run_id=self.run_id,
             write=not self.dry_run,
             rng=self.rng,
+            schedule=self.schedule,
         )
 
     # -- one chunk -------------------------------------------------------------------------

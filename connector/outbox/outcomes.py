@@ -3,11 +3,17 @@
 | outcome            | status                  | attempts | next_attempt_at          |
 | ------------------ | ----------------------- | -------- | ------------------------ |
 | Accepted           | accepted (+ref, time)   | +1       | cleared                  |
+| Confirming         | confirming (+ref, time) | +1       | now + first check        |
 | Rejected           | rejected (+code, msg)   | +1       | cleared (never retried)  |
 | Retry              | pending, or dead at max | +1       | now + backoff (hint min) |
 | Skip (prepare)     | skipped (+code, reason) | same     | cleared (never retried)  |
 | Wait (prepare)     | pending                 | same     | ``until``                |
 | released (paused)  | pending                 | same     | same                     |
+
+``Confirming`` (handed over, the verdict comes later) needs the adapter's declared
+``confirmation()`` schedule; without one it is recorded as ``Accepted`` (the platform said
+nothing more will come). ``delivered_at`` is the hand-over time either way: the row's
+confirmation deadline counts from it (``connector.outbox.confirm``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connector.outbox.backoff import MIN_DELAY_SECONDS, RetryPolicy, Uniform
 from connector.outbox.summary import (
     ACCEPTED,
+    CONFIRMING,
     DEAD,
     NOT_VALIDATED,
     REJECTED,
@@ -32,7 +39,17 @@ from connector.outbox.summary import (
     PlatformSummary,
 )
 from connector.storage.models import Conversion
-from platforms.base import Accepted, NotValidated, Rejected, Retry, Skip, Validation, Wait
+from platforms.base import (
+    Accepted,
+    Confirming,
+    ConfirmSchedule,
+    NotValidated,
+    Rejected,
+    Retry,
+    Skip,
+    Validation,
+    Wait,
+)
 
 #: Column widths of ``reason_code`` / ``platform_ref``: longer platform strings are cut.
 CODE_MAX, REF_MAX = 128, 256
@@ -44,11 +61,15 @@ class ItemResult:
 
     row_id: int
     attempts: int
-    result: Validation | Skip | Wait | None
+    result: Validation | Confirming | Skip | Wait | None
 
 
 def classify(
-    item: ItemResult, policy: RetryPolicy, now: datetime, rng: Uniform | None = None
+    item: ItemResult,
+    policy: RetryPolicy,
+    now: datetime,
+    rng: Uniform | None = None,
+    schedule: ConfirmSchedule | None = None,
 ) -> tuple[str | None, str | None, dict[str, Any]]:
     """The summary label, reason code and column values for one result."""
     result = item.result
@@ -57,6 +78,22 @@ def classify(
         return None, None, {}
     if isinstance(result, NotValidated):  # dry runs only: the row stays as it is
         return NOT_VALIDATED, NOT_VALIDATED.upper(), {}
+    if isinstance(result, Confirming):
+        if schedule is None or not result.ref:  # nothing will ever be asked: final as is
+            result = Accepted(ref=result.ref or None, diagnostics=result.diagnostics)
+        else:
+            wait = schedule.first_seconds if result.check_after is None else result.check_after
+            values = {
+                "status": CONFIRMING,
+                "attempts": item.attempts + 1,
+                "platform_ref": _cut(result.ref, REF_MAX),
+                "diagnostics": result.diagnostics,
+                "delivered_at": now,
+                "reason_code": None,
+                "reason": None,
+                "next_attempt_at": now + timedelta(seconds=max(0.0, wait)),
+            }
+            return CONFIRMING, None, values
     if isinstance(result, Accepted):
         values = {
             "status": ACCEPTED,
@@ -64,11 +101,11 @@ def classify(
             "platform_ref": _cut(result.ref, REF_MAX),
             "diagnostics": result.diagnostics,
             "delivered_at": now,
-            "reason_code": None,
-            "reason": None,
+            "reason_code": _cut(result.code, CODE_MAX),
+            "reason": result.message,
             **done,
         }
-        return ACCEPTED, None, values
+        return ACCEPTED, result.code, values
     if isinstance(result, Rejected):
         values = {
             "status": REJECTED,
@@ -110,6 +147,7 @@ def record(
     run_id: int | None = None,
     write: bool = True,
     rng: Uniform | None = None,
+    schedule: ConfirmSchedule | None = None,
 ) -> None:
     """Tally every result; unless ``write`` is off (dry run), store it and free the claims.
 
@@ -119,7 +157,7 @@ def record(
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for item in items:
-        label, code, values = classify(item, policy, now, rng)
+        label, code, values = classify(item, policy, now, rng, schedule)
         if label is not None:
             summary.add(label, code, _message(item.result))
         values = {**values, "claimed_by": None, "claimed_until": None}
@@ -141,9 +179,9 @@ def record(
             session.connection().execute(stmt, params)
 
 
-def _message(result: Validation | Skip | Wait | None) -> str | None:
+def _message(result: Validation | Confirming | Skip | Wait | None) -> str | None:
     """The human reason a result carries (the platform's own message for a rejection)."""
-    if isinstance(result, Rejected | Retry):
+    if isinstance(result, Rejected | Retry | Accepted):
         return result.message
     if isinstance(result, Skip | Wait | NotValidated):
         return result.reason

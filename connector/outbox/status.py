@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector import health
-from connector.outbox.summary import ACCEPTED, DEAD, RETRYING, PlatformSummary
+from connector.outbox.summary import ACCEPTED, CONFIRMING, DEAD, RETRYING, PlatformSummary
 
 
 def succeeded(summary: PlatformSummary) -> bool | None:
@@ -17,12 +17,14 @@ def succeeded(summary: PlatformSummary) -> bool | None:
     or items came back to be retried (an adapter that fans out, like GA4's, reports a failed
     request as one retry per item rather than raising). Working: something was accepted, or
     every item got the platform's own answer. "Nothing due" made no call and proves nothing.
+    Items handed over for a later verdict (``confirming``) and verdict look-ups count as calls
+    that worked, like acceptances.
     """
     if summary.error:
         return False
-    if not summary.requests:
+    if not (summary.requests or summary.lookups):
         return None
-    if summary.counts.get(ACCEPTED, 0):
+    if summary.counts.get(ACCEPTED, 0) or summary.counts.get(CONFIRMING, 0):
         return True
     failed_items = summary.counts.get(RETRYING, 0) + summary.counts.get(DEAD, 0)
     return not (summary.request_failures or failed_items)

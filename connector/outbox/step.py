@@ -51,6 +51,7 @@ def deliver_due(
     heartbeat: Callable[[], None] | None = None,
     rng: Uniform | None = None,
     unsaved: Iterable[Any] = (),
+    confirm_only: bool = False,
 ) -> DeliverySummary:
     """Deliver every due conversion of every enabled destination; one summary per platform.
 
@@ -65,6 +66,8 @@ def deliver_due(
         heartbeat: Called between chunks (the sync lease renewal).
         rng: Source of backoff jitter (tests pass a seeded one).
         unsaved: Dry run: outbox rows planned in memory only, validated after the stored ones.
+        confirm_only: Only ask the platforms for the verdicts due on rows handed over earlier
+            (status ``confirming``); send nothing.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     settings = runtime.settings
@@ -101,6 +104,7 @@ def deliver_due(
                 run_id=run_id,
                 heartbeat=heartbeat,
                 rng=rng,
+                send=not confirm_only,
             )
         if not dry_run:
             update_status(runtime.sessions, platform_summary, now=clock(), run_id=run_id)

@@ -15,9 +15,11 @@ ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING = (
     "dead",
     "waiting",
 )
+#: Handed over in this pass, awaiting the platform's final verdict (``Destination.confirm``).
+CONFIRMING = "confirming"
 #: Dry runs only: the platform has no validate-only mode (or it is not configured).
 NOT_VALIDATED = "not_validated"
-LABELS = (ACCEPTED, SKIPPED, REJECTED, RETRYING, DEAD, WAITING, NOT_VALIDATED)
+LABELS = (ACCEPTED, CONFIRMING, SKIPPED, REJECTED, RETRYING, DEAD, WAITING, NOT_VALIDATED)
 #: Distinct messages kept per reason code, so a dry run can say why, not only how often.
 EXAMPLES_PER_CODE = 3
 
@@ -38,11 +40,17 @@ class PlatformSummary:
     last_failure: str | None = None
     #: The platforms' own messages by label and reason code (a few each), for the dry run.
     examples: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    #: Verdict look-ups (``Destination.confirm``): one per platform reference asked about.
+    lookups: int = 0
 
     def add(self, label: str, code: str | None = None, message: str | None = None) -> None:
-        """Count one conversion under ``label``, and its reason code when it has one."""
+        """Count one conversion under ``label``, and its reason code when it has one.
+
+        An accepted row has a code only when the platform's verdict carried a warning (a
+        request processed in part): it is counted under that code too.
+        """
         self.counts[label] += 1
-        if code and label != ACCEPTED:
+        if code:
             self.reasons.setdefault(label, Counter())[code] += 1
             if message:
                 kept = self.examples.setdefault(label, {}).setdefault(code, [])
@@ -67,6 +75,7 @@ class PlatformSummary:
         for label, codes in other.reasons.items():
             self.reasons.setdefault(label, Counter()).update(codes)
         self.requests += other.requests
+        self.lookups += other.lookups
         self.request_failures += other.request_failures
         self.error = other.error or self.error
         self.last_failure = other.last_failure or self.last_failure
@@ -85,6 +94,7 @@ class PlatformSummary:
         """JSON shape stored on the run (``SyncRun.summary[platform]``)."""
         out: dict[str, Any] = {label: self.counts.get(label, 0) for label in LABELS}
         out["requests"] = self.requests
+        out["lookups"] = self.lookups
         out["reasons"] = {
             label: dict(self.reasons[label].most_common())
             for label in LABELS
@@ -110,10 +120,12 @@ class PlatformSummary:
                 else ""
             )
             parts.append(f"{label}={count}{detail}")
-        text = " ".join(parts) or ("nothing due" if not self.requests else "nothing delivered")
+        called = self.requests or self.lookups
+        text = " ".join(parts) or ("nothing due" if not called else "nothing delivered")
         prefix = "dry run " if self.dry_run else ""
         tail = f" error: {self.error}" if self.error else ""
-        return f"{prefix}deliver {self.platform}: {text}; requests={self.requests}{tail}"
+        lookups = f" lookups={self.lookups}" if self.lookups else ""
+        return f"{prefix}deliver {self.platform}: {text}; requests={self.requests}{lookups}{tail}"
 
 
 @dataclass

@@ -22,6 +22,7 @@ from platforms.base import (
     CONVERSION,
     RESTATEMENT,
     RETRACTION,
+    ConfirmSchedule,
     Destination,
     Hashing,
     Outcome,
@@ -30,6 +31,7 @@ from platforms.base import (
     Retry,
     Skip,
     Validation,
+    Verdict,
     Wait,
 )
 from platforms.google_ads import client as sdk
@@ -41,6 +43,9 @@ from platforms.google_hashing import GOOGLE_HASHING
 MIN_CLICK_AGE = timedelta(hours=6)
 #: Google Ads imports conversions at most 90 days after the click, whatever the action's window.
 MAX_IMPORT_AGE = timedelta(days=90)
+#: How long Data Manager request statuses are polled before the outbox gives up (Google's
+#: diagnostics guide: a status can take up to 24 hours to be final).
+STATUS_GIVE_UP = timedelta(hours=24)
 MAX_USER_IDENTIFIERS = 10
 CLICK_FIELDS = ("gclid", "gbraid", "wbraid")
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -147,14 +152,38 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
         """Items of one route and conversion action share a request."""
         return f"{prepared.payload.route}:{prepared.payload.conversion_action_id}"
 
+    def confirmation(self) -> ConfirmSchedule:
+        """Data Manager processes ingests asynchronously: ask ``status_check_minutes`` after.
+
+        Then with backoff (the outbox doubles the wait) until a final status, for up to 24
+        hours. Google Ads API uploads answer final outcomes in ``send`` and never confirm.
+        """
+        return ConfirmSchedule(
+            first_seconds=self.settings.status_check_minutes * 60,
+            give_up_seconds=STATUS_GIVE_UP.total_seconds(),
+        )
+
+    def confirm(self, refs: list[str]) -> dict[str, Verdict]:
+        """The verdict of each Data Manager ``request_id``: one RetrieveRequestStatus each."""
+        sdk.ensure_token(self._datamanager_credentials(), self.timeout)
+        sender = DataManagerSender(
+            self._ingestion_client,
+            customer_id=self._customer_id(),
+            login_customer_id=self.settings.login_customer_id,
+            timeout=self.timeout,
+            dry_run=False,
+        )
+        return sender.verdicts(refs)
+
     def follow_up_requests(self, group_key: str) -> int:
         """A Data Manager batch costs one ``RetrieveRequestStatus`` after its ``IngestEvents``.
 
         IngestEvents only says the request was accepted for processing; which events then
         failed, and why, is answered by RetrieveRequestStatus, whose request carries a single
         ``request_id`` (no batched look-up exists), so one per ingest is the least that keeps
-        the failure reasons: deferring the look-ups (all of a run's at its end, or later)
-        changes when they are made, not how many. Google's diagnostics guide,
+        the failure reasons: the outbox makes it once Google's status is due (30 minutes
+        after the ingest; more only while Google still answers PROCESSING), never right after
+        the ingest, and deferring changes when it is made, not how many. Google's diagnostics guide,
         https://developers.google.com/data-manager/api/devguides/diagnostics ("A
         RetrieveRequestStatusRequest requires a single request_id. Send a separate status
         request for each request ID"), and the SDK's ``RetrieveRequestStatusRequest`` (one

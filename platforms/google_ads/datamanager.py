@@ -9,14 +9,31 @@ Processing is asynchronous: a successful ``IngestEvents`` returns a ``request_id
 only "accepted for processing"; whether its events were processed is reported by
 ``RetrieveRequestStatus`` for that one ``request_id`` (per destination: ``SUCCESS``,
 ``PROCESSING``, ``PARTIAL_SUCCESS``, ``FAILED``, with error counts by reason). Source: Google's
-diagnostics guide, https://developers.google.com/data-manager/api/devguides/diagnostics, and
-``google/ads/datamanager_v1/types/ingestion_service.py``. The sender reads it once, right after
-the ingest, and keeps what it says: a request Google has already failed becomes ``Rejected``
-with Google's reasons; anything else (``PROCESSING`` included) is ``Accepted`` with the
-status in its diagnostics. The guide recommends the first read 30 minutes after the ingest,
-then polling with backoff until a terminal status (up to 24 hours); a later re-read that
-could turn an accepted row into a rejected one needs the outbox to revise a delivered row,
-which it does not offer yet.
+diagnostics guide, https://developers.google.com/data-manager/api/devguides/diagnostics ("Wait
+for 30 minutes, then send a RetrieveRequestStatus request for each successful request_id ...
+until the destination status ... reaches SUCCESS, PARTIAL_SUCCESS, or FAILURE", with
+exponential backoff), and ``google/ads/datamanager_v1/types/ingestion_service.py``.
+
+So ``send`` answers ``Confirming`` with the ``request_id``: the outbox keeps the rows in status
+``confirming`` and asks :meth:`DataManagerSender.verdicts` (one ``RetrieveRequestStatus`` per
+``request_id``, however many rows share it) first ``status_check_minutes`` (30) after the
+ingest, then with backoff, for up to 24 hours (``connector.outbox.confirm``). No status is read
+right after the ingest: Google would answer ``PROCESSING``, and the read would cost a request
+per ingest for nothing. The verdict of a status, per :func:`verdict`:
+
+* ``SUCCESS`` -> accepted.
+* ``PROCESSING`` (or unknown) -> still confirming; asked again later.
+* ``FAILED`` with every failure a duplicate ``transaction_id`` -> accepted: Google already
+  holds those conversions (an earlier request delivered them).
+* ``FAILED`` otherwise -> rejected, ``reason_code`` the failure reasons joined by commas
+  (``PROCESSING_ERROR_REASON_...``), the message each reason with its count.
+* ``PARTIAL_SUCCESS`` (and a ``FAILED`` with duplicates among other failures) -> accepted with
+  the warning ``PARTIAL_SUCCESS`` on every row of the request: Google counts failures per
+  reason, never per event, so no row can be singled out; the warning names each reason and its
+  count, and ``closedloop outbox list --status accepted`` shows them. Marking every row
+  rejected would call delivered conversions failed; re-sending all would be harmless (Google
+  dedups by ``transaction_id``) but is the operator's call once the cause is fixed.
+* no final status 24 hours after the ingest -> dead letter ``CONFIRMATION_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -31,7 +48,15 @@ from google.api_core import exceptions as api_exceptions
 from google.rpc import error_details_pb2
 
 from connector.errors import PermanentPlatformError, RetryablePlatformError
-from platforms.base import Accepted, Outcome, PlannedConversion, Rejected
+from platforms.base import (
+    Accepted,
+    Confirming,
+    Outcome,
+    PlannedConversion,
+    Rejected,
+    Retry,
+    Verdict,
+)
 from platforms.google_ads.client import MISSING_SCOPE, PLATFORM
 
 _EVENT_INDEX = re.compile(r"(?:^|\.)events\[(\d+)\]")
@@ -50,6 +75,8 @@ _RETRYABLE = (
 DEFAULT_QUOTA_WAIT = 60.0
 _STATUS = dm.RequestStatusPerDestination.RequestStatus
 _DUPLICATE = dm.ProcessingErrorReason.PROCESSING_ERROR_REASON_DUPLICATE_TRANSACTION_ID.name
+#: The warning code on rows of a request Google processed only in part.
+PARTIAL = "PARTIAL_SUCCESS"
 
 
 def consent_status(value: bool | None) -> dm.ConsentStatus:
@@ -156,36 +183,47 @@ class DataManagerSender:
         )
 
     def _accepted(self, request_id: str, count: int) -> list[Outcome]:
-        """Accepted with the request's diagnostics; Rejected when processing failed them all."""
+        """Handed over: Confirming with the ``request_id`` (validate_only: Accepted, final)."""
         if self.dry_run or not request_id:
             return [Accepted(ref=None, diagnostics={"validate_only": True})] * count
-        diagnostics = self._diagnostics(request_id)
-        destinations = diagnostics.get("destinations") or []
-        if len(destinations) == 1 and destinations[0]["status"] == _STATUS.FAILED.name:
-            errors = destinations[0]["errors"]
-            # A duplicate transaction_id means Google already holds the conversion: delivered.
-            if errors and _DUPLICATE not in errors:
-                code = ",".join(sorted(errors))
-                message = (
-                    "Data Manager accepted the request but processing failed every event: "
-                    + ", ".join(f"{reason} x{n}" for reason, n in sorted(errors.items()))
-                )
-                return [Rejected(code, message)] * count
-        return [Accepted(ref=request_id, diagnostics=diagnostics)] * count
+        return [Confirming(ref=request_id, diagnostics={"request_id": request_id})] * count
 
-    def _diagnostics(self, request_id: str) -> dict[str, Any]:
-        """RetrieveRequestStatus as plain JSON; its failure never undoes an accepted ingest."""
-        out: dict[str, Any] = {"request_id": request_id}
-        try:
-            status = self._client_factory().retrieve_request_status(
-                request=dm.RetrieveRequestStatusRequest(request_id=request_id),
-                retry=None,
-                timeout=self.timeout,
-            )
-        except api_exceptions.GoogleAPICallError as exc:
-            out["status_error"] = f"{exc.code.name if exc.code else 'ERROR'}: {exc.message}"
-            return out
-        out["destinations"] = [
+    def verdicts(self, request_ids: list[str]) -> dict[str, Verdict]:
+        """One ``RetrieveRequestStatus`` per ``request_id``, each read as :func:`verdict`.
+
+        A request Google does not know (``INVALID_ARGUMENT``: its status expired or never
+        existed) is unknown for now, not failed: the events may well have been processed, and
+        the outbox's deadline ends the wait. A retryable failure (quota, 5xx) stops the
+        look-ups of this call, every remaining id unknown until the platform's hint has passed;
+        a refused credential raises, pausing the destination.
+        """
+        out: dict[str, Verdict] = {}
+        for index, request_id in enumerate(request_ids):
+            try:
+                status = self._client_factory().retrieve_request_status(
+                    request=dm.RetrieveRequestStatusRequest(request_id=request_id),
+                    retry=None,
+                    timeout=self.timeout,
+                )
+            except (api_exceptions.InvalidArgument, api_exceptions.NotFound) as exc:
+                out[request_id] = Retry(exc.reason or "INVALID_REQUEST_ID", str(exc.message))
+                continue
+            except api_exceptions.GoogleAPICallError as exc:
+                error = whole_request_error(exc, self.customer_id)
+                if isinstance(error, PermanentPlatformError):
+                    raise error from exc
+                hint = Retry(error.code or "RETRYABLE", str(error), error.retry_after)
+                out.update(dict.fromkeys(request_ids[index:], hint))
+                break
+            out[request_id] = verdict(request_id, status_json(request_id, status))
+        return out
+
+
+def status_json(request_id: str, status: Any) -> dict[str, Any]:
+    """A ``RetrieveRequestStatusResponse`` as the plain JSON kept in ``diagnostics``."""
+    return {
+        "request_id": request_id,
+        "destinations": [
             {
                 "conversion_action_id": entry.destination.product_destination_id,
                 "status": entry.request_status.name,
@@ -195,8 +233,39 @@ class DataManagerSender:
                 },
             }
             for entry in status.request_status_per_destination
-        ]
-        return out
+        ],
+    }
+
+
+def verdict(request_id: str, diagnostics: dict[str, Any]) -> Verdict:
+    """What a request's status means for every one of its rows (rules in the module doc)."""
+    destinations = diagnostics.get("destinations") or []
+    states = {d["status"] for d in destinations}
+    final = {_STATUS.SUCCESS.name, _STATUS.FAILED.name, _STATUS.PARTIAL_SUCCESS.name}
+    if not destinations or not states <= final:
+        return Confirming(ref=request_id, diagnostics=diagnostics)
+    errors: dict[str, int] = {}
+    for entry in destinations:
+        for reason, count in entry["errors"].items():
+            errors[reason] = errors.get(reason, 0) + count
+    failures = {reason: n for reason, n in errors.items() if reason != _DUPLICATE}
+    counts = ", ".join(f"{reason} x{n}" for reason, n in sorted(errors.items()))
+    if states == {_STATUS.FAILED.name} and not errors.get(_DUPLICATE):
+        code = ",".join(sorted(failures)) or "PROCESSING_FAILED"
+        message = (
+            f"Data Manager accepted request {request_id} but processing failed every event: "
+            + (counts or "no reason given")
+        )
+        return Rejected(code, message)
+    if not failures:  # SUCCESS, or only duplicates: Google holds every one of them
+        return Accepted(ref=request_id, diagnostics=diagnostics)
+    records = sum(d["record_count"] for d in destinations)
+    message = (
+        f"Data Manager processed request {request_id} only in part: {sum(failures.values())} "
+        f"of {records} events failed ({counts}); Google does not say which, so every row of "
+        "the request is marked accepted with this warning"
+    )
+    return Accepted(ref=request_id, diagnostics=diagnostics, code=PARTIAL, message=message)
 
 
 def event_failures(exc: api_exceptions.GoogleAPICallError) -> dict[int, Rejected]:

@@ -24,6 +24,9 @@ class GoogleAdsSettings(PlatformSettings):
     data_manager_endpoint: str = "datamanager.googleapis.com"
     click_window_days: Annotated[int, Field(ge=1, le=90)] = 90
     adjustment_window_days: Annotated[int, Field(ge=1, le=54)] = 54
+    #: Minutes after an ingest before its first RetrieveRequestStatus (Google's diagnostics
+    #: guide: 30); later checks back off until a final status, for up to 24 hours.
+    status_check_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 30.0
     split: bool | None = None
 
     @model_validator(mode="after")

@@ -51,6 +51,13 @@ def test_demo_delivers_every_conversion_exactly_once_with_crm_values():
     lines: list[str] = []
     result = run_demo(visitors=120, seed=11, echo=lines.append, on_finish=inspect)
     assert [r["status"] for r in result.runs] == ["succeeded", "succeeded"], lines
+    # Google's Data Manager rows were first handed over (its first status read is due 30
+    # minutes after the ingest), then confirmed by the demo's pass at that time.
+    first_google = result.runs[0]["summary"]["google_ads"]
+    assert first_google["confirming"] > 0 and first_google["accepted"] == 0, first_google
+    waiting = next(line for line in lines if line.startswith("→ awaiting the platforms' verdicts"))
+    assert f"google_ads {first_google['confirming']} confirming" in waiting, lines
+    assert any(line.startswith("→ travelled to") for line in lines), lines
 
     rows = seen["rows"]
     conversions = [r for r in rows if r.kind == "conversion"]

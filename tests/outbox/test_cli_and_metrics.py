@@ -123,3 +123,24 @@ def test_metrics_count_paused_platforms_as_errors(
     text = client.get("/metrics").get_data(as_text=True)
     assert 'closedloop_platform_error{platform="tiny"} 1.0' in text
     assert 'closedloop_conversions{destination="tiny",status="pending"} 1.0' in text
+
+
+def test_outbox_lists_rows_awaiting_a_verdict_and_metrics_count_them(
+    tmp_path, db_url, add_rows, runtime, now
+):
+    """Handed-over rows (``confirming``) are open: the default list and the gauge show them."""
+    from connector.metrics import DatabaseCollector
+
+    add_rows(2, prefix="wait", destination="google_ads", status="confirming", platform_ref="r1")
+    add_rows(1, prefix="done", destination="google_ads", status="accepted")
+    result = CliRunner().invoke(cli, ["-c", _config(tmp_path, db_url), "outbox"])
+    assert result.exit_code == 0, result.output
+    rows = {tuple(line.split()[:4]) for line in result.output.splitlines()[1:]}
+    assert rows == {("google_ads", "confirming", "-", "2")}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in DatabaseCollector(runtime, now=now).collect()
+        for s in family.samples
+    }
+    key = ("closedloop_conversions", (("destination", "google_ads"), ("status", "confirming")))
+    assert samples[key] == 2

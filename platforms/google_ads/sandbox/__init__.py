@@ -68,7 +68,11 @@ class GoogleAdsSandbox:
     Faults apply to the API servers, not to the token endpoint. ``clock`` is the sandboxes'
     now, so that click-age rules are exact in tests. ``allowlisted`` (default: ``api ==
     "google_ads"``) decides whether the Google Ads API still takes click conversions from the
-    customer; adjustments and spend work either way.
+    customer; adjustments and spend work either way. ``processing_seconds``: how long Data
+    Manager statuses stay ``PROCESSING`` after an ingest; ``status_check_minutes`` (in
+    ``platform_config``) when closedloop first asks: by default both 0, the sandbox processing
+    at once and asking to be asked at once, so one delivery pass settles; a test of the
+    asynchronous path sets them as Google has them (30 minutes, processing time unknown).
     """
 
     #: Google must not receive the conversion of a person who denied ad_user_data (the
@@ -91,6 +95,8 @@ class GoogleAdsSandbox:
         requests_per_minute: int = 300,
         allowlisted: bool | None = None,
         unknown_clicks: bool = True,
+        processing_seconds: float = 0.0,
+        status_check_minutes: float = 0.0,
     ) -> None:
         shared_certificate()  # before any gRPC channel exists in this process
         faults = faults or FaultPlan.none()
@@ -100,6 +106,7 @@ class GoogleAdsSandbox:
         self.customer_id = customer_id
         self.conversion_action_id = conversion_action_id
         self.developer_token = developer_token
+        self.status_check_minutes = status_check_minutes
         self.client_id = "sandbox-client.apps.googleusercontent.com"
         self.client_secret = "sandbox-client-secret"
         self.refresh_token = "1//sandbox-refresh-token"
@@ -123,6 +130,7 @@ class GoogleAdsSandbox:
             clock=clock,
             requests_per_minute=requests_per_minute,
             unknown_clicks=unknown_clicks,
+            processing_seconds=processing_seconds,
         )
         self.datamanager.add_conversion_action(
             customer_id, conversion_action_id, click_window_days=click_window_days
@@ -179,6 +187,7 @@ class GoogleAdsSandbox:
                 "token_uri": self.token_endpoint.token_uri,
             },
             "data_manager_endpoint": self.datamanager.endpoint,
+            "status_check_minutes": self.status_check_minutes,
         }
         if self.developer_token:
             config["developer_token"] = self.developer_token
@@ -248,6 +257,12 @@ class GoogleAdsSandbox:
     def fail_item(self, key: str, *, permanent: bool) -> None:
         """Fail the Data Manager event with transaction_id ``key`` (see its ``fail_item``)."""
         self.datamanager.fail_item(key, permanent=permanent)
+
+    def fail_processing(
+        self, key: str, reason: str = "PROCESSING_ERROR_REASON_INVALID_GCLID"
+    ) -> None:
+        """Accept the event with transaction_id ``key`` but fail it in processing (``reason``)."""
+        self.datamanager.fail_processing(key, reason)
 
     @property
     def max_conversion_age(self) -> timedelta | None:

@@ -12,6 +12,11 @@ Two tiers of errors, as the SDK's types describe the real API:
 * **Processing** (``ProcessingErrorReason``): checks that need Google's data (the click, its age,
   consent, an already used ``transaction_id``) do not fail the request; the event is not kept
   and ``RetrieveRequestStatus`` reports it in ``error_info.error_counts``.
+
+Processing takes time, as at Google: ``RetrieveRequestStatus`` answers ``PROCESSING`` until
+``processing_seconds`` (on the sandbox clock) have passed since the ingest, then the final
+``SUCCESS``, ``PARTIAL_SUCCESS`` or ``FAILED``. ``fail_processing`` makes an event fail
+processing with a given ``ProcessingErrorReason``, so a request can end ``FAILED`` later.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ class _DestinationResult:
     destination: Any  # destination_pb2.Destination
     records: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    #: When processing is done (sandbox clock): PROCESSING until then.
+    done_at: datetime | None = None
 
 
 class _Abort(Exception):
@@ -128,6 +135,7 @@ class DataManagerServer:
     the per-minute quota uses the monotonic clock so that it drains in real time. With
     ``unknown_clicks=False`` a click ID that was never seeded fails processing with
     ``CLICK_NOT_FOUND``, as it would at Google; by default it is taken on trust.
+    ``processing_seconds``: how long after an ingest its status stays ``PROCESSING``.
     """
 
     name = "google_ads_datamanager"
@@ -140,6 +148,7 @@ class DataManagerServer:
         clock: Callable[[], datetime] | None = None,
         requests_per_minute: int = 300,
         unknown_clicks: bool = True,
+        processing_seconds: float = 0.0,
         host: str = "127.0.0.1",
     ) -> None:
         self.faults = faults or FaultPlan.none()
@@ -147,6 +156,9 @@ class DataManagerServer:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.requests_per_minute = requests_per_minute
         self.unknown_clicks = unknown_clicks
+        self.processing_seconds = processing_seconds
+        #: ``fail_processing``: transaction_id -> the ProcessingErrorReason it fails with.
+        self._fail_processing: dict[str, Processing] = {}
         self.host = host
         self.requests = 0
         #: RPCs received, by method name (``IngestEvents``, ``RetrieveRequestStatus``).
@@ -208,6 +220,22 @@ class DataManagerServer:
         """
         with self._lock:
             self._fail[key] = permanent
+
+    def fail_processing(
+        self,
+        key: str,
+        reason: Processing | str = Processing.PROCESSING_ERROR_REASON_INVALID_GCLID,
+    ) -> None:
+        """Have the event with transaction_id ``key`` fail processing with ``reason``.
+
+        The ingest succeeds (a request_id, nothing refused); the event is not kept, and once
+        processing is done ``RetrieveRequestStatus`` counts it under ``reason``, as Google
+        reports a failure found after the request was accepted.
+        """
+        with self._lock:
+            self._fail_processing[key] = (
+                Processing[reason] if isinstance(reason, str) else Processing(reason)
+            )
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -352,7 +380,8 @@ class DataManagerServer:
         if request.validate_only:
             return dm.IngestEventsResponse.pb()()
         request_id = uuid.uuid4().hex
-        results = [_DestinationResult(d) for d in request.destinations]
+        done_at = now + timedelta(seconds=self.processing_seconds)
+        results = [_DestinationResult(d, done_at=done_at) for d in request.destinations]
         with self._lock:
             for event in request.events:
                 consent = _effective_consent(event, request)
@@ -522,6 +551,8 @@ class DataManagerServer:
     def _processing_error(
         self, event: Any, destination: Any, consent: int, now: datetime
     ) -> Processing | None:
+        if event.transaction_id in self._fail_processing:
+            return self._fail_processing[event.transaction_id]
         if consent == dm.ConsentStatus.CONSENT_DENIED:
             return Processing.PROCESSING_ERROR_REASON_DENIED_CONSENT
         click_id = _click_id(event)
@@ -589,8 +620,19 @@ class DataManagerServer:
                 ]
             )
         statuses = []
+        now = self.clock()
         for result in results:
             failed = sum(result.errors.values())
+            if result.done_at is not None and now < result.done_at:
+                statuses.append(
+                    dm.RequestStatusPerDestination(
+                        destination=dm.Destination.deserialize(
+                            result.destination.SerializeToString()
+                        ),
+                        request_status=Status.PROCESSING,
+                    )
+                )
+                continue
             if failed == 0:
                 state = Status.SUCCESS
             elif failed >= result.records:

@@ -7,6 +7,9 @@ from typing import Any
 from platforms.google_ads.sandbox.click_view import ClickSource
 
 NAME = "google_ads"
+#: The demo keeps Google's schedule (first status 30 minutes after an ingest), so its rows are
+#: seen confirming; it then travels to when the checks are due (``connector.demo.run``).
+CONFIG = {"status_check_minutes": 30}
 
 
 def ad_group_id(campaign_id: str) -> str:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from connector.errors import PermanentPlatformError, RetryablePlatformError
-from platforms.base import Accepted, Identifiers, Prepared, Rejected
+from platforms.base import Accepted, Confirming, Identifiers, Prepared, Rejected
 from platforms.google_ads.sandbox import ADWORDS_SCOPE
 from platforms.sandbox_kit.faults import Fault, FaultPlan
 
@@ -30,14 +30,17 @@ def without_timestamp(item: Prepared) -> Prepared:
 
 
 def test_batch_of_2000_is_one_request(sandbox, make_destination, make_conversion):
-    """2,000 conversions (max_batch) go in one IngestEvents call and are all accepted."""
+    """2,000 conversions (max_batch) go in one IngestEvents call; one status confirms them."""
     adapter = make_destination()
     assert adapter.max_batch == 2000
     outcomes = adapter.send(prepared(adapter, [make_conversion() for _ in range(2000)]))
-    assert {type(o) for o in outcomes} == {Accepted}
-    assert len({o.ref for o in outcomes}) == 1
-    assert outcomes[0].diagnostics["destinations"][0]["record_count"] == 2000
-    assert sandbox.datamanager.calls["IngestEvents"] == 1
+    assert {type(o) for o in outcomes} == {Confirming}
+    (ref,) = {o.ref for o in outcomes}
+    assert sandbox.datamanager.calls == {"IngestEvents": 1}  # no status read at the ingest
+    verdict = adapter.confirm([ref])[ref]
+    assert isinstance(verdict, Accepted)
+    assert verdict.diagnostics["destinations"][0]["record_count"] == 2000
+    assert sandbox.datamanager.calls == {"IngestEvents": 1, "RetrieveRequestStatus": 1}
     assert len(sandbox.accepted) == 2000
 
 
@@ -47,7 +50,13 @@ def test_one_invalid_event_does_not_block_the_others(sandbox, make_destination, 
     items = prepared(adapter, [make_conversion() for _ in range(5)])
     items[1], items[3] = without_timestamp(items[1]), without_timestamp(items[3])
     outcomes = adapter.send(items)
-    assert [type(o) for o in outcomes] == [Accepted, Rejected, Accepted, Rejected, Accepted]
+    assert [type(o) for o in outcomes] == [
+        Confirming,
+        Rejected,
+        Confirming,
+        Rejected,
+        Confirming,
+    ]
     assert outcomes[1].code == "REQUIRED_FIELD_MISSING"
     assert "events[1].event_timestamp" in outcomes[1].message
     kept = [a["transaction_id"] for a in sandbox.accepted]
@@ -60,9 +69,11 @@ def test_resend_of_a_transaction_id_counts_once(sandbox, make_destination, make_
     adapter = make_destination()
     items = prepared(adapter, [make_conversion()])
     first, second = adapter.send(items), adapter.send(items)
-    assert isinstance(first[0], Accepted) and isinstance(second[0], Accepted)
+    verdicts = adapter.confirm([first[0].ref, second[0].ref])
+    assert isinstance(verdicts[first[0].ref], Accepted)
+    assert isinstance(verdicts[second[0].ref], Accepted)  # a duplicate: Google holds it
     assert len(sandbox.accepted) == 1
-    errors = second[0].diagnostics["destinations"][0]["errors"]
+    errors = verdicts[second[0].ref].diagnostics["destinations"][0]["errors"]
     assert errors == {"PROCESSING_ERROR_REASON_DUPLICATE_TRANSACTION_ID": 1}
 
 
@@ -92,7 +103,9 @@ def test_processing_failure_of_every_event_is_rejected(sandbox, make_destination
     sandbox.add_click("gclid-fresh", NOW - timedelta(hours=2))
     adapter = make_destination()
     conversion = make_conversion(identifiers=Identifiers(gclid="gclid-fresh"), event_time=NOW)
-    (outcome,) = adapter.send(prepared(adapter, [conversion]))
+    (handed,) = adapter.send(prepared(adapter, [conversion]))
+    assert isinstance(handed, Confirming)
+    outcome = adapter.confirm([handed.ref])[handed.ref]
     assert isinstance(outcome, Rejected)
     assert outcome.code == "PROCESSING_ERROR_REASON_TOO_RECENT_CLICK"
     assert sandbox.accepted == []
@@ -116,7 +129,8 @@ def test_rate_limit_is_retryable_with_googles_delay(sandbox, make_destination, m
 def test_per_minute_quota_is_retryable(make_destination, make_conversion):
     """Past 300 (here 2) requests a minute the next send is retried within the minute."""
     adapter = make_destination()
-    adapter.send(prepared(adapter, [make_conversion()]))  # IngestEvents + RetrieveRequestStatus
+    (handed,) = adapter.send(prepared(adapter, [make_conversion()]))  # IngestEvents
+    adapter.confirm([handed.ref])  # RetrieveRequestStatus
     with pytest.raises(RetryablePlatformError) as caught:
         adapter.send(prepared(adapter, [make_conversion()]))
     assert 0 < caught.value.retry_after <= 60
@@ -159,7 +173,9 @@ def test_lost_response_then_resend_counts_once(sandbox, make_destination, make_c
     items = prepared(adapter, [make_conversion()])
     with pytest.raises(RetryablePlatformError):
         adapter.send(items)
-    assert isinstance(adapter.send(items)[0], Accepted)
+    (handed,) = adapter.send(items)
+    assert isinstance(handed, Confirming)
+    assert isinstance(adapter.confirm([handed.ref])[handed.ref], Accepted)
     assert len(sandbox.accepted) == 1
 
 

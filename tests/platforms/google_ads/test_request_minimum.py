@@ -3,7 +3,8 @@
 Google's diagnostics guide: an accepted ``IngestEvents`` only says the request was accepted
 for processing; the events that then failed are reported by ``RetrieveRequestStatus``, whose
 request takes a single ``request_id``. So a batch of up to 2,000 events costs 2 requests, and
-``follow_up_requests`` (what bench/deliver.py adds to the minimum) must say 1 for it.
+``follow_up_requests`` (what bench/deliver.py adds to the minimum) must say 1 for it. The
+ingest itself reads no status (Google would answer PROCESSING): the look-up is ``confirm``'s.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ def test_each_ingest_is_followed_by_exactly_one_status_look_up(
     adapter = make_destination()
     items = [adapter.prepare(make_conversion(), NOW) for _ in range(4001)]
     assert all(isinstance(p, Prepared) for p in items)
+    refs = set()
     for start in range(0, len(items), adapter.max_batch):
-        adapter.send(items[start : start + adapter.max_batch])
+        refs |= {o.ref for o in adapter.send(items[start : start + adapter.max_batch])}
     batches = math.ceil(4001 / 2000)
-    assert sandbox.datamanager.calls["IngestEvents"] == batches
+    assert sandbox.datamanager.calls == {"IngestEvents": batches}
+    assert len(refs) == batches
+    adapter.confirm(sorted(refs))
     assert sandbox.datamanager.calls["RetrieveRequestStatus"] == batches
     key = adapter.group_key(items[0])
     assert adapter.follow_up_requests(key) == 1
