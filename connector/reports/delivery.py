@@ -24,7 +24,8 @@ from connector.reports.sources import ReportRange, fx_factor, plan_for_reports
 from connector.reports.spend_join import spend_join
 from connector.storage.models import Conversion, Deal
 
-STATUSES = ("accepted", "pending", "skipped", "rejected", "dead")
+#: Every status a row can be in; ``confirming``: handed over, the platform's verdict awaited.
+STATUSES = ("accepted", "confirming", "pending", "skipped", "rejected", "dead")
 
 
 def delivery_report(
@@ -68,7 +69,8 @@ def delivery_report(
             func.count(),
         )
         .where(in_range, Conversion.kind == "conversion")
-        .where(Conversion.status.in_(("skipped", "rejected", "dead", "pending")))
+        # Accepted rows carry a code only for the platform's warning (e.g. Google's
+        # PARTIAL_SUCCESS: some events of their request failed, Google does not say which).
         .where(Conversion.reason_code.is_not(None))
         .group_by(Conversion.destination, Conversion.status, Conversion.reason_code)
         .order_by(func.count().desc())

@@ -141,3 +141,58 @@ def test_by_day_counts_statuses_per_utc_day(outbox_db):
     assert google["2026-11-10"]["accepted"] == 1 and google["2026-11-10"]["rejected"] == 0
     assert google["2026-11-12"]["skipped"] == 1
     assert outbox_db["platforms"]["meta"]["by_day"]["2026-11-15"]["pending"] == 1
+
+
+def test_confirming_rows_and_an_accepted_rows_warning(runtime):
+    """Rows awaiting the platform's verdict count as confirming; an accepted row's warning shows.
+
+    Every day lists ``confirming``; Google's PARTIAL_SUCCESS on an accepted row is a reason.
+    """
+    with runtime.sessions.begin() as s:
+        s.add(
+            Deal(
+                id="D1",
+                amount=Decimal("100"),
+                currency="USD",
+                is_won=True,
+                is_closed=True,
+                close_time=at(11, 10),
+                created_time=at(11, 1),
+                match_status="matched",
+            )
+        )
+        for key, status, code in (
+            ("k1", "confirming", None),
+            ("k2", "confirming", None),
+            ("k3", "accepted", "PARTIAL_SUCCESS"),
+        ):
+            s.add(
+                Conversion(
+                    deal_id="D1",
+                    destination="google_ads",
+                    kind="conversion",
+                    event_name="purchase",
+                    dedup_key=key,
+                    value=Decimal("100"),
+                    currency="USD",
+                    event_time=at(11, 10),
+                    status=status,
+                    reason_code=code,
+                    reason="2 of 5 events failed" if code else None,
+                )
+            )
+    with runtime.sessions() as s:
+        google = delivery_report(s, NOV, currency="USD")["platforms"]["google_ads"]
+    assert counts(google) == {
+        "accepted": (1, Decimal("100.00")),
+        "confirming": (2, Decimal("200.00")),
+    }
+    assert google["by_day"]["2026-11-10"]["confirming"] == 2
+    assert google["reasons"] == [
+        {
+            "status": "accepted",
+            "code": "PARTIAL_SUCCESS",
+            "example": "2 of 5 events failed",
+            "count": 1,
+        }
+    ]
