@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,10 +40,7 @@ def cursor_name(profile: MappingProfile) -> str:
 
 
 def lifecycle_rows(
-    contact: CrmContact,
-    mapping: LifecycleMapping,
-    problems: Counter[str] | None = None,
-    milestones: Milestones | None = None,
+    contact: CrmContact, mapping: LifecycleMapping, problems: Counter[str] | None = None
 ) -> list[dict[str, Any]]:
     """One row per milestone the contact has a date-entered time for.
 
@@ -51,24 +48,18 @@ def lifecycle_rows(
     what could not be recorded: ``<milestone>_without_time`` (the contact sits in a mapped
     stage but its date property is empty) and ``unparseable_time``. Each row also carries the
     contact's lead-form lead ID (``lifecycle.lead_id``) when the profile maps one; a change to
-    it alone rewrites the rows (counted with the changed times). ``milestones``: the
-    mapping's, from :func:`milestones_of`, when the caller has them already.
+    it alone rewrites the rows (counted with the changed times).
     """
-    rows: list[dict[str, Any]] = []
-    properties = contact.properties
-    milestones = milestones or milestones_of(mapping)
-    if contact.lifecycle_stage not in milestones.mapped and not any(
-        properties.get(prop) for prop in milestones.properties
-    ):
-        return rows  # no date to record and nothing missing (most contacts of a big pull)
+    rows = []
     person: str | None = None  # hashed at the first row: a contact with none needs no hash
-    lead_id = properties.get(mapping.lead_id) if mapping.lead_id else None
+    lead_id = contact.properties.get(mapping.lead_id) if mapping.lead_id else None
     lead_id = (lead_id or "").strip()[:32] or None
-    for milestone, stages in milestones.stages:
+    for milestone in MILESTONES:
+        stages = mapping.stages(milestone)
         best: tuple[datetime, str] | None = None
         for stage, prop in stages.items():
             try:
-                at = parse_time(properties.get(prop))
+                at = parse_time(contact.properties.get(prop))
             except (ValueError, OverflowError, OSError):
                 if problems is not None:
                     problems["unparseable_time"] += 1
@@ -92,24 +83,6 @@ def lifecycle_rows(
             }
         )
     return rows
-
-
-class Milestones(NamedTuple):
-    """A mapping's milestones worked out once, not again for every contact of a pull."""
-
-    stages: tuple[tuple[str, dict[str, str]], ...]  # (milestone, stage -> date property)
-    mapped: frozenset[str]  # every mapped stage value
-    properties: tuple[str, ...]  # every date-entered property
-
-
-def milestones_of(mapping: LifecycleMapping) -> Milestones:
-    """``mapping``'s stages per milestone, once per page rather than once per contact."""
-    stages = tuple((m, mapping.stages(m)) for m in MILESTONES)
-    return Milestones(
-        stages,
-        frozenset(s for _, st in stages for s in st),
-        tuple(dict.fromkeys(p for _, st in stages for p in st.values())),
-    )
 
 
 def _newest(page: Iterable[CrmContact]) -> list[CrmContact]:
@@ -262,9 +235,7 @@ class LifecycleStep:
         """
         name, stored = cursor
         contacts = _newest(page)
-        mapping = profile.lifecycle
-        known = milestones_of(mapping)
-        rows = [r for c in contacts for r in lifecycle_rows(c, mapping, problems, known)]
+        rows = [r for c in contacts for r in lifecycle_rows(c, profile.lifecycle, problems)]
         counts["contacts_pulled"] += len(contacts)
         times = [c.modified_time for c in contacts if c.modified_time is not None]
         newest = max(times) if times else None
