@@ -31,7 +31,8 @@ on a live store.
 At 100k-1M deals the recorded pages and the bare-SDK comparison are too big for a small
 machine; ``--live-only`` runs just measurement 3, with the memory it adds, beside a same-run
 reference (the bare SDK pulling the first 10,000 deals: CPU time on a shared VM moves with
-the other jobs' load, and the reference moves with it)::
+the other jobs' load, and the reference moves with it). It also prints the run's CPU per step (sync, lifecycle) and the
+time the cyclic garbage collector ran in it::
 
     python bench/sync.py --deals 100000 --live-only [--db URL]
     nice -n 10 python bench/sync.py --deals 1000000 --live-only > /tmp/sync1m.txt 2>&1 &
@@ -426,27 +427,70 @@ def live_sync(
         sources.append(made)
         return made
 
-    service = RunService(
-        runtime,
-        steps=[
-            SyncStep(source_factory=source, now=lambda: NOW),
-            LifecycleStep(source_factory=source),
-        ],
-    )
+    steps = [
+        TimedStep(SyncStep(source_factory=source, now=lambda: NOW)),
+        TimedStep(LifecycleStep(source_factory=source)),
+    ]
+    service = RunService(runtime, steps=steps)
     gc.collect()
-    # CPU time of this thread (the figure measured), not wall time spent waiting on sockets.
     profiler = cProfile.Profile() if profile_to else None
+    collecting = GcTimer()
     start, cpu = time.perf_counter(), time.process_time()
-    with profiler or contextlib.nullcontext():
+    with profiler or contextlib.nullcontext(), collecting:
         run_id, _status = service.run_now("bench-live")
     wall, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     if profiler is not None:
         profiler.dump_stats(profile_to)
+    LAST_BREAKDOWN.clear()
+    LAST_BREAKDOWN.update({step.name: step.cpu for step in steps})
+    LAST_BREAKDOWN["gc"] = collecting.seconds
     made: dict[str, int] = {}
     for one in sources:
         for endpoint, count in one.client.requests_by_endpoint.items():
             made[endpoint] = made.get(endpoint, 0) + count
     return wall, cpu_s, made, run_id
+
+
+#: The last live run's CPU seconds per step, and (``gc``) the cyclic collector's time in it.
+LAST_BREAKDOWN: dict[str, float] = {}
+
+
+class TimedStep:
+    """A run step, counting this process's CPU seconds spent in it (``cpu``)."""
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+        self.name = step.name
+        self.cpu = 0.0
+
+    def __call__(self, ctx: Any) -> None:
+        """Run the step, adding its CPU time to ``cpu``."""
+        start = time.process_time()
+        try:
+            self.step(ctx)
+        finally:
+            self.cpu += time.process_time() - start
+
+
+class GcTimer:
+    """While entered: the seconds the cyclic garbage collector runs (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def forget_sync(runtime: Runtime) -> None:
@@ -762,6 +806,11 @@ def live_only(
         f"({bare_cpu:.2f}s); the whole sync / that pull: {live_cpu / n * bare_deals / bare_cpu:.2f}"
         "x the CPU per deal (below 1: the whole sync costs less than reading the deals with "
         "the bare SDK)"
+    )
+    steps = ", ".join(f"{k} {v:.2f}s" for k, v in LAST_BREAKDOWN.items() if k != "gc")
+    print(
+        f"  CPU by step: {steps}; the garbage collector ran {LAST_BREAKDOWN.get('gc', 0):.2f}s "
+        "of the run (wall)"
     )
     print_requests("whole sync, live", live_made, live_served, live_minimum(n, minimum_requests(n)))
     print(
