@@ -31,8 +31,8 @@ on a live store.
 At 100k-1M deals the recorded pages and the bare-SDK comparison are too big for a small
 machine; ``--live-only`` runs just measurement 3, with the memory it adds, beside a same-run
 reference (the bare SDK pulling the first 10,000 deals: CPU time on a shared VM moves with
-the other jobs' load, and the reference moves with it). It also prints the run's CPU per step (sync, lifecycle) and the
-time the cyclic garbage collector ran in it::
+the other jobs' load, and the reference moves with it). It also prints the run's CPU per
+step (sync, lifecycle) and the time the cyclic garbage collector ran in it::
 
     python bench/sync.py --deals 100000 --live-only [--db URL]
     nice -n 10 python bench/sync.py --deals 1000000 --live-only > /tmp/sync1m.txt 2>&1 &
