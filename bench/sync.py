@@ -31,7 +31,8 @@ on a live store.
 At 100k-1M deals the recorded pages and the bare-SDK comparison are too big for a small
 machine; ``--live-only`` runs just measurement 3, with the memory it adds, beside a same-run
 reference (the bare SDK pulling the first 10,000 deals: CPU time on a shared VM moves with
-the other jobs' load, and the reference moves with it)::
+the other jobs' load, and the reference moves with it). It also prints the run's CPU per
+step (sync, lifecycle) and the time the cyclic garbage collector ran in it::
 
     python bench/sync.py --deals 100000 --live-only [--db URL]
     nice -n 10 python bench/sync.py --deals 1000000 --live-only > /tmp/sync1m.txt 2>&1 &
@@ -47,12 +48,18 @@ Profile with (commit the command, not the output)::
 
     python -m cProfile -o /tmp/p.out bench/sync.py --deals 5000 --repeat 1
     python -c "import pstats; pstats.Stats('/tmp/p.out').sort_stats('cumulative').print_stats(40)"
+
+or, the whole live sync alone (no seeding, no reference pull in the profile)::
+
+    nice -n 10 python bench/sync.py --deals 20000 --live-only --profile /tmp/live.prof
+    python -c "import pstats; pstats.Stats('/tmp/live.prof').sort_stats('tottime').print_stats(40)"
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import faulthandler
 import gc
 import math
@@ -401,11 +408,16 @@ def compare_pulls(
 
 
 def live_sync(
-    runtime: Runtime, settings: Any, sources: list[HubSpotSource] | None = None
+    runtime: Runtime,
+    settings: Any,
+    sources: list[HubSpotSource] | None = None,
+    profile_to: str | None = None,
 ) -> tuple[float, float, dict[str, int], Any]:
     """One whole run (sync with the real HubSpot source, then lifecycle): wall, CPU, requests.
 
     ``sources``: the HubSpot sources the run makes are appended to it (progress reads them).
+    ``profile_to``: cProfile the run (this thread only: on PostgreSQL the writer thread's
+    share is not in it) into that file.
     """
     fake = FakeClock()
     sources = [] if sources is None else sources
@@ -415,22 +427,70 @@ def live_sync(
         sources.append(made)
         return made
 
-    service = RunService(
-        runtime,
-        steps=[
-            SyncStep(source_factory=source, now=lambda: NOW),
-            LifecycleStep(source_factory=source),
-        ],
-    )
+    steps = [
+        TimedStep(SyncStep(source_factory=source, now=lambda: NOW)),
+        TimedStep(LifecycleStep(source_factory=source)),
+    ]
+    service = RunService(runtime, steps=steps)
     gc.collect()
+    profiler = cProfile.Profile() if profile_to else None
+    collecting = GcTimer()
     start, cpu = time.perf_counter(), time.process_time()
-    run_id, _status = service.run_now("bench-live")
+    with profiler or contextlib.nullcontext(), collecting:
+        run_id, _status = service.run_now("bench-live")
     wall, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    if profiler is not None:
+        profiler.dump_stats(profile_to)
+    LAST_BREAKDOWN.clear()
+    LAST_BREAKDOWN.update({step.name: step.cpu for step in steps})
+    LAST_BREAKDOWN["gc"] = collecting.seconds
     made: dict[str, int] = {}
     for one in sources:
         for endpoint, count in one.client.requests_by_endpoint.items():
             made[endpoint] = made.get(endpoint, 0) + count
     return wall, cpu_s, made, run_id
+
+
+#: The last live run's CPU seconds per step, and (``gc``) the cyclic collector's time in it.
+LAST_BREAKDOWN: dict[str, float] = {}
+
+
+class TimedStep:
+    """A run step, counting this process's CPU seconds spent in it (``cpu``)."""
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+        self.name = step.name
+        self.cpu = 0.0
+
+    def __call__(self, ctx: Any) -> None:
+        """Run the step, adding its CPU time to ``cpu``."""
+        start = time.process_time()
+        try:
+            self.step(ctx)
+        finally:
+            self.cpu += time.process_time() - start
+
+
+class GcTimer:
+    """While entered: the seconds the cyclic garbage collector runs (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def forget_sync(runtime: Runtime) -> None:
@@ -533,6 +593,12 @@ def main() -> None:
         help="seed, then only the whole live sync: its CPU per deal and the memory it adds "
         "(no recorded pull, no pull comparison; for 100k-1M deals on a small machine)",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="with --live-only: cProfile the live sync alone (not the seeding or the "
+        "reference pull) into PATH; its CPU figure then includes the profiler's overhead",
+    )
     args = parser.parse_args()
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where it is
     n = args.deals
@@ -589,7 +655,7 @@ def main() -> None:
         fake = FakeClock()
         sandbox = Sandbox(parent)
         if args.live_only:
-            live_only(runtime, settings, sandbox, n, seeded, rss_seeding, monitor)
+            live_only(runtime, settings, sandbox, n, seeded, rss_seeding, monitor, args.profile)
             parent.send("stop")
             parent.recv()
             proc.join(timeout=30)
@@ -687,6 +753,7 @@ def live_only(
     seeded: float,
     rss_seeding: float,
     monitor: Monitor,
+    profile_to: str | None = None,
 ) -> None:
     """One whole live sync from an empty sync state: CPU per deal, requests, memory it adds.
 
@@ -702,7 +769,7 @@ def live_only(
     sources: list[HubSpotSource] = []
     contacts = sum(c for _, c in deals_plan(n))
     monitor.enter("live sync", lambda: sync_progress(sources, n, contacts))
-    live_wall, live_cpu, live_made, live_run = live_sync(runtime, settings, sources)
+    live_wall, live_cpu, live_made, live_run = live_sync(runtime, settings, sources, profile_to)
     rss_peak = rss_mb()
     monitor.enter("reference pull")
     live_served = sandbox.served() - sandbox_before
@@ -739,6 +806,11 @@ def live_only(
         f"({bare_cpu:.2f}s); the whole sync / that pull: {live_cpu / n * bare_deals / bare_cpu:.2f}"
         "x the CPU per deal (below 1: the whole sync costs less than reading the deals with "
         "the bare SDK)"
+    )
+    steps = ", ".join(f"{k} {v:.2f}s" for k, v in LAST_BREAKDOWN.items() if k != "gc")
+    print(
+        f"  CPU by step: {steps}; the garbage collector ran {LAST_BREAKDOWN.get('gc', 0):.2f}s "
+        "of the run (wall)"
     )
     print_requests("whole sync, live", live_made, live_served, live_minimum(n, minimum_requests(n)))
     print(
