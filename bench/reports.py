@@ -20,7 +20,10 @@ the fit); funnel/velocity 9.4-13.9 s -> 4.4-7.2 s; paths' bare fetch reference 1
 (the load fell between the runs). Second pass (same schema; the after figures at load 5-6):
 model comparison's first call 8.8 -> 5.3 s run alone (9.8 s in the loaded bench run), velocity
 5.2 -> 4.0 s, period funnel 5.8 -> 5.2 s, source report with MQLs/SQLs 4.5 -> 4.1 s; still over
-2 s (README, "Report speed"). Where model comparison's time goes:
+2 s (README, "Report speed"). Third pass (2026-12-04, quiet machine, same schema, before ->
+after): the 35 source-report calls' median 2.14 -> 1.77-1.81 s, cohort funnel 2.99 -> 1.53-1.69 s,
+calls at or over 2 s 30 -> 8-14 of 57; the dashboard page (timed at the end, panels side by side
+against in turn) 11.0-11.1 s against 12.2-12.4 s. Where model comparison's time goes:
 
     .venv/bin/python bench/reports.py --keep    # prints the schema name
     .venv/bin/python -m cProfile -s cumulative bench/reports.py --schema NAME | head -60
