@@ -165,15 +165,7 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
 
     def confirm(self, refs: list[str]) -> dict[str, Verdict]:
         """The verdict of each Data Manager ``request_id``: one RetrieveRequestStatus each."""
-        sdk.ensure_token(self._datamanager_credentials(), self.timeout)
-        sender = DataManagerSender(
-            self._ingestion_client,
-            customer_id=self._customer_id(),
-            login_customer_id=self.settings.login_customer_id,
-            timeout=self.timeout,
-            dry_run=False,
-        )
-        return sender.verdicts(refs)
+        return self._data_manager(dry_run=False).verdicts(refs)
 
     def follow_up_requests(self, group_key: str) -> int:
         """A Data Manager batch costs one ``RetrieveRequestStatus`` after its ``IngestEvents``.
@@ -309,6 +301,17 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
                 outcomes[index] = outcome
         return [o for o in outcomes if o is not None]
 
+    def _data_manager(self, *, dry_run: bool) -> DataManagerSender:
+        """A Data Manager sender for this account, its OAuth token fresh."""
+        sdk.ensure_token(self._datamanager_credentials(), self.timeout)
+        return DataManagerSender(
+            self._ingestion_client,
+            customer_id=self._customer_id(),
+            login_customer_id=self.settings.login_customer_id,
+            timeout=self.timeout,
+            dry_run=dry_run,
+        )
+
     def _send_route(
         self,
         route: str,
@@ -317,14 +320,7 @@ class GoogleAdsDestination(Destination[GoogleAdsPayload]):
         validate_only: bool,
     ) -> list[Outcome]:
         if route == DATA_MANAGER:
-            sdk.ensure_token(self._datamanager_credentials(), self.timeout)
-            sender = DataManagerSender(
-                self._ingestion_client,
-                customer_id=self._customer_id(),
-                login_customer_id=self.settings.login_customer_id,
-                timeout=self.timeout,
-                dry_run=validate_only,
-            )
+            sender = self._data_manager(dry_run=validate_only)
             return sender.send([p.payload.event for p in items], action_id)  # type: ignore[misc]
         uploader = self._ads_uploader()
         if uploader is None:
