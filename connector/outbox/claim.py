@@ -20,11 +20,17 @@ from connector.storage.models import Conversion
 PENDING = "pending"
 
 
-def _due(destination: str, due_before: datetime, now: datetime) -> ColumnElement[bool]:
-    """Rows of ``destination`` that are pending, due, and not held by a live claim."""
+def due_rows(
+    destination: str, due_before: datetime, now: datetime, *, status: str = PENDING
+) -> ColumnElement[bool]:
+    """Rows of ``destination`` in ``status`` whose time is due and that no live claim holds.
+
+    Pending rows wait to be sent; confirming rows (``connector.outbox.confirm``) wait for
+    their next look-up. Both are claimed the same way.
+    """
     return and_(
         Conversion.destination == destination,
-        Conversion.status == PENDING,
+        Conversion.status == status,
         or_(Conversion.next_attempt_at.is_(None), Conversion.next_attempt_at <= due_before),
         or_(Conversion.claimed_until.is_(None), Conversion.claimed_until < now),
     )
@@ -51,7 +57,7 @@ def claim_due(
         rows = list(
             session.scalars(
                 select(Conversion)
-                .where(_due(destination, cutoff, now))
+                .where(due_rows(destination, cutoff, now))
                 .order_by(Conversion.next_attempt_at, Conversion.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -64,7 +70,7 @@ def claim_due(
         # even if a writer slipped in; on PostgreSQL the rows are locked, so it always holds.
         result = session.execute(
             update(Conversion)
-            .where(Conversion.id.in_(ids), _due(destination, cutoff, now))
+            .where(Conversion.id.in_(ids), due_rows(destination, cutoff, now))
             .values(claimed_by=worker, claimed_until=until)
             .execution_options(synchronize_session=False)
         )
@@ -96,7 +102,7 @@ def scan_due(
         rows = list(
             session.scalars(
                 select(Conversion)
-                .where(_due(destination, now, now), Conversion.id > after_id)
+                .where(due_rows(destination, now, now), Conversion.id > after_id)
                 .order_by(Conversion.id)
                 .limit(limit)
             )

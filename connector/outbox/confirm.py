@@ -35,10 +35,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.errors import PermanentPlatformError, RetryablePlatformError
+from connector.outbox.claim import due_rows
+from connector.outbox.outcomes import cut_code
 from connector.outbox.summary import (
     ACCEPTED,
     CONFIRMING,
@@ -54,17 +56,11 @@ log = logging.getLogger(__name__)
 #: References asked about per claim (each is one look-up at the platform).
 REFS_PER_CHUNK = 50
 TIMEOUT = "CONFIRMATION_TIMEOUT"
-CODE_MAX = 128
 
 
 def _due(destination: str, due_before: datetime, now: datetime) -> ColumnElement[bool]:
     """Confirming rows of ``destination`` whose check is due and that no live claim holds."""
-    return and_(
-        Conversion.destination == destination,
-        Conversion.status == CONFIRMING,
-        or_(Conversion.next_attempt_at.is_(None), Conversion.next_attempt_at <= due_before),
-        or_(Conversion.claimed_until.is_(None), Conversion.claimed_until < now),
-    )
+    return due_rows(destination, due_before, now, status=CONFIRMING)
 
 
 @dataclass(frozen=True)
@@ -205,7 +201,7 @@ class ConfirmPass:
             values: dict[str, Any] = {
                 "status": ACCEPTED,
                 "next_attempt_at": None,
-                "reason_code": _cut(answer.code),
+                "reason_code": cut_code(answer.code),
                 "reason": answer.message,
             }
             if answer.diagnostics is not None:
@@ -215,7 +211,7 @@ class ConfirmPass:
             values = {
                 "status": REJECTED,
                 "next_attempt_at": None,
-                "reason_code": _cut(answer.code),
+                "reason_code": cut_code(answer.code),
                 "reason": answer.message,
             }
             return REJECTED, answer.code, answer.message, values
@@ -247,7 +243,7 @@ class ConfirmPass:
         if isinstance(answer, Confirming) and answer.diagnostics is not None:
             values["diagnostics"] = answer.diagnostics
         if isinstance(answer, Retry):
-            values["reason_code"], values["reason"] = _cut(answer.code), answer.message
+            values["reason_code"], values["reason"] = cut_code(answer.code), answer.message
         return None, None, None, values
 
     def _uncount_handover(self) -> None:
@@ -285,7 +281,3 @@ def _still(answer: Any) -> str:
     if isinstance(answer, Confirming):
         return "still processing"
     return "no answer for this reference"
-
-
-def _cut(text: str | None) -> str | None:
-    return text[:CODE_MAX] if text else text

@@ -190,3 +190,8 @@ def _message(result: Validation | Confirming | Skip | Wait | None) -> str | None
 
 def _cut(text: str | None, limit: int) -> str | None:
     return text[:limit] if text else text
+
+
+def cut_code(code: str | None) -> str | None:
+    """A platform's reason code cut to the ``reason_code`` column's width."""
+    return _cut(code, CODE_MAX)
