@@ -396,12 +396,13 @@ def _confirm(runtime: Runtime, echo: Echo) -> None:
     from sqlalchemy import func, select
 
     from connector.outbox import deliver_due
+    from connector.outbox.summary import CONFIRMING
     from connector.storage.models import Conversion, utcnow
 
     with runtime.sessions() as session:
         waiting = session.execute(
             select(Conversion.destination, func.count(), func.max(Conversion.next_attempt_at))
-            .where(Conversion.status == "confirming")
+            .where(Conversion.status == CONFIRMING)
             .group_by(Conversion.destination)
             .order_by(Conversion.destination)
         ).all()
